@@ -29,7 +29,9 @@ where
             match outcome {
                 Ok(Restart::Done) => return,
                 Ok(Restart::Again) => info!(actor = %name, "actor asked to be restarted"),
-                Err(e) if e.is_panic() => error!(actor = %name, restarts, "actor panicked; restarting"),
+                Err(e) if e.is_panic() => {
+                    error!(actor = %name, restarts, "actor panicked; restarting")
+                }
                 Err(_) => return,
             }
             restarts += 1;
