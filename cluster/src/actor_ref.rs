@@ -57,6 +57,12 @@ impl<M> ActorRef<M> {
         })
     }
 
+    /// Delivers a message from outside the async runtime (a blocking worker),
+    /// waiting while the mailbox is full.
+    pub fn blocking_send(&self, msg: M) -> Result<(), SendError> {
+        self.tx.blocking_send(msg).map_err(|_| SendError::Stopped)
+    }
+
     pub fn is_stopped(&self) -> bool {
         self.tx.is_closed()
     }

@@ -1,8 +1,18 @@
 //! The world: region actors own chunks and the players standing in them.
+//! Nothing here touches a socket; sessions receive already-encoded packets.
 
 pub mod chunk;
 pub mod chunk_packet;
 pub mod coords;
 pub mod framing;
 pub mod gen;
+mod hardness;
+pub mod messages;
+pub mod metrics;
+pub mod player;
+mod region;
 pub mod registry;
+mod world;
+
+pub use region::{LoadedChunk, TICK};
+pub use world::{World, WorldSettings};

@@ -2,6 +2,7 @@
 //! the seed alone, so any node can regenerate any chunk identically.
 
 mod flat;
+mod noise;
 mod terrain;
 
 use valence_protocol::ChunkPos;

@@ -1,0 +1,714 @@
+//! Loading `config.toml`, the operator's settings for one Tessera node.
+//!
+//! The file is parsed into a raw TOML table and environment variables named
+//! `TESSERA_<SECTION>_<KEY>` are laid over it; only then are values type- and
+//! range-checked. Checking after merging means an error reads the same whatever
+//! its source: which key, what is wrong, and where the value came from.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::fs;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use thiserror::Error;
+use toml::{Table, Value};
+
+/// Environment variables with this prefix must name a config key; a typo
+/// there would otherwise be silently ignored.
+const ENV_PREFIX: &str = "TESSERA_";
+
+/// The TOML type a key holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Integer,
+    String,
+}
+
+/// Every key the file may set (dotted path, type). Keys not listed here are
+/// rejected, so a misspelt key fails loudly instead of leaving a default.
+const KEYS: [(&str, Kind); 11] = [
+    ("server.bind", Kind::String),
+    ("server.motd", Kind::String),
+    ("server.max_players", Kind::Integer),
+    ("server.view_distance", Kind::Integer),
+    ("server.compression_threshold", Kind::Integer),
+    ("world.generator", Kind::String),
+    ("world.seed", Kind::Integer),
+    ("world.spawn.x", Kind::Integer),
+    ("world.spawn.z", Kind::Integer),
+    ("world.region_size", Kind::Integer),
+    ("world.data_dir", Kind::String),
+];
+
+/// Minecraft's standard port, used by the default `server.bind`.
+const DEFAULT_PORT: u16 = 25565;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub world: WorldConfig,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServerConfig {
+    /// Address the Minecraft listener binds.
+    pub bind: SocketAddr,
+    pub motd: String,
+    pub max_players: u32,
+    /// In chunks.
+    pub view_distance: u8,
+    /// Packets of at least this many bytes are compressed; `None` turns
+    /// compression off (`-1` in the file).
+    pub compression_threshold: Option<u32>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct WorldConfig {
+    pub generator: GeneratorKind,
+    pub seed: i64,
+    /// Block column players spawn on; they stand on its surface.
+    pub spawn_x: i32,
+    pub spawn_z: i32,
+    /// Side of a region in chunks.
+    pub region_size: u32,
+    /// Already resolved against the config file's folder.
+    pub data_dir: PathBuf,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GeneratorKind {
+    /// A superflat world.
+    Flat,
+    /// Noise hills, water and trees.
+    Terrain,
+}
+
+impl GeneratorKind {
+    fn from_name(name: &str) -> Option<Self> {
+        match name {
+            "flat" => Some(Self::Flat),
+            "terrain" => Some(Self::Terrain),
+            _ => None,
+        }
+    }
+}
+
+/// Where a value came from, so an error points the operator at what to fix.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    File(PathBuf),
+    Env(String),
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::File(path) => write!(f, "in {}", path.display()),
+            Self::Env(var) => write!(f, "in environment variable {var}"),
+        }
+    }
+}
+
+// The underlying io/toml errors are part of the message rather than a
+// `#[source]`, so the message is complete however main prints it and is not
+// repeated when printed with its chain.
+#[derive(Debug, Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {}: {error}", path.display())]
+    Read {
+        path: PathBuf,
+        error: std::io::Error,
+    },
+    #[error("invalid TOML in {}: {error}", path.display())]
+    Syntax {
+        path: PathBuf,
+        error: toml::de::Error,
+    },
+    #[error("unknown key `{key}` {origin}")]
+    UnknownKey { key: String, origin: Origin },
+    #[error(
+        "environment variable {var} names no config key \
+         (expected {ENV_PREFIX}<SECTION>_<KEY>, such as {ENV_PREFIX}SERVER_BIND)"
+    )]
+    UnknownEnvVar { var: String },
+    #[error("`{key}` must be {expected}, got {found} {origin}")]
+    WrongType {
+        key: String,
+        expected: &'static str,
+        found: String,
+        origin: Origin,
+    },
+    #[error("`{key}` must be between {min} and {max}, got {value} {origin}")]
+    OutOfRange {
+        key: &'static str,
+        min: i64,
+        max: i64,
+        value: i64,
+        origin: Origin,
+    },
+    #[error("`{key}` must be {expected}, got {value:?} {origin}")]
+    Invalid {
+        key: &'static str,
+        expected: &'static str,
+        value: String,
+        origin: Origin,
+    },
+}
+
+/// Reads the config file at `path`, applies `TESSERA_*` overrides from `env`
+/// (pass `std::env::vars()`), and checks every value.
+pub fn load(
+    path: &Path,
+    env: impl IntoIterator<Item = (String, String)>,
+) -> Result<Config, ConfigError> {
+    let text = fs::read_to_string(path).map_err(|error| ConfigError::Read {
+        path: path.to_owned(),
+        error,
+    })?;
+    let table: Table = text.parse().map_err(|error| ConfigError::Syntax {
+        path: path.to_owned(),
+        error,
+    })?;
+    let mut settings = Settings::default();
+    settings.add_table(table, "", path)?;
+    settings.add_env(env)?;
+    build(&settings, config_dir(path))
+}
+
+/// Folder relative paths in the file are resolved against, so the world
+/// lands next to the config whatever the working directory.
+fn config_dir(path: &Path) -> &Path {
+    path.parent().unwrap_or(Path::new(""))
+}
+
+fn build(settings: &Settings, config_dir: &Path) -> Result<Config, ConfigError> {
+    Ok(Config {
+        server: server_config(settings)?,
+        world: world_config(settings, config_dir)?,
+    })
+}
+
+fn server_config(settings: &Settings) -> Result<ServerConfig, ConfigError> {
+    let default_bind = SocketAddr::from(([0, 0, 0, 0], DEFAULT_PORT));
+    let threshold = settings.integer("server.compression_threshold", -1_i32, 65535, 256)?;
+    Ok(ServerConfig {
+        bind: settings.string(
+            "server.bind",
+            "an address:port such as \"0.0.0.0:25565\"",
+            default_bind,
+            |text| text.parse().ok(),
+        )?,
+        motd: settings.string(
+            "server.motd",
+            "a string",
+            "A Tessera server".into(),
+            |text| Some(text.to_owned()),
+        )?,
+        max_players: settings.integer("server.max_players", 1, 100_000, 100)?,
+        view_distance: settings.integer("server.view_distance", 2, 32, 10)?,
+        // -1 is the only negative value the range admits; it means "off".
+        compression_threshold: u32::try_from(threshold).ok(),
+    })
+}
+
+fn world_config(settings: &Settings, config_dir: &Path) -> Result<WorldConfig, ConfigError> {
+    let data_dir = settings.string(
+        "world.data_dir",
+        "a non-empty path",
+        PathBuf::from("data"),
+        |text| (!text.is_empty()).then(|| PathBuf::from(text)),
+    )?;
+    Ok(WorldConfig {
+        generator: settings.string(
+            "world.generator",
+            "\"flat\" or \"terrain\"",
+            GeneratorKind::Terrain,
+            GeneratorKind::from_name,
+        )?,
+        seed: settings.integer("world.seed", i64::MIN, i64::MAX, 0)?,
+        spawn_x: settings.integer("world.spawn.x", i32::MIN, i32::MAX, 0)?,
+        spawn_z: settings.integer("world.spawn.z", i32::MIN, i32::MAX, 0)?,
+        region_size: settings.integer("world.region_size", 1, 1024, 32)?,
+        // `join` keeps an absolute data_dir as it is.
+        data_dir: config_dir.join(data_dir),
+    })
+}
+
+/// `TESSERA_` + the dotted key upper-cased with `_` for `.`:
+/// `world.spawn.x` is `TESSERA_WORLD_SPAWN_X`.
+fn env_var_name(key: &str) -> String {
+    format!("{ENV_PREFIX}{}", key.replace('.', "_").to_uppercase())
+}
+
+fn known_key(path: &str) -> Option<(&'static str, Kind)> {
+    KEYS.into_iter().find(|(key, _)| *key == path)
+}
+
+/// Whether `path` is a table holding keys, such as `server` or `world.spawn`.
+fn is_section(path: &str) -> bool {
+    KEYS.iter().any(|(key, _)| {
+        key.strip_prefix(path)
+            .is_some_and(|rest| rest.starts_with('.'))
+    })
+}
+
+/// Environment values are untyped text. Integer keys take TOML number syntax
+/// (`-1`, `1_000`); booleans and floats are kept so the type error can name
+/// them. String keys take the text verbatim, so a MOTD of `2024` stays a
+/// string rather than failing as an integer.
+fn env_value(raw: &str, kind: Kind) -> Value {
+    let parsed = Value::deserialize(toml::de::ValueDeserializer::new(raw)).ok();
+    match parsed {
+        Some(value @ (Value::Integer(_) | Value::Float(_) | Value::Boolean(_)))
+            if kind == Kind::Integer =>
+        {
+            value
+        }
+        _ => Value::String(raw.to_owned()),
+    }
+}
+
+/// "an integer", "a string": the type as the error message says it.
+fn with_article(type_name: &str) -> String {
+    let article = if type_name.starts_with(['a', 'e', 'i', 'o', 'u']) {
+        "an"
+    } else {
+        "a"
+    };
+    format!("{article} {type_name}")
+}
+
+struct Setting {
+    value: Value,
+    origin: Origin,
+}
+
+impl Setting {
+    fn wrong_type(&self, key: &str, expected: &'static str) -> ConfigError {
+        ConfigError::WrongType {
+            key: key.to_owned(),
+            expected,
+            found: with_article(self.value.type_str()),
+            origin: self.origin.clone(),
+        }
+    }
+}
+
+/// Values set so far by dotted key; a later source replaces an earlier one.
+/// Unset keys take their defaults when the config is built.
+#[derive(Default)]
+struct Settings(HashMap<&'static str, Setting>);
+
+impl Settings {
+    /// Adds the keys of `table`, whose own path is `prefix` ("" for the root).
+    fn add_table(&mut self, table: Table, prefix: &str, file: &Path) -> Result<(), ConfigError> {
+        let origin = || Origin::File(file.to_owned());
+        for (name, value) in table {
+            let path = if prefix.is_empty() {
+                name
+            } else {
+                format!("{prefix}.{name}")
+            };
+            if let Some((key, _)) = known_key(&path) {
+                let origin = origin();
+                self.0.insert(key, Setting { value, origin });
+            } else if !is_section(&path) {
+                return Err(ConfigError::UnknownKey {
+                    key: path,
+                    origin: origin(),
+                });
+            } else if let Value::Table(inner) = value {
+                self.add_table(inner, &path, file)?;
+            } else {
+                let setting = Setting {
+                    value,
+                    origin: origin(),
+                };
+                return Err(setting.wrong_type(&path, "a table"));
+            }
+        }
+        Ok(())
+    }
+
+    fn add_env(
+        &mut self,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<(), ConfigError> {
+        for (var, raw) in env {
+            if !var.starts_with(ENV_PREFIX) {
+                continue;
+            }
+            let Some((key, kind)) = KEYS.into_iter().find(|(key, _)| env_var_name(key) == var)
+            else {
+                return Err(ConfigError::UnknownEnvVar { var });
+            };
+            let value = env_value(&raw, kind);
+            self.0.insert(
+                key,
+                Setting {
+                    value,
+                    origin: Origin::Env(var),
+                },
+            );
+        }
+        Ok(())
+    }
+
+    /// An integer key as `T`, checked against `min..=max`.
+    fn integer<T>(&self, key: &'static str, min: T, max: T, default: T) -> Result<T, ConfigError>
+    where
+        T: TryFrom<i64> + Into<i64> + PartialOrd + Copy,
+    {
+        let Some(setting) = self.0.get(key) else {
+            return Ok(default);
+        };
+        let Value::Integer(value) = setting.value else {
+            return Err(setting.wrong_type(key, "an integer"));
+        };
+        // A value that does not even fit `T` is out of range just the same.
+        T::try_from(value)
+            .ok()
+            .filter(|converted| (min..=max).contains(converted))
+            .ok_or_else(|| ConfigError::OutOfRange {
+                key,
+                min: min.into(),
+                max: max.into(),
+                value,
+                origin: setting.origin.clone(),
+            })
+    }
+
+    /// A string key turned into `T` by `parse`; `None` from `parse` means the
+    /// text is not `expected`.
+    fn string<T>(
+        &self,
+        key: &'static str,
+        expected: &'static str,
+        default: T,
+        parse: impl FnOnce(&str) -> Option<T>,
+    ) -> Result<T, ConfigError> {
+        let Some(setting) = self.0.get(key) else {
+            return Ok(default);
+        };
+        let Value::String(text) = &setting.value else {
+            return Err(setting.wrong_type(key, "a string"));
+        };
+        parse(text).ok_or_else(|| ConfigError::Invalid {
+            key,
+            expected,
+            value: text.clone(),
+            origin: setting.origin.clone(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// A config file in its own fresh folder under the system temp dir,
+    /// removed on drop (no tempfile crate in the workspace).
+    struct TempConfig {
+        dir: PathBuf,
+        path: PathBuf,
+    }
+
+    impl TempConfig {
+        fn new(contents: &str) -> Self {
+            static NEXT: AtomicUsize = AtomicUsize::new(0);
+            let unique = NEXT.fetch_add(1, Ordering::Relaxed);
+            let dir = std::env::temp_dir().join(format!(
+                "tessera-config-test-{}-{unique}",
+                std::process::id()
+            ));
+            fs::create_dir_all(&dir).expect("create temp dir");
+            let path = dir.join("config.toml");
+            fs::write(&path, contents).expect("write temp config");
+            Self { dir, path }
+        }
+
+        fn load(&self, env: &[(&str, &str)]) -> Result<Config, ConfigError> {
+            let env = env.iter().map(|(k, v)| (k.to_string(), v.to_string()));
+            load(&self.path, env)
+        }
+
+        fn error(&self, env: &[(&str, &str)]) -> String {
+            match self.load(env) {
+                Ok(config) => panic!("expected an error, loaded {config:?}"),
+                Err(error) => error.to_string(),
+            }
+        }
+    }
+
+    impl Drop for TempConfig {
+        fn drop(&mut self) {
+            // Best effort: a leftover folder in temp is harmless.
+            let _ = fs::remove_dir_all(&self.dir);
+        }
+    }
+
+    fn shipped_path() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../config.toml")
+    }
+
+    #[test]
+    fn shipped_config_equals_defaults() {
+        let path = shipped_path();
+        let loaded = load(&path, []).expect("shipped config.toml loads");
+        let defaults = build(&Settings::default(), config_dir(&path)).expect("defaults are valid");
+        assert_eq!(loaded, defaults);
+    }
+
+    #[test]
+    fn shipped_config_sets_every_key() {
+        let path = shipped_path();
+        let text = fs::read_to_string(&path).expect("read shipped config.toml");
+        let mut settings = Settings::default();
+        settings
+            .add_table(text.parse().expect("valid TOML"), "", &path)
+            .expect("only known keys");
+        for (key, _) in KEYS {
+            assert!(settings.0.contains_key(key), "config.toml lacks `{key}`");
+        }
+    }
+
+    #[test]
+    fn empty_file_gives_defaults() {
+        let file = TempConfig::new("");
+        let config = file.load(&[]).expect("empty file loads");
+        let server = &config.server;
+        assert_eq!(server.bind, "0.0.0.0:25565".parse().expect("valid addr"));
+        assert_eq!(server.motd, "A Tessera server");
+        assert_eq!(server.max_players, 100);
+        assert_eq!(server.view_distance, 10);
+        assert_eq!(server.compression_threshold, Some(256));
+        let world = &config.world;
+        assert_eq!(world.generator, GeneratorKind::Terrain);
+        assert_eq!(world.seed, 0);
+        assert_eq!((world.spawn_x, world.spawn_z), (0, 0));
+        assert_eq!(world.region_size, 32);
+        assert_eq!(world.data_dir, file.dir.join("data"));
+    }
+
+    #[test]
+    fn partial_file_keeps_other_defaults() {
+        let file = TempConfig::new("[server]\nbind = \"127.0.0.1:1\"\n");
+        let config = file.load(&[]).expect("partial file loads");
+        assert_eq!(
+            config.server.bind,
+            "127.0.0.1:1".parse().expect("valid addr")
+        );
+        assert_eq!(config.server.max_players, 100);
+        assert_eq!(config.world.region_size, 32);
+    }
+
+    #[test]
+    fn file_values_are_read() {
+        let file = TempConfig::new(
+            "[server]\nmax_players = 7\nview_distance = 2\n\
+             [world]\ngenerator = \"flat\"\nseed = -9\nspawn = { x = -3, z = 4 }\n",
+        );
+        let config = file.load(&[]).expect("loads");
+        assert_eq!(config.server.max_players, 7);
+        assert_eq!(config.server.view_distance, 2);
+        assert_eq!(config.world.generator, GeneratorKind::Flat);
+        assert_eq!(config.world.seed, -9);
+        assert_eq!((config.world.spawn_x, config.world.spawn_z), (-3, 4));
+    }
+
+    #[test]
+    fn env_overrides_win_over_file() {
+        let file = TempConfig::new(
+            "[server]\nbind = \"0.0.0.0:1\"\nmotd = \"file\"\n\
+             [world]\nregion_size = 8\nspawn = { x = 1, z = 1 }\n",
+        );
+        let config = file
+            .load(&[
+                ("TESSERA_SERVER_BIND", "127.0.0.1:25566"),
+                ("TESSERA_SERVER_MOTD", "hello world"),
+                ("TESSERA_WORLD_REGION_SIZE", "2"),
+                ("TESSERA_WORLD_SPAWN_X", "5"),
+                ("TESSERA_WORLD_SEED", "-1_000"),
+                ("PATH", "/usr/bin"),
+                ("RUST_LOG", "debug"),
+            ])
+            .expect("loads");
+        assert_eq!(
+            config.server.bind,
+            "127.0.0.1:25566".parse().expect("valid addr")
+        );
+        assert_eq!(config.server.motd, "hello world");
+        assert_eq!(config.world.region_size, 2);
+        assert_eq!((config.world.spawn_x, config.world.spawn_z), (5, 1));
+        assert_eq!(config.world.seed, -1000);
+    }
+
+    #[test]
+    fn env_string_keys_keep_numeric_text() {
+        let file = TempConfig::new("");
+        let config = file
+            .load(&[("TESSERA_SERVER_MOTD", "2024")])
+            .expect("loads");
+        assert_eq!(config.server.motd, "2024");
+    }
+
+    #[test]
+    fn unknown_env_var_is_named() {
+        let file = TempConfig::new("");
+        let message = file.error(&[("TESSERA_SERVER_FOO", "1")]);
+        assert!(message.contains("TESSERA_SERVER_FOO"), "{message}");
+    }
+
+    #[test]
+    fn unknown_key_is_named_with_file() {
+        let file = TempConfig::new("[server]\nfoo = 1\n");
+        let expected = format!("unknown key `server.foo` in {}", file.path.display());
+        assert_eq!(file.error(&[]), expected);
+        let file = TempConfig::new("[network]\nport = 1\n");
+        assert!(file.error(&[]).contains("`network`"));
+    }
+
+    #[test]
+    fn section_that_is_not_a_table_is_named() {
+        let file = TempConfig::new("world = 3\n");
+        let message = file.error(&[]);
+        assert!(
+            message.starts_with("`world` must be a table, got an integer"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn wrong_type_is_named() {
+        let file = TempConfig::new("[server]\nmax_players = \"many\"\n");
+        let expected = format!(
+            "`server.max_players` must be an integer, got a string in {}",
+            file.path.display()
+        );
+        assert_eq!(file.error(&[]), expected);
+    }
+
+    #[test]
+    fn wrong_type_from_env_names_the_variable() {
+        let file = TempConfig::new("");
+        let message = file.error(&[("TESSERA_SERVER_VIEW_DISTANCE", "true")]);
+        assert_eq!(
+            message,
+            "`server.view_distance` must be an integer, got a boolean \
+             in environment variable TESSERA_SERVER_VIEW_DISTANCE"
+        );
+    }
+
+    #[test]
+    fn every_key_is_read_and_type_checked() {
+        // An array is the wrong type for every key, so each must fail naming
+        // itself; a key listed in KEYS but never read would load instead.
+        for (key, _) in KEYS {
+            let file = TempConfig::new(&format!("{key} = []\n"));
+            let message = file.error(&[]);
+            assert!(
+                message.starts_with(&format!("`{key}` must be")),
+                "{message}"
+            );
+        }
+    }
+
+    #[test]
+    fn out_of_range_is_named() {
+        let file = TempConfig::new("[server]\nview_distance = 40\n");
+        let expected = format!(
+            "`server.view_distance` must be between 2 and 32, got 40 in {}",
+            file.path.display()
+        );
+        assert_eq!(file.error(&[]), expected);
+        let file = TempConfig::new("[server]\nmax_players = -5\n");
+        assert!(file
+            .error(&[])
+            .starts_with("`server.max_players` must be between 1 and 100000"));
+        let file = TempConfig::new("");
+        let message = file.error(&[("TESSERA_WORLD_REGION_SIZE", "0")]);
+        assert!(message.starts_with("`world.region_size` must be between 1 and 1024, got 0"));
+    }
+
+    #[test]
+    fn invalid_bind_is_named() {
+        let file = TempConfig::new("[server]\nbind = \"localhost\"\n");
+        let message = file.error(&[]);
+        assert!(
+            message.starts_with("`server.bind` must be an address:port"),
+            "{message}"
+        );
+        assert!(message.contains("got \"localhost\""), "{message}");
+    }
+
+    #[test]
+    fn unknown_generator_is_named() {
+        let file = TempConfig::new("[world]\ngenerator = \"hills\"\n");
+        let expected = format!(
+            "`world.generator` must be \"flat\" or \"terrain\", got \"hills\" in {}",
+            file.path.display()
+        );
+        assert_eq!(file.error(&[]), expected);
+    }
+
+    #[test]
+    fn empty_data_dir_is_rejected() {
+        let file = TempConfig::new("[world]\ndata_dir = \"\"\n");
+        assert!(file
+            .error(&[])
+            .starts_with("`world.data_dir` must be a non-empty path"));
+    }
+
+    #[test]
+    fn syntax_error_has_line() {
+        let file = TempConfig::new("[server]\nbind = \n");
+        let message = file.error(&[]);
+        assert!(
+            message.contains(&file.path.display().to_string()),
+            "{message}"
+        );
+        assert!(message.contains("line 2"), "{message}");
+    }
+
+    #[test]
+    fn missing_file_is_named() {
+        let file = TempConfig::new("");
+        let missing = file.dir.join("absent.toml");
+        let error = load(&missing, []).expect_err("missing file fails");
+        assert!(matches!(error, ConfigError::Read { .. }));
+        assert!(error.to_string().contains(&missing.display().to_string()));
+    }
+
+    #[test]
+    fn minus_one_disables_compression() {
+        let file = TempConfig::new("[server]\ncompression_threshold = -1\n");
+        let config = file.load(&[]).expect("loads");
+        assert_eq!(config.server.compression_threshold, None);
+        let config = file
+            .load(&[("TESSERA_SERVER_COMPRESSION_THRESHOLD", "0")])
+            .expect("loads");
+        assert_eq!(config.server.compression_threshold, Some(0));
+        let message = file.error(&[("TESSERA_SERVER_COMPRESSION_THRESHOLD", "-2")]);
+        assert!(
+            message.contains("between -1 and 65535, got -2"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn data_dir_is_resolved_against_config_folder() {
+        let file = TempConfig::new("[world]\ndata_dir = \"worlds/main\"\n");
+        let config = file.load(&[]).expect("loads");
+        assert_eq!(config.world.data_dir, file.dir.join("worlds/main"));
+
+        let absolute = std::env::temp_dir().join("tessera-absolute");
+        let absolute_text = absolute.to_str().expect("utf-8 temp dir");
+        let config = file
+            .load(&[("TESSERA_WORLD_DATA_DIR", absolute_text)])
+            .expect("loads");
+        assert_eq!(config.world.data_dir, absolute);
+    }
+}

@@ -1,0 +1,714 @@
+'use strict'
+// Test harness for Tessera end-to-end tests.
+//
+// - starts a real `tessera` process on a random free port with a config in a temp dir,
+//   waits for `listening on`, captures stdout/stderr to a log file (kept under
+//   tests/e2e/logs/), writes console lines to its stdin, stops/kills it;
+// - creates mineflayer bots / raw minecraft-protocol clients (1.20.1, offline);
+// - bounded wait helpers (every wait has a timeout);
+// - collects protocol parse problems (console output of minecraft-protocol/protodef,
+//   client 'error' events) and fails the test that saw them.
+
+const fs = require('node:fs')
+const os = require('node:os')
+const path = require('node:path')
+const net = require('node:net')
+const util = require('node:util')
+const { spawn } = require('node:child_process')
+const assert = require('node:assert/strict')
+const { test: nodeTest, before, after } = require('node:test')
+
+const VERSION = '1.20.1'
+const PROTOCOL = 763
+const REPO_ROOT = path.resolve(__dirname, '..', '..')
+const BIN = process.env.TESSERA_BIN || path.join(REPO_ROOT, 'target', 'release', 'tessera')
+const LOG_DIR = process.env.TESSERA_TEST_LOG_DIR || path.join(__dirname, 'logs')
+
+// ---------------------------------------------------------------------------
+// Protocol problem collection
+// ---------------------------------------------------------------------------
+
+const PROBLEM_PATTERNS = [
+  /PartialReadError/i,
+  /Chunk size is \d+ but only \d+ was read/i,
+  /Parse error for/i,
+  /Serialization error for/i,
+  /Deserializ/i,
+  /chunk failed to load/i,
+  /Received update for unknown/i,
+  /Unknown team mode/i,
+  /invalid (?:varint|packet|string|nbt)/i,
+  /RangeError/
+]
+
+const problems = [] // { source, message, time }
+const consoleLines = [] // every console line the test process printed (for debugging)
+
+function isProblemText (text) {
+  return PROBLEM_PATTERNS.some((re) => re.test(text))
+}
+
+function recordProblem (source, message) {
+  problems.push({ source, message: String(message).slice(0, 2000), time: new Date().toISOString() })
+}
+
+// Intercept console output: minecraft-protocol/protodef report parse problems there.
+for (const level of ['log', 'error', 'warn', 'info', 'debug', 'trace']) {
+  const original = console[level].bind(console)
+  console[level] = (...args) => {
+    let text
+    try { text = util.format(...args) } catch (_) { text = String(args[0]) }
+    consoleLines.push(text)
+    if (consoleLines.length > 5000) consoleLines.splice(0, 1000)
+    if (isProblemText(text)) recordProblem(`console.${level}`, text)
+    original(...args)
+  }
+}
+
+const NETWORK_ERROR_CODES = new Set(['ECONNRESET', 'EPIPE', 'ECONNREFUSED', 'ECONNABORTED', 'ERR_STREAM_WRITE_AFTER_END', 'ERR_STREAM_DESTROYED'])
+
+function isNetworkError (err) {
+  return !!err && (NETWORK_ERROR_CODES.has(err.code) || /write after end|socket hang up|This socket has been ended/i.test(String(err.message)))
+}
+
+function watchClientErrors (emitter, label, opts = {}) {
+  emitter.on('error', (err) => {
+    const msg = `${label}: ${err && err.stack ? err.stack : err}`
+    if (isProblemText(msg) || err?.partialReadError) {
+      recordProblem(`${label} error event`, msg)
+    } else if (isNetworkError(err) && opts.allowNetworkErrors) {
+      // expected: the server closed the connection on purpose
+    } else {
+      recordProblem(`${label} error event`, msg)
+    }
+  })
+}
+
+function problemCount () { return problems.length }
+
+function problemsSince (index) { return problems.slice(index) }
+
+function assertNoProtocolProblems (since = 0, context = '') {
+  const list = problemsSince(since)
+  if (list.length) {
+    const text = list.map((p) => `[${p.time}] ${p.source}: ${p.message}`).join('\n')
+    assert.fail(`protocol problems reported by clients${context ? ' (' + context + ')' : ''}:\n${text}`)
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Small utilities
+// ---------------------------------------------------------------------------
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
+
+async function withTimeout (promise, ms, message) {
+  let timer
+  const timeout = new Promise((_resolve, reject) => {
+    timer = setTimeout(() => reject(new Error(`timeout after ${ms} ms: ${message}`)), ms)
+  })
+  try {
+    return await Promise.race([promise, timeout])
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
+// Poll `predicate` until it returns a truthy value; returns that value.
+async function waitFor (predicate, { timeout = 10000, interval = 50, message = 'condition' } = {}) {
+  const deadline = Date.now() + timeout
+  let lastError
+  while (true) {
+    try {
+      const value = await predicate()
+      if (value) return value
+    } catch (err) {
+      lastError = err
+    }
+    if (Date.now() > deadline) {
+      const extra = lastError ? ` (last error: ${lastError.message})` : ''
+      throw new Error(`timeout after ${timeout} ms waiting for ${message}${extra}`)
+    }
+    await sleep(interval)
+  }
+}
+
+// Wait for `event` on `emitter` whose arguments satisfy `filter`; resolves with the argument array.
+function waitForEvent (emitter, event, { timeout = 10000, filter = () => true, message } = {}) {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      emitter.removeListener(event, listener)
+      reject(new Error(`timeout after ${timeout} ms waiting for event '${event}'${message ? ': ' + message : ''}`))
+    }, timeout)
+    function listener (...args) {
+      let ok = false
+      try { ok = filter(...args) } catch (_) { ok = false }
+      if (!ok) return
+      clearTimeout(timer)
+      emitter.removeListener(event, listener)
+      resolve(args)
+    }
+    emitter.on(event, listener)
+  })
+}
+
+// Assert that `event` (matching filter) does NOT happen within `ms`.
+async function expectNoEvent (emitter, event, ms, { filter = () => true, message } = {}) {
+  let seen = null
+  function listener (...args) {
+    let ok = false
+    try { ok = filter(...args) } catch (_) { ok = false }
+    if (ok && !seen) seen = args
+  }
+  emitter.on(event, listener)
+  try {
+    await sleep(ms)
+  } finally {
+    emitter.removeListener(event, listener)
+  }
+  if (seen) assert.fail(`unexpected event '${event}'${message ? ' (' + message + ')' : ''}: ${util.inspect(seen, { depth: 2 }).slice(0, 500)}`)
+}
+
+// Plain text of a chat component (JSON string, object, or NBT-ish object).
+function chatText (component) {
+  if (component === null || component === undefined) return ''
+  if (typeof component === 'string') {
+    const s = component.trim()
+    if (s.startsWith('{') || s.startsWith('[') || s.startsWith('"')) {
+      try { return chatText(JSON.parse(s)) } catch (_) { return component }
+    }
+    return component
+  }
+  if (Array.isArray(component)) return component.map(chatText).join('')
+  if (typeof component === 'object') {
+    // prismarine-nbt simplified or raw nbt
+    if (component.type && component.value !== undefined && typeof component.type === 'string') {
+      return chatText(component.value)
+    }
+    let out = ''
+    if (component.text !== undefined) out += chatText(component.text)
+    else if (component[''] !== undefined) out += chatText(component[''])
+    if (component.translate !== undefined) {
+      const key = chatText(component.translate)
+      const withArgs = (component.with ? (Array.isArray(component.with) ? component.with : [component.with]) : []).map(chatText)
+      const known = {
+        'multiplayer.disconnect.duplicate_login': 'You logged in from another location',
+        'multiplayer.disconnect.server_full': 'The server is full!',
+        'multiplayer.disconnect.kicked': 'Kicked by an operator',
+        'multiplayer.disconnect.server_shutdown': 'Server closed',
+        'disconnect.timeout': 'Timed out',
+        'multiplayer.player.joined': '%s joined the game',
+        'multiplayer.player.left': '%s left the game'
+      }
+      let template = known[key]
+      if (template) {
+        let i = 0
+        template = template.replace(/%s/g, () => withArgs[i++] ?? '')
+        out += template
+      } else {
+        out += key + (withArgs.length ? ' ' + withArgs.join(' ') : '')
+      }
+    }
+    if (component.extra) out += (Array.isArray(component.extra) ? component.extra : [component.extra]).map(chatText).join('')
+    return out
+  }
+  return String(component)
+}
+
+function freePort () {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer()
+    srv.unref()
+    srv.on('error', reject)
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address()
+      srv.close(() => resolve(port))
+    })
+  })
+}
+
+// TOML rendering for our flat config object.
+function tomlValue (v) {
+  if (typeof v === 'string') return JSON.stringify(v)
+  if (typeof v === 'number' || typeof v === 'boolean') return String(v)
+  if (v && typeof v === 'object') {
+    return '{ ' + Object.entries(v).map(([k, x]) => `${k} = ${tomlValue(x)}`).join(', ') + ' }'
+  }
+  throw new Error('unsupported TOML value ' + v)
+}
+
+function renderToml (config) {
+  let out = ''
+  for (const [section, values] of Object.entries(config)) {
+    out += `[${section}]\n`
+    for (const [key, value] of Object.entries(values)) {
+      if (value === undefined) continue
+      out += `${key} = ${tomlValue(value)}\n`
+    }
+    out += '\n'
+  }
+  return out
+}
+
+function mergeConfig (base, over) {
+  const out = {}
+  for (const section of new Set([...Object.keys(base), ...Object.keys(over || {})])) {
+    out[section] = { ...(base[section] || {}), ...((over || {})[section] || {}) }
+  }
+  return out
+}
+
+// ---------------------------------------------------------------------------
+// Server process
+// ---------------------------------------------------------------------------
+
+const liveServers = new Set()
+process.on('exit', () => {
+  for (const s of liveServers) {
+    try { s.child.kill('SIGKILL') } catch (_) {}
+  }
+})
+
+class ServerProcess {
+  constructor ({ child, port, dir, logPath, configPath, name }) {
+    this.child = child
+    this.port = port
+    this.host = '127.0.0.1'
+    this.dir = dir
+    this.logPath = logPath
+    this.configPath = configPath
+    this.name = name
+    this.output = ''
+    this.exitInfo = null
+    this.logStream = fs.createWriteStream(logPath)
+    this.exited = new Promise((resolve) => {
+      child.on('exit', (code, signal) => {
+        this.exitInfo = { code, signal }
+        liveServers.delete(this)
+        this._append(`\n[harness] server process exited code=${code} signal=${signal}\n`)
+        resolve(this.exitInfo)
+      })
+    })
+    const onData = (stream) => (chunk) => {
+      this._append(chunk.toString('utf8'))
+    }
+    child.stdout.on('data', onData('stdout'))
+    child.stderr.on('data', onData('stderr'))
+    child.stdin.on('error', () => {})
+  }
+
+  _append (text) {
+    this.output += text
+    try { this.logStream.write(text) } catch (_) {}
+    if (this.output.length > 20_000_000) this.output = this.output.slice(-10_000_000)
+  }
+
+  get running () { return this.exitInfo === null }
+
+  // Offset into output; pass as `since` to wait only for new output.
+  mark () { return this.output.length }
+
+  tail (lines = 60) {
+    const all = this.output.split('\n')
+    return all.slice(-lines).join('\n')
+  }
+
+  async waitForOutput (pattern, { timeout = 10000, since = 0, message } = {}) {
+    const test = (text) => (typeof pattern === 'string' ? text.includes(pattern) : pattern.test(text))
+    return waitFor(() => {
+      const text = this.output.slice(since)
+      if (test(text)) {
+        if (typeof pattern === 'string') return text
+        return text.match(pattern)
+      }
+      if (!this.running) throw new Error(`server exited (${JSON.stringify(this.exitInfo)})`)
+      return null
+    }, { timeout, interval: 50, message: message || `server output matching ${pattern}` })
+  }
+
+  send (line) {
+    this._append(`[harness] > ${line}\n`)
+    this.child.stdin.write(line + '\n')
+  }
+
+  // Type a console command and wait for a line matching `pattern` printed after it.
+  async command (line, pattern, { timeout = 10000 } = {}) {
+    const since = this.mark()
+    this.send(line)
+    if (pattern) return this.waitForOutput(pattern, { timeout, since, message: `output of console command '${line}' matching ${pattern}` })
+  }
+
+  async stop ({ timeout = 15000 } = {}) {
+    if (!this.running) return this.exitInfo
+    try { this.send('stop') } catch (_) {}
+    const res = await Promise.race([this.exited, sleep(timeout).then(() => null)])
+    if (res) return res
+    this._append(`[harness] server did not exit within ${timeout} ms after 'stop'; killing\n`)
+    return this.kill()
+  }
+
+  async kill () {
+    if (!this.running) return this.exitInfo
+    try { this.child.kill('SIGKILL') } catch (_) {}
+    return withTimeout(this.exited, 5000, 'server exit after SIGKILL')
+  }
+
+  async close () {
+    // Used by `after` hooks: stop politely, then make sure it is dead, then flush the log.
+    try { await this.stop() } catch (_) { await this.kill().catch(() => {}) }
+    await new Promise((resolve) => this.logStream.end(resolve))
+  }
+}
+
+const DEFAULT_CONFIG = {
+  server: {
+    motd: 'A Tessera test server',
+    max_players: 100,
+    view_distance: 4,
+    compression_threshold: 256
+  },
+  world: {
+    generator: 'flat',
+    seed: 0,
+    spawn: { x: 0, z: 0 },
+    region_size: 1,
+    data_dir: 'data'
+  }
+}
+
+let serverCounter = 0
+
+async function startServer ({ name = 'server', config = {}, env = {}, port, startTimeout = 60000, bindOverride } = {}) {
+  if (!fs.existsSync(BIN)) {
+    throw new Error(`tessera binary not found at ${BIN} (build with 'cargo build --release' or set TESSERA_BIN)`)
+  }
+  port = port || await freePort()
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `tessera-e2e-${name}-`))
+  const full = mergeConfig(DEFAULT_CONFIG, config)
+  full.server.bind = full.server.bind || `127.0.0.1:${port}`
+  const configPath = path.join(dir, 'config.toml')
+  fs.writeFileSync(configPath, renderToml(full))
+  fs.mkdirSync(LOG_DIR, { recursive: true })
+  const stamp = new Date().toISOString().replace(/[:.]/g, '-')
+  const logPath = path.join(LOG_DIR, `${name}-${stamp}-${process.pid}-${serverCounter++}.log`)
+  const listenPort = bindOverride ? Number(bindOverride.split(':').pop()) : port
+  const cwd = fs.mkdtempSync(path.join(os.tmpdir(), 'tessera-e2e-cwd-'))
+  const child = spawn(BIN, ['--config', configPath], {
+    cwd,
+    env: { ...process.env, RUST_BACKTRACE: '1', ...env },
+    stdio: ['pipe', 'pipe', 'pipe']
+  })
+  const server = new ServerProcess({ child, port: listenPort, dir, logPath, configPath, name })
+  server.cwd = cwd
+  server.config = full
+  liveServers.add(server)
+  server._append(`[harness] ${BIN} --config ${configPath}\n[harness] config:\n${renderToml(full)}\n`)
+  child.on('error', (err) => server._append(`[harness] spawn error: ${err.stack}\n`))
+  try {
+    await server.waitForOutput('listening on', { timeout: startTimeout, message: "'listening on' in server output" })
+  } catch (err) {
+    await server.close()
+    throw new Error(`server did not start: ${err.message}\n--- server log (${logPath}) ---\n${server.tail(80)}`)
+  }
+  // The log line must name the address we asked for.
+  const m = server.output.match(/listening on\s+(\S+)/)
+  if (m && !m[1].includes(String(listenPort))) {
+    server._append(`[harness] warning: 'listening on' line names ${m[1]}, expected port ${listenPort}\n`)
+  }
+  return server
+}
+
+// ---------------------------------------------------------------------------
+// Clients
+// ---------------------------------------------------------------------------
+
+let mineflayer = null
+let mc = null
+function lib () {
+  if (!mineflayer) {
+    mineflayer = require('mineflayer')
+    mc = require('minecraft-protocol')
+  }
+  return { mineflayer, mc }
+}
+
+const liveClients = new Set()
+
+function trackClient (client, label) {
+  liveClients.add(client)
+  client.once('end', () => liveClients.delete(client))
+}
+
+// Create a mineflayer bot without waiting for it to spawn.
+// The bot gets extra fields:
+//   bot.label, bot.kicks [{reason, text, loggedIn}], bot.ended (promise of the 'end' reason),
+//   bot.spawned (promise: 'spawn' event AND first forced position), bot.endReason
+function createBot (server, username, opts = {}) {
+  const { mineflayer } = lib()
+  const bot = mineflayer.createBot({
+    host: server.host,
+    port: server.port,
+    username,
+    version: VERSION,
+    auth: 'offline',
+    logErrors: false,
+    hideErrors: false,
+    checkTimeoutInterval: 60000,
+    ...opts.botOptions
+  })
+  bot.label = `bot ${username}`
+  bot.kicks = []
+  bot.chatLog = [] // every system/chat message string received
+  bot.endReason = null
+  bot.isEnded = false
+  watchClientErrors(bot, bot.label, { allowNetworkErrors: !!opts.allowNetworkErrors })
+  bot.on('kicked', (reason, loggedIn) => {
+    bot.kicks.push({ reason, text: chatText(reason), loggedIn })
+  })
+  bot.on('messagestr', (msg) => { bot.chatLog.push(msg) })
+  bot.ended = new Promise((resolve) => {
+    bot.once('end', (reason) => {
+      bot.isEnded = true
+      bot.endReason = reason
+      resolve(reason)
+    })
+  })
+  let spawnedFlag = false
+  let placedFlag = false
+  bot.spawned = new Promise((resolve, reject) => {
+    const check = () => { if (spawnedFlag && placedFlag) resolve() }
+    bot.once('spawn', () => { spawnedFlag = true; check() })
+    bot.once('forcedMove', () => { placedFlag = true; check() })
+    bot.ended.then((reason) => reject(new Error(`${bot.label} disconnected before spawning: ${reason}; kicks: ${JSON.stringify(bot.kicks.map((k) => k.text))}`)))
+  })
+  bot.spawned.catch(() => {})
+  trackClient(bot, bot.label)
+  return bot
+}
+
+// Create a bot and wait until it has spawned, been placed, and loaded the chunks around it.
+async function joinBot (server, username, opts = {}) {
+  const bot = createBot(server, username, opts)
+  try {
+    await withTimeout(bot.spawned, opts.timeout || 20000, `${bot.label} to spawn ('spawn' event and a Synchronize Player Position)`)
+    await withTimeout(bot.waitForChunksToLoad(), 15000, `${bot.label} to load the chunks around it`)
+  } catch (err) {
+    try { bot.quit() } catch (_) {}
+    throw err
+  }
+  return bot
+}
+
+// Raw minecraft-protocol client; resolves after the Join Game packet (play state).
+async function rawClient (server, username, opts = {}) {
+  const { mc } = lib()
+  const client = mc.createClient({
+    host: server.host,
+    port: server.port,
+    username,
+    version: VERSION,
+    auth: 'offline',
+    keepAlive: opts.keepAlive !== undefined ? opts.keepAlive : true,
+    hideErrors: false
+  })
+  client.label = `raw client ${username}`
+  if (opts.onCreate) opts.onCreate(client)
+  client.kicks = []
+  client.isEnded = false
+  watchClientErrors(client, client.label, { allowNetworkErrors: opts.allowNetworkErrors !== false })
+  client.on('kick_disconnect', (p) => client.kicks.push({ reason: p.reason, text: chatText(p.reason), loggedIn: true, time: Date.now() }))
+  client.on('disconnect', (p) => client.kicks.push({ reason: p.reason, text: chatText(p.reason), loggedIn: false, time: Date.now() }))
+  client.ended = new Promise((resolve) => client.once('end', (reason) => {
+    client.isEnded = true
+    client.endTime = Date.now()
+    resolve(reason)
+  }))
+  trackClient(client, client.label)
+  // Minecraft 1.20.1: the 'login' event is the Join Game packet.
+  await withTimeout(Promise.race([
+    waitForEvent(client, 'login', { timeout: 20000 }),
+    client.ended.then((r) => { throw new Error(`${client.label} ended before Join Game: ${r}; kicks: ${JSON.stringify(client.kicks.map((k) => k.text))}`) })
+  ]), 21000, `${client.label} to receive Join Game`)
+  return client
+}
+
+function endClient (c) {
+  try {
+    if (typeof c.quit === 'function') c.quit()
+    else c.end('bye')
+  } catch (_) {}
+}
+
+async function quitAll (clients, timeout = 5000) {
+  const list = [...clients].filter(Boolean)
+  for (const c of list) endClient(c)
+  await Promise.race([
+    Promise.all(list.map((c) => c.ended || Promise.resolve())),
+    sleep(timeout)
+  ])
+  for (const c of list) {
+    try { c._client ? c._client.socket?.destroy() : c.socket?.destroy() } catch (_) {}
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Bot helpers
+// ---------------------------------------------------------------------------
+
+// The entity that `observer` sees for player `name` (or undefined).
+function seenPlayer (observer, name) {
+  const p = observer.players[name]
+  return p && p.entity && p.entity.isValid !== false ? p.entity : undefined
+}
+
+async function waitForSeenPlayer (observer, name, timeout = 10000) {
+  return waitFor(() => seenPlayer(observer, name), { timeout, message: `${observer.label} to see the player entity of ${name}` })
+}
+
+// Wait until `bot` receives a chat/system message matching `pattern`.
+async function waitForMessage (bot, pattern, { timeout = 10000, since = 0 } = {}) {
+  const test = (s) => (typeof pattern === 'string' ? s.includes(pattern) : pattern.test(s))
+  return waitFor(() => bot.chatLog.slice(since).find(test), {
+    timeout,
+    message: `${bot.label} to receive a message matching ${pattern} (got: ${JSON.stringify(bot.chatLog.slice(-10))})`
+  })
+}
+
+function blockName (bot, pos) {
+  const b = bot.blockAt(pos)
+  return b ? b.name : null
+}
+
+async function waitForBlock (bot, pos, name, timeout = 10000) {
+  return waitFor(() => blockName(bot, pos) === name, {
+    timeout,
+    message: `${bot.label} to see ${name} at ${pos} (sees ${blockName(bot, pos)})`
+  })
+}
+
+// Walk with real movement (client physics) towards +x/-x/+z/-z until `done(bot)` or timeout.
+async function walk (bot, { toward, until, timeout = 30000, sprint = false }) {
+  const { Vec3 } = require('vec3')
+  const eye = bot.entity.position.offset(0, 1.62, 0)
+  await bot.lookAt(new Vec3(toward.x, eye.y, toward.z), true)
+  bot.setControlState('sprint', sprint)
+  bot.setControlState('forward', true)
+  try {
+    await waitFor(() => {
+      if (bot.isEnded) throw new Error(`${bot.label} disconnected while walking: ${bot.endReason}`)
+      return until(bot)
+    }, { timeout, interval: 50, message: `${bot.label} to walk (position ${bot.entity.position})` })
+  } finally {
+    bot.clearControlStates()
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Test file scaffolding
+// ---------------------------------------------------------------------------
+
+// Registers before/after hooks that start one server for the test file, and returns
+// `ctx` with `ctx.server` (after `before`) and `ctx.test(name, fn, opts)`, a wrapper around
+// node:test that
+//   - gives fn a `t` with t.bot(name, opts) / t.rawClient(name, opts) that are closed at the end,
+//   - appends the server log tail to any failure,
+//   - asserts that no client reported a protocol problem during the test.
+function setupServer ({ name, config = {}, env = {} } = {}) {
+  const ctx = { server: null, fileClients: new Set() }
+  before(async () => {
+    ctx.server = await startServer({ name, config, env })
+  }, { timeout: 90000 })
+  after(async () => {
+    await quitAll(ctx.fileClients)
+    if (ctx.server) {
+      await ctx.server.close()
+      process.stdout.write(`# server log for ${name}: ${ctx.server.logPath}\n`)
+      try { fs.rmSync(ctx.server.dir, { recursive: true, force: true }) } catch (_) {}
+      try { fs.rmSync(ctx.server.cwd, { recursive: true, force: true }) } catch (_) {}
+    }
+  }, { timeout: 30000 })
+  ctx.test = (title, fn, opts = {}) => defineTest(ctx, title, fn, opts)
+  ctx.test.skip = (title, fn, opts = {}) => nodeTest(title, { ...opts, skip: true }, fn)
+  return ctx
+}
+
+function defineTest (ctx, title, fn, opts) {
+  const timeout = opts.timeout || 60000
+  nodeTest(title, { timeout: timeout + 10000 }, async (t) => {
+    if (!ctx.server) assert.fail('server did not start (see before hook)')
+    const clients = new Set()
+    const helpers = {
+      t,
+      server: ctx.server,
+      bot: async (username, botOpts = {}) => {
+        const b = createBot(ctx.server, username, botOpts)
+        clients.add(b)
+        await withTimeout(b.spawned, botOpts.timeout || 20000, `${b.label} to spawn ('spawn' event and a Synchronize Player Position)`)
+        await withTimeout(b.waitForChunksToLoad(), 15000, `${b.label} to load the chunks around it`)
+        return b
+      },
+      createBot: (username, botOpts = {}) => {
+        const b = createBot(ctx.server, username, botOpts)
+        clients.add(b)
+        return b
+      },
+      // registered through onCreate, so it is closed even if its login fails
+      rawClient: (username, rawOpts = {}) => rawClient(ctx.server, username, { ...rawOpts, onCreate: (c) => clients.add(c) }),
+      track: (c) => { clients.add(c); return c }
+    }
+    const since = problemCount()
+    const started = Date.now()
+    try {
+      await withTimeout(fn(helpers), timeout, `test '${title}'`)
+      assertNoProtocolProblems(since, title)
+    } catch (err) {
+      const serverState = ctx.server.running ? 'running' : `exited ${JSON.stringify(ctx.server.exitInfo)}`
+      const extraProblems = problemsSince(since)
+      const note = `\n--- after ${((Date.now() - started) / 1000).toFixed(1)} s; server ${serverState}; log: ${ctx.server.logPath}` +
+        (extraProblems.length && !/protocol problems/.test(err.message) ? `\n--- client protocol problems:\n${extraProblems.map((p) => p.source + ': ' + p.message).join('\n')}` : '') +
+        `\n--- server log tail ---\n${ctx.server.tail(40)}\n--- end of server log tail ---`
+      if (err && typeof err === 'object') {
+        try { err.message = `${err.message}${note}` } catch (_) {}
+        throw err
+      }
+      throw new Error(String(err) + note)
+    } finally {
+      await quitAll(clients)
+    }
+  })
+}
+
+module.exports = {
+  VERSION,
+  PROTOCOL,
+  REPO_ROOT,
+  BIN,
+  LOG_DIR,
+  sleep,
+  withTimeout,
+  waitFor,
+  waitForEvent,
+  expectNoEvent,
+  chatText,
+  freePort,
+  renderToml,
+  startServer,
+  createBot,
+  joinBot,
+  rawClient,
+  quitAll,
+  seenPlayer,
+  waitForSeenPlayer,
+  waitForMessage,
+  blockName,
+  waitForBlock,
+  walk,
+  setupServer,
+  problems,
+  problemCount,
+  problemsSince,
+  assertNoProtocolProblems,
+  recordProblem,
+  isProblemText,
+  lib
+}

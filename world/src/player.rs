@@ -1,0 +1,163 @@
+//! A player's state as its region owns it, and the packets that show it.
+
+use std::borrow::Cow;
+
+use bytes::Bytes;
+use uuid::Uuid;
+use valence_protocol::math::DVec3;
+use valence_protocol::packets::play::{
+    EntityEquipmentUpdateS2c, EntitySetHeadYawS2c, EntityTrackerUpdateS2c, PlayerSpawnS2c,
+};
+use valence_protocol::packets::play::entity_equipment_update_s2c::EquipmentEntry;
+use valence_protocol::{ByteAngle, ChunkPos, GameMode, ItemStack, RawBytes, VarInt};
+
+use crate::coords::chunk_of_point;
+use crate::framing::Framing;
+use crate::messages::EntityId;
+
+/// Slots of the player inventory window: crafting, armour, main, hotbar, off hand.
+pub const INVENTORY_SLOTS: usize = 46;
+/// Window slot of the first hotbar slot.
+pub const HOTBAR_START: usize = 36;
+/// Window slot of the off hand.
+pub const OFF_HAND_SLOT: usize = 45;
+
+#[derive(Debug, Clone)]
+pub struct PlayerState {
+    pub uuid: Uuid,
+    pub name: String,
+    pub entity: EntityId,
+    pub position: DVec3,
+    pub yaw: f32,
+    pub pitch: f32,
+    pub on_ground: bool,
+    pub game_mode: GameMode,
+    pub inventory: Vec<Option<ItemStack>>,
+    pub held_slot: u8,
+    pub sneaking: bool,
+    pub sprinting: bool,
+}
+
+impl PlayerState {
+    pub fn new(uuid: Uuid, name: String, entity: EntityId, position: DVec3) -> Self {
+        Self {
+            uuid,
+            name,
+            entity,
+            position,
+            yaw: 0.0,
+            pitch: 0.0,
+            on_ground: true,
+            game_mode: GameMode::Survival,
+            inventory: vec![None; INVENTORY_SLOTS],
+            held_slot: 0,
+            sneaking: false,
+            sprinting: false,
+        }
+    }
+
+    pub fn chunk(&self) -> ChunkPos {
+        chunk_of_point(self.position.x, self.position.z)
+    }
+
+    pub fn held_item(&self) -> Option<&ItemStack> {
+        self.inventory
+            .get(HOTBAR_START + usize::from(self.held_slot))
+            .and_then(Option::as_ref)
+    }
+
+    /// Entity metadata: the flags byte (sneaking, sprinting) and the pose.
+    pub fn metadata(&self) -> Vec<u8> {
+        const FLAGS_INDEX: u8 = 0;
+        const POSE_INDEX: u8 = 6;
+        const BYTE_TYPE: u8 = 0;
+        const POSE_TYPE: u8 = 20;
+        const STANDING: u8 = 0;
+        const CROUCHING: u8 = 5;
+        let flags = (self.sneaking as u8) << 1 | (self.sprinting as u8) << 3;
+        let pose = if self.sneaking { CROUCHING } else { STANDING };
+        vec![FLAGS_INDEX, BYTE_TYPE, flags, POSE_INDEX, POSE_TYPE, pose, 0xff]
+    }
+
+    pub fn metadata_packet(&self, framing: &Framing, buf: &mut Vec<u8>) {
+        let metadata = self.metadata();
+        framing.append(
+            buf,
+            &EntityTrackerUpdateS2c {
+                entity_id: VarInt(self.entity),
+                metadata: RawBytes(&metadata),
+            },
+        );
+    }
+
+    pub fn equipment_packet(&self, framing: &Framing, buf: &mut Vec<u8>) {
+        const MAIN_HAND: i8 = 0;
+        const OFF_HAND: i8 = 1;
+        framing.append(
+            buf,
+            &EntityEquipmentUpdateS2c {
+                entity_id: VarInt(self.entity),
+                equipment: vec![
+                    EquipmentEntry { slot: MAIN_HAND, item: self.held_item().cloned() },
+                    EquipmentEntry {
+                        slot: OFF_HAND,
+                        item: self.inventory[OFF_HAND_SLOT].clone(),
+                    },
+                ],
+            },
+        );
+    }
+
+    /// What a client that does not show this player yet needs to show it.
+    pub fn spawn_packets(&self, framing: &Framing) -> Bytes {
+        let mut buf = Vec::new();
+        framing.append(
+            &mut buf,
+            &PlayerSpawnS2c {
+                entity_id: VarInt(self.entity),
+                player_uuid: self.uuid,
+                position: self.position,
+                yaw: ByteAngle::from_degrees(self.yaw),
+                pitch: ByteAngle::from_degrees(self.pitch),
+            },
+        );
+        framing.append(
+            &mut buf,
+            &EntitySetHeadYawS2c {
+                entity_id: VarInt(self.entity),
+                head_yaw: ByteAngle::from_degrees(self.yaw),
+            },
+        );
+        self.metadata_packet(framing, &mut buf);
+        self.equipment_packet(framing, &mut buf);
+        Bytes::from(buf)
+    }
+}
+
+/// Packets of an entity list removal.
+pub fn despawn_packet(framing: &Framing, entities: &[EntityId]) -> Bytes {
+    let ids: Vec<VarInt> = entities.iter().map(|&e| VarInt(e)).collect();
+    framing.frame(&valence_protocol::packets::play::EntitiesDestroyS2c {
+        entity_ids: Cow::Owned(ids),
+    })
+}
+
+/// The abilities a game mode grants (flying, instant breaking).
+pub fn abilities_packet(framing: &Framing, mode: GameMode, buf: &mut Vec<u8>) {
+    use valence_protocol::packets::play::player_abilities_s2c::PlayerAbilitiesFlags;
+    use valence_protocol::packets::play::PlayerAbilitiesS2c;
+    let creative = mode == GameMode::Creative;
+    let spectator = mode == GameMode::Spectator;
+    framing.append(
+        buf,
+        &PlayerAbilitiesS2c {
+            flags: PlayerAbilitiesFlags::new()
+                .with_invulnerable(creative || spectator)
+                .with_flying(spectator)
+                .with_allow_flying(creative || spectator)
+                .with_instant_break(creative),
+            flying_speed: 0.05,
+            fov_modifier: 0.1,
+        },
+    );
+}

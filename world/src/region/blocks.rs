@@ -1,0 +1,307 @@
+//! Digging, placing and inventory edits, and block changes across the border.
+
+use std::time::Instant;
+
+use valence_protocol::block::{PropName, PropValue};
+use valence_protocol::packets::play::{
+    BlockBreakingProgressS2c, BlockUpdateS2c, PlayerActionResponseS2c,
+    ScreenHandlerSlotUpdateS2c,
+};
+use valence_protocol::{
+    BlockKind, BlockPos, BlockState, ChunkPos, Direction, GameMode, Hand, ItemStack, VarInt,
+};
+
+use super::{Digging, Region, Slot};
+use crate::coords::in_height;
+use crate::hardness::break_time;
+use crate::messages::{BlockChange, EntityId, FeedEvent, Precondition, RegionMsg, SessionHandle};
+use crate::player::{PlayerState, HOTBAR_START, INVENTORY_SLOTS, OFF_HAND_SLOT};
+
+/// Farthest block a player can reach, from the eyes to the block's centre,
+/// with slack for latency.
+const REACH: f64 = 7.0;
+/// Share of the vanilla break time a survival dig must take, allowing for lag.
+const DIG_TOLERANCE: f32 = 0.7;
+/// Breaking progress stage that clears the cracks.
+const NO_CRACKS: u8 = 10;
+
+fn in_reach(state: &PlayerState, pos: BlockPos) -> bool {
+    let eye = state.position + valence_protocol::math::DVec3::new(0.0, 1.62, 0.0);
+    let centre = valence_protocol::math::DVec3::new(
+        f64::from(pos.x) + 0.5,
+        f64::from(pos.y) + 0.5,
+        f64::from(pos.z) + 0.5,
+    );
+    eye.distance(centre) <= REACH
+}
+
+/// The state an item places, oriented by the face it is placed against.
+fn placed_state(item: &ItemStack, face: Direction) -> Option<BlockState> {
+    let state = BlockKind::from_item_kind(item.item)?.to_state();
+    let axis = match face {
+        Direction::Down | Direction::Up => PropValue::Y,
+        Direction::North | Direction::South => PropValue::Z,
+        Direction::West | Direction::East => PropValue::X,
+    };
+    Some(match state.get(PropName::Axis) {
+        Some(_) => state.set(PropName::Axis, axis),
+        None => state,
+    })
+}
+
+impl Region {
+    fn ack(&mut self, session: &SessionHandle, sequence: i32) {
+        let packet = self
+            .world
+            .framing
+            .frame(&PlayerActionResponseS2c { sequence: VarInt(sequence) });
+        self.outbox.unicast(session, FeedEvent::Packets(packet));
+    }
+
+    fn digger(&self, entity: EntityId, pos: BlockPos) -> Option<(SessionHandle, GameMode)> {
+        let player = self.players.get(&entity)?;
+        let allowed = matches!(player.state.game_mode, GameMode::Survival | GameMode::Creative);
+        (allowed && in_reach(&player.state, pos))
+            .then(|| (player.session.clone(), player.state.game_mode))
+    }
+
+    pub(super) fn start_digging(&mut self, entity: EntityId, pos: BlockPos, sequence: i32) {
+        let Some((session, mode)) = self.digger(entity, pos) else {
+            return self.refuse(entity, pos, sequence);
+        };
+        let instant = mode == GameMode::Creative
+            || self.block_at(pos).and_then(break_time).is_some_and(|t| t.is_zero());
+        if instant {
+            return self.change_block(pos, BlockState::AIR, Precondition::Breakable, (session, sequence));
+        }
+        if let Some(player) = self.players.get_mut(&entity) {
+            player.digging = Some(Digging { pos, started: Instant::now(), stage: 0 });
+        }
+        self.ack(&session, sequence);
+    }
+
+    pub(super) fn abort_digging(&mut self, entity: EntityId, pos: BlockPos, sequence: i32) {
+        let Some(player) = self.players.get_mut(&entity) else { return };
+        let session = player.session.clone();
+        if player.digging.take().is_some() {
+            self.show_cracks(entity, pos, NO_CRACKS);
+        }
+        self.ack(&session, sequence);
+    }
+
+    pub(super) fn finish_digging(&mut self, entity: EntityId, pos: BlockPos, sequence: i32) {
+        let Some((session, _)) = self.digger(entity, pos) else {
+            return self.refuse(entity, pos, sequence);
+        };
+        let started = match self.players.get_mut(&entity).and_then(|p| p.digging.take()) {
+            Some(digging) if digging.pos == pos => digging.started,
+            _ => return self.refuse(entity, pos, sequence),
+        };
+        self.show_cracks(entity, pos, NO_CRACKS);
+        let long_enough = match self.block_at(pos) {
+            Some(state) => break_time(state)
+                .is_some_and(|t| started.elapsed() >= t.mul_f32(DIG_TOLERANCE)),
+            // In a neighbour's chunk: the neighbour cannot time this dig, so
+            // the start was already checked against reach and game mode.
+            None => true,
+        };
+        if !long_enough {
+            return self.refuse(entity, pos, sequence);
+        }
+        self.change_block(pos, BlockState::AIR, Precondition::Breakable, (session, sequence));
+    }
+
+    /// Advances the breaking cracks other players see on blocks being dug.
+    pub(super) fn dig_progress(&mut self) {
+        let mut updates = Vec::new();
+        for (&entity, player) in &mut self.players {
+            let Some(digging) = &mut player.digging else { continue };
+            let Some(total) = self.chunks.get(&ChunkPos::from_block_pos(digging.pos)).and_then(|slot| match slot {
+                Slot::Ready(slot) => {
+                    let (x, z) = (digging.pos.x.rem_euclid(16) as usize, digging.pos.z.rem_euclid(16) as usize);
+                    break_time(slot.chunk.block(x, digging.pos.y, z))
+                }
+                Slot::Loading(_) => None,
+            }) else {
+                continue;
+            };
+            let done = digging.started.elapsed().as_secs_f32() / total.as_secs_f32().max(0.05);
+            let stage = ((done * 10.0) as u8).min(9);
+            if stage != digging.stage {
+                digging.stage = stage;
+                updates.push((entity, digging.pos, stage));
+            }
+        }
+        for (entity, pos, stage) in updates {
+            self.show_cracks(entity, pos, stage);
+        }
+    }
+
+    fn show_cracks(&mut self, entity: EntityId, pos: BlockPos, stage: u8) {
+        let chunk = ChunkPos::from_block_pos(pos);
+        if !self.world.grid.contains(self.pos(), chunk) {
+            return;
+        }
+        let packet = self.world.framing.frame(&BlockBreakingProgressS2c {
+            entity_id: VarInt(entity),
+            position: pos,
+            destroy_stage: stage,
+        });
+        self.outbox.feed(chunk, FeedEvent::Packets(packet));
+    }
+
+    pub(super) fn place(
+        &mut self,
+        entity: EntityId,
+        hand: Hand,
+        against: BlockPos,
+        face: Direction,
+        sequence: i32,
+    ) {
+        let Some(player) = self.players.get(&entity) else { return };
+        let slot = match hand {
+            Hand::Main => HOTBAR_START + usize::from(player.state.held_slot),
+            Hand::Off => OFF_HAND_SLOT,
+        };
+        let session = player.session.clone();
+        let can_build = matches!(player.state.game_mode, GameMode::Survival | GameMode::Creative);
+        let state = player.state.inventory[slot].as_ref().and_then(|item| placed_state(item, face));
+        let (Some(state), true) = (state, can_build) else {
+            return self.ack(&session, sequence);
+        };
+        let clicked_replaceable = self.block_at(against).is_some_and(BlockState::is_replaceable);
+        let target = if clicked_replaceable { against } else { against.get_in_direction(face) };
+        if !in_height(target.y) || !in_reach(&player.state, target) {
+            return self.refuse(entity, target, sequence);
+        }
+        if player.state.game_mode == GameMode::Survival {
+            self.take_one(entity, slot);
+        }
+        self.change_block(target, state, Precondition::Replaceable, (session, sequence));
+    }
+
+    /// Uses up one item of a survival player's stack.
+    fn take_one(&mut self, entity: EntityId, slot: usize) {
+        let framing = self.world.framing;
+        let Some(player) = self.players.get_mut(&entity) else { return };
+        let Some(stack) = &mut player.state.inventory[slot] else { return };
+        let left = stack.count().saturating_sub(1);
+        if left == 0 {
+            player.state.inventory[slot] = None;
+        } else {
+            stack.set_count(left);
+        }
+        let packet = framing.frame(&ScreenHandlerSlotUpdateS2c {
+            window_id: 0,
+            state_id: VarInt(0),
+            slot_idx: slot as i16,
+            slot_data: std::borrow::Cow::Borrowed(&player.state.inventory[slot]),
+        });
+        let session = player.session.clone();
+        self.outbox.unicast(&session, FeedEvent::Packets(packet));
+    }
+
+    pub(super) fn creative_slot(&mut self, entity: EntityId, slot: i16, item: Option<ItemStack>) {
+        let framing = self.world.framing;
+        let Some(player) = self.players.get_mut(&entity) else { return };
+        let valid = (0..INVENTORY_SLOTS as i16).contains(&slot)
+            && player.state.game_mode == GameMode::Creative
+            && item.as_ref().is_none_or(|i| (1..=64).contains(&i.count()));
+        if !valid {
+            return;
+        }
+        player.state.inventory[slot as usize] = item;
+        let mut buf = Vec::new();
+        player.state.equipment_packet(&framing, &mut buf);
+        let chunk = player.state.chunk();
+        self.outbox.feed(chunk, FeedEvent::Packets(buf.into()));
+    }
+
+    pub(super) fn held_slot(&mut self, entity: EntityId, slot: u8) {
+        let framing = self.world.framing;
+        let Some(player) = self.players.get_mut(&entity) else { return };
+        if slot >= 9 {
+            return;
+        }
+        player.state.held_slot = slot;
+        let mut buf = Vec::new();
+        player.state.equipment_packet(&framing, &mut buf);
+        let chunk = player.state.chunk();
+        self.outbox.feed(chunk, FeedEvent::Packets(buf.into()));
+    }
+
+    /// The block at `pos`, if its chunk belongs to this region and is loaded.
+    fn block_at(&self, pos: BlockPos) -> Option<BlockState> {
+        match self.chunks.get(&ChunkPos::from_block_pos(pos))? {
+            Slot::Ready(slot) => Some(slot.chunk.block(
+                pos.x.rem_euclid(16) as usize,
+                pos.y,
+                pos.z.rem_euclid(16) as usize,
+            )),
+            Slot::Loading(_) => None,
+        }
+    }
+
+    /// Changes a block here or, across the border, asks its region to.
+    fn change_block(
+        &mut self,
+        pos: BlockPos,
+        state: BlockState,
+        only_if: Precondition,
+        (session, sequence): (SessionHandle, i32),
+    ) {
+        let change = BlockChange { pos, only_if, state, ack: Some((session, sequence)) };
+        let chunk = ChunkPos::from_block_pos(pos);
+        if self.world.grid.contains(self.pos(), chunk) {
+            self.handle(RegionMsg::SetBlock(change));
+        } else {
+            let _ = self.world.region_of_chunk(chunk).actor.try_send(RegionMsg::SetBlock(change));
+        }
+    }
+
+    /// Applies a block change in one of this region's loaded chunks.
+    pub(super) fn apply_block_change(&mut self, change: BlockChange) {
+        let chunk = ChunkPos::from_block_pos(change.pos);
+        let (x, z) = (change.pos.x.rem_euclid(16) as usize, change.pos.z.rem_euclid(16) as usize);
+        let Some(Slot::Ready(slot)) = self.chunks.get_mut(&chunk) else { return };
+        let current = slot.chunk.block(x, change.pos.y, z);
+        let allowed = in_height(change.pos.y)
+            && match change.only_if {
+                Precondition::Replaceable => current.is_replaceable(),
+                Precondition::Breakable => !current.is_air() && break_time(current).is_some(),
+            };
+        let shown = if allowed {
+            slot.chunk.set_block(x, change.pos.y, z, change.state);
+            slot.packet = None;
+            change.state
+        } else {
+            current
+        };
+        let update = self.world.framing.frame(&BlockUpdateS2c {
+            position: change.pos,
+            block_id: VarInt(i32::from(shown.to_raw())),
+        });
+        match (&change.ack, allowed) {
+            (_, true) => self.outbox.feed(chunk, FeedEvent::Packets(update)),
+            (Some((session, _)), false) => self.outbox.unicast(session, FeedEvent::Packets(update)),
+            (None, false) => {}
+        }
+        if let Some((session, sequence)) = change.ack {
+            self.ack(&session, sequence);
+        }
+    }
+
+    /// Tells a client its action did not happen: the block stays as it was.
+    fn refuse(&mut self, entity: EntityId, pos: BlockPos, sequence: i32) {
+        let Some(player) = self.players.get(&entity) else { return };
+        let session = player.session.clone();
+        if let Some(state) = self.block_at(pos) {
+            let update = self.world.framing.frame(&BlockUpdateS2c {
+                position: pos,
+                block_id: VarInt(i32::from(state.to_raw())),
+            });
+            self.outbox.unicast(&session, FeedEvent::Packets(update));
+        }
+        self.ack(&session, sequence);
+    }
+}

@@ -1,0 +1,215 @@
+//! Players moving, looking, swinging and changing pose, and what viewers see of it.
+
+use valence_protocol::math::DVec3;
+use valence_protocol::packets::play::game_state_change_s2c::GameEventKind;
+use valence_protocol::packets::play::player_position_look_s2c::PlayerPositionLookFlags;
+use valence_protocol::packets::play::{
+    EntityAnimationS2c, EntityPositionS2c, EntitySetHeadYawS2c, GameStateChangeS2c,
+    MoveRelativeS2c, PlayerPositionLookS2c, RotateAndMoveRelativeS2c, RotateS2c,
+};
+use valence_protocol::{ByteAngle, GameMode, Hand, VarInt};
+
+use super::Region;
+use crate::coords::{chunk_of_point, MIN_Y, WORLD_HEIGHT};
+use crate::framing::Framing;
+use crate::messages::{EntityId, FeedEvent, ToSession};
+use crate::player::{abilities_packet, PlayerState};
+
+/// Farthest a client may claim to have moved in one packet before it is
+/// put back where the server last saw it.
+const MAX_STEP: f64 = 100.0;
+
+fn plausible(from: DVec3, to: DVec3) -> bool {
+    to.is_finite()
+        && to.y > f64::from(MIN_Y - 128)
+        && to.y < f64::from(MIN_Y + WORLD_HEIGHT + 512)
+        && from.distance(to) <= MAX_STEP
+}
+
+/// Movement as viewers see it: a relative move when small, else an absolute one.
+fn movement_packets(framing: &Framing, before: &PlayerState, after: &PlayerState) -> Vec<u8> {
+    let mut buf = Vec::new();
+    let entity_id = VarInt(after.entity);
+    let yaw = ByteAngle::from_degrees(after.yaw);
+    let pitch = ByteAngle::from_degrees(after.pitch);
+    let on_ground = after.on_ground;
+    let looked = (before.yaw, before.pitch) != (after.yaw, after.pitch);
+    let delta = (after.position * 4096.0).round() - (before.position * 4096.0).round();
+    let small = delta.abs().max_element() < f64::from(i16::MAX);
+    let moved = delta != DVec3::ZERO;
+    let d = [delta.x as i16, delta.y as i16, delta.z as i16];
+    match (moved, small, looked) {
+        (false, _, false) => {}
+        (false, _, true) => framing.append(&mut buf, &RotateS2c { entity_id, yaw, pitch, on_ground }),
+        (true, true, true) => framing.append(
+            &mut buf,
+            &RotateAndMoveRelativeS2c { entity_id, delta: d, yaw, pitch, on_ground },
+        ),
+        (true, true, false) => {
+            framing.append(&mut buf, &MoveRelativeS2c { entity_id, delta: d, on_ground })
+        }
+        (true, false, _) => framing.append(
+            &mut buf,
+            &EntityPositionS2c { entity_id, position: after.position, yaw, pitch, on_ground },
+        ),
+    }
+    if looked {
+        framing.append(&mut buf, &EntitySetHeadYawS2c { entity_id, head_yaw: yaw });
+    }
+    buf
+}
+
+fn absolute_position(framing: &Framing, state: &PlayerState) -> bytes::Bytes {
+    framing.frame(&EntityPositionS2c {
+        entity_id: VarInt(state.entity),
+        position: state.position,
+        yaw: ByteAngle::from_degrees(state.yaw),
+        pitch: ByteAngle::from_degrees(state.pitch),
+        on_ground: state.on_ground,
+    })
+}
+
+impl Region {
+    pub(super) fn player_moved(
+        &mut self,
+        entity: EntityId,
+        position: Option<DVec3>,
+        look: Option<(f32, f32)>,
+        on_ground: bool,
+    ) {
+        let framing = self.world.framing;
+        let Some(player) = self.players.get_mut(&entity) else { return };
+        if let Some(to) = position {
+            if !plausible(player.state.position, to) {
+                let back = player.state.position;
+                return self.teleport(entity, back);
+            }
+        }
+        let before = player.state.clone();
+        if let Some(to) = position {
+            player.state.position = to;
+        }
+        if let Some((yaw, pitch)) = look {
+            if yaw.is_finite() && pitch.is_finite() {
+                player.state.yaw = yaw.rem_euclid(360.0);
+                player.state.pitch = pitch.clamp(-90.0, 90.0);
+            }
+        }
+        player.state.on_ground = on_ground;
+        let packets = movement_packets(&framing, &before, &player.state);
+        self.relocated(entity, &before, packets.into());
+    }
+
+    /// Shows viewers a player's new position; moves its entity between chunk
+    /// feeds and hands it off when it left this region.
+    fn relocated(&mut self, entity: EntityId, before: &PlayerState, packets: bytes::Bytes) {
+        let framing = self.world.framing;
+        let Some(player) = self.players.get(&entity) else { return };
+        let from = before.chunk();
+        let to = player.state.chunk();
+        if from == to {
+            if !packets.is_empty() {
+                self.outbox.feed(from, FeedEvent::Packets(packets));
+            }
+            return;
+        }
+        let moved = absolute_position(&framing, &player.state);
+        let spawn = player.state.spawn_packets(&framing);
+        self.outbox.feed(from, FeedEvent::Packets(moved));
+        self.left_chunk(entity, from, to);
+        if self.world.grid.contains(self.pos(), to) {
+            self.outbox.feed(to, FeedEvent::EntityEntered { entity, chunk: to, spawn });
+        } else {
+            self.hand_off(entity);
+        }
+    }
+
+    /// Moves a player where the server says, whatever the client thinks.
+    pub(super) fn teleport(&mut self, entity: EntityId, to: DVec3) {
+        let framing = self.world.framing;
+        let Some(player) = self.players.get_mut(&entity) else {
+            return self.handoffs.forward(entity, crate::messages::RegionMsg::Teleport { entity, to });
+        };
+        if !to.is_finite() {
+            return;
+        }
+        let before = player.state.clone();
+        player.state.position = to;
+        let teleport_id = self.world.next_teleport_id();
+        let packet = framing.frame(&PlayerPositionLookS2c {
+            position: to,
+            yaw: player.state.yaw,
+            pitch: player.state.pitch,
+            flags: PlayerPositionLookFlags::new(),
+            teleport_id: VarInt(teleport_id),
+        });
+        let session = player.session.clone();
+        self.outbox.unicast(&session, FeedEvent::Packets(packet));
+        let _ = session.actor.try_send(ToSession::Moved(to));
+        let moved = absolute_position(&framing, &self.players[&entity].state);
+        if chunk_of_point(to.x, to.z) == before.chunk() {
+            self.outbox.feed(before.chunk(), FeedEvent::Packets(moved));
+        } else {
+            self.relocated(entity, &before, moved);
+        }
+    }
+
+    pub(super) fn set_game_mode(&mut self, entity: EntityId, mode: GameMode) {
+        let framing = self.world.framing;
+        let Some(player) = self.players.get_mut(&entity) else {
+            return self
+                .handoffs
+                .forward(entity, crate::messages::RegionMsg::SetGameMode { entity, mode });
+        };
+        player.state.game_mode = mode;
+        player.digging = None;
+        let mut buf = Vec::new();
+        framing.append(
+            &mut buf,
+            &GameStateChangeS2c { kind: GameEventKind::ChangeGameMode, value: mode as u8 as f32 },
+        );
+        abilities_packet(&framing, mode, &mut buf);
+        let session = player.session.clone();
+        self.outbox.unicast(&session, FeedEvent::Packets(buf.into()));
+        let _ = session.actor.try_send(ToSession::GameModeChanged(mode));
+    }
+
+    pub(super) fn swing(&mut self, entity: EntityId, hand: Hand) {
+        const SWING_MAIN_ARM: u8 = 0;
+        const SWING_OFF_HAND: u8 = 3;
+        let Some(player) = self.players.get(&entity) else { return };
+        let animation = match hand {
+            Hand::Main => SWING_MAIN_ARM,
+            Hand::Off => SWING_OFF_HAND,
+        };
+        let packet = self
+            .world
+            .framing
+            .frame(&EntityAnimationS2c { entity_id: VarInt(entity), animation });
+        self.outbox.feed(player.state.chunk(), FeedEvent::Packets(packet));
+    }
+
+    pub(super) fn update_flags(&mut self, entity: EntityId, change: impl FnOnce(&mut PlayerState)) {
+        let framing = self.world.framing;
+        let Some(player) = self.players.get_mut(&entity) else { return };
+        change(&mut player.state);
+        let mut buf = Vec::new();
+        player.state.metadata_packet(&framing, &mut buf);
+        let chunk = player.state.chunk();
+        self.outbox.feed(chunk, FeedEvent::Packets(buf.into()));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn implausible_moves_are_refused() {
+        let here = DVec3::new(0.0, 64.0, 0.0);
+        assert!(plausible(here, DVec3::new(3.0, 64.0, 0.0)));
+        assert!(!plausible(here, DVec3::new(f64::NAN, 64.0, 0.0)));
+        assert!(!plausible(here, DVec3::new(500.0, 64.0, 0.0)));
+        assert!(!plausible(here, DVec3::new(0.0, 1e9, 0.0)));
+    }
+}

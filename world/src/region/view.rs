@@ -1,0 +1,57 @@
+//! Chunk subscriptions: who sees which chunk of this region.
+
+use valence_protocol::ChunkPos;
+
+use super::{Region, Slot};
+use crate::chunk_packet::encode_chunk_packet;
+use crate::messages::{FeedEvent, SessionHandle, SessionId};
+
+pub(super) struct NewViewer {
+    pub chunk: ChunkPos,
+    pub session: SessionHandle,
+}
+
+impl Region {
+    pub(super) fn take_new_viewers(&mut self) -> Vec<NewViewer> {
+        std::mem::take(&mut self.new_viewers)
+            .into_iter()
+            .map(|(chunk, session)| NewViewer { chunk, session })
+            .collect()
+    }
+
+    /// Sends a subscriber the chunk as it is now and the players standing in
+    /// it, then adds it to the chunk's feed.
+    pub(super) fn send_chunk(&mut self, chunk: ChunkPos, session: SessionHandle) {
+        let framing = self.world.framing;
+        let biome = self.world.biome;
+        let Some(Slot::Ready(slot)) = self.chunks.get_mut(&chunk) else {
+            return;
+        };
+        let packet = slot
+            .packet
+            .get_or_insert_with(|| encode_chunk_packet(chunk, &slot.chunk, biome, &framing))
+            .clone();
+        slot.viewers.insert(session.id, session.clone());
+        self.outbox.unicast(&session, FeedEvent::Packets(packet));
+        for player in self.players.values() {
+            if player.state.chunk() == chunk && player.session.id != session.id {
+                self.outbox.unicast(
+                    &session,
+                    FeedEvent::EntityEntered {
+                        entity: player.state.entity,
+                        chunk,
+                        spawn: player.state.spawn_packets(&framing),
+                    },
+                );
+            }
+        }
+    }
+
+    pub(super) fn unsubscribe(&mut self, chunk: ChunkPos, session: SessionId) {
+        self.new_viewers
+            .retain(|(c, s)| !(*c == chunk && s.id == session));
+        if let Some(Slot::Ready(slot)) = self.chunks.get_mut(&chunk) {
+            slot.viewers.remove(&session);
+        }
+    }
+}
