@@ -1,1 +1,14 @@
+//! The Minecraft frontend: accepts clients, runs their sessions, routes
+//! their input to the regions that own their players, and writes back what
+//! regions send. It never changes world state itself.
 
+pub mod admin;
+mod connection;
+mod error;
+pub mod frontend;
+mod login;
+pub mod players;
+mod session;
+mod status;
+
+pub use frontend::{Frontend, FrontendConfig};

@@ -121,7 +121,9 @@ pub enum ConfigError {
         path: PathBuf,
         error: std::io::Error,
     },
-    #[error("invalid TOML in {}: {error}", path.display())]
+    // toml's message is multi-line and ends in a newline; trim it so the
+    // error does not print a trailing blank line.
+    #[error("invalid TOML in {}: {}", path.display(), error.to_string().trim_end())]
     Syntax {
         path: PathBuf,
         error: toml::de::Error,
@@ -255,11 +257,12 @@ fn is_section(path: &str) -> bool {
 }
 
 /// Environment values are untyped text. Integer keys take TOML number syntax
-/// (`-1`, `1_000`); booleans and floats are kept so the type error can name
-/// them. String keys take the text verbatim, so a MOTD of `2024` stays a
-/// string rather than failing as an integer.
+/// (`-1`, `1_000`), ignoring the stray spaces shell quoting leaves; booleans
+/// and floats are kept so the type error can name them. String keys take the
+/// text verbatim, so a MOTD of `2024` stays a string rather than failing as an
+/// integer.
 fn env_value(raw: &str, kind: Kind) -> Value {
-    let parsed = Value::deserialize(toml::de::ValueDeserializer::new(raw)).ok();
+    let parsed = Value::deserialize(toml::de::ValueDeserializer::new(raw.trim())).ok();
     match parsed {
         Some(value @ (Value::Integer(_) | Value::Float(_) | Value::Boolean(_)))
             if kind == Kind::Integer =>
@@ -529,7 +532,7 @@ mod tests {
             .load(&[
                 ("TESSERA_SERVER_BIND", "127.0.0.1:25566"),
                 ("TESSERA_SERVER_MOTD", "hello world"),
-                ("TESSERA_WORLD_REGION_SIZE", "2"),
+                ("TESSERA_WORLD_REGION_SIZE", " 2 "),
                 ("TESSERA_WORLD_SPAWN_X", "5"),
                 ("TESSERA_WORLD_SEED", "-1_000"),
                 ("PATH", "/usr/bin"),
@@ -671,6 +674,7 @@ mod tests {
             "{message}"
         );
         assert!(message.contains("line 2"), "{message}");
+        assert!(!message.ends_with('\n'), "{message:?}");
     }
 
     #[test]

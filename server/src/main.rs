@@ -1,2 +1,78 @@
+//! `tessera`: a Minecraft 1.20.1 server node.
+
 mod config;
-fn main() {}
+mod console;
+mod node;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use tracing::error;
+use tracing_subscriber::EnvFilter;
+
+use crate::node::Node;
+
+const USAGE: &str = "usage: tessera [--config <path to config.toml>]";
+
+fn config_path() -> anyhow::Result<PathBuf> {
+    let mut args = std::env::args().skip(1);
+    let mut path = PathBuf::from("config.toml");
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--config" | "-c" => path = args.next().map(PathBuf::from).context(USAGE)?,
+            "--help" | "-h" => {
+                println!("{USAGE}");
+                std::process::exit(0);
+            }
+            other => anyhow::bail!("unknown argument `{other}`\n{USAGE}"),
+        }
+    }
+    Ok(path)
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(term) => term,
+            Err(_) => return std::future::pending().await,
+        };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}
+
+async fn run() -> anyhow::Result<()> {
+    let path = config_path()?;
+    let config = config::load(&path, std::env::vars())?;
+    let folder = path.parent().map(PathBuf::from).unwrap_or_default();
+    let node = Node::start(&config, &folder).await?;
+    tokio::select! {
+        _ = console::run(node.frontend.clone()) => {}
+        _ = shutdown_signal() => {}
+    }
+    node.stop("Server closed").await;
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
+        .with_writer(std::io::stderr)
+        .init();
+    match run().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            error!("{e:#}");
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

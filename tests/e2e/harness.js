@@ -262,6 +262,9 @@ function mergeConfig (base, over) {
 // Server process
 // ---------------------------------------------------------------------------
 
+// eslint-disable-next-line no-control-regex
+const ANSI_RE = /\x1b\[[0-9;?]*[ -\/]*[@-~]/g
+
 const liveServers = new Set()
 process.on('exit', () => {
   for (const s of liveServers) {
@@ -298,7 +301,7 @@ class ServerProcess {
   }
 
   _append (text) {
-    this.output += text
+    this.output += text.replace(ANSI_RE, '')
     try { this.logStream.write(text) } catch (_) {}
     if (this.output.length > 20_000_000) this.output = this.output.slice(-10_000_000)
   }
@@ -395,7 +398,7 @@ async function startServer ({ name = 'server', config = {}, env = {}, port, star
   const cwd = fs.mkdtempSync(path.join(os.tmpdir(), 'tessera-e2e-cwd-'))
   const child = spawn(BIN, ['--config', configPath], {
     cwd,
-    env: { ...process.env, RUST_BACKTRACE: '1', ...env },
+    env: { ...process.env, RUST_BACKTRACE: '1', NO_COLOR: '1', ...env },
     stdio: ['pipe', 'pipe', 'pipe']
   })
   const server = new ServerProcess({ child, port: listenPort, dir, logPath, configPath, name })

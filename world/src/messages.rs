@@ -92,6 +92,8 @@ pub enum PlayerInput {
     Place { hand: Hand, against: BlockPos, face: Direction, sequence: i32 },
     CreativeSlot { slot: i16, item: Option<ItemStack> },
     HeldSlot(u8),
+    /// The client accepted the position the server set.
+    TeleportConfirm(i32),
 }
 
 /// A block change made across a region border, with what to acknowledge.

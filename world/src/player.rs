@@ -36,6 +36,9 @@ pub struct PlayerState {
     pub held_slot: u8,
     pub sneaking: bool,
     pub sprinting: bool,
+    /// A server-set position the client has not confirmed yet; its moves
+    /// until then predate the teleport and are ignored.
+    pub awaiting_teleport: Option<i32>,
 }
 
 impl PlayerState {
@@ -53,6 +56,7 @@ impl PlayerState {
             held_slot: 0,
             sneaking: false,
             sprinting: false,
+            awaiting_teleport: None,
         }
     }
 

@@ -29,18 +29,18 @@ const MAX_SOIL_DEPTH: i32 = 4;
 
 /// Trees are scattered one candidate per square cell, which keeps trunks
 /// apart without having to look at neighbouring trees.
-const TREE_CELL: i32 = 8;
+const TREE_CELL: i32 = 7;
 /// Candidates sit at 0..TREE_SPOTS within a cell, so trunks of adjacent cells
 /// are at least TREE_CELL - TREE_SPOTS + 1 blocks apart.
-const TREE_SPOTS: i32 = 6;
+const TREE_SPOTS: i32 = 5;
 /// Horizontal reach of the leaves from the trunk.
 const CANOPY_RADIUS: i32 = 2;
 /// Trees grow only on ground at least this high, which is always grass
 /// (beaches stop at BEACH_TOP).
 const TREE_MIN_GROUND: i32 = BEACH_TOP + 1;
 
-/// Leaves that never decay: the generator places no logs for them to count from
-/// in neighbouring chunks the server may not have loaded.
+/// Persistent leaves never decay, so nothing has to track their distance to a
+/// log, which may lie in a neighbouring chunk that is not loaded.
 const LEAVES: BlockState = BlockState::OAK_LEAVES.set(PropName::Persistent, PropValue::True);
 
 /// Salts that give each noise layer and hash its own stream from one seed.
@@ -103,7 +103,7 @@ impl Terrain {
         let continent = Perlin::new(self.salted(CONTINENT_SALT)).fractal(x / 320.0, z / 320.0, 2);
         let hills = Perlin::new(self.salted(HILLS_SALT)).fractal(x / 80.0, z / 80.0, 3);
         let inland = (continent + 0.1).max(0.0);
-        let height = 65.0 + continent * 22.0 + hills * (7.0 + 50.0 * inland);
+        let height = 65.0 + continent * 20.0 + hills * 6.0 + inland * (hills + 0.6).max(0.0) * 50.0;
         (height.round() as i32).clamp(MIN_GROUND, MAX_GROUND)
     }
 
@@ -160,7 +160,7 @@ impl Terrain {
         // Forest noise makes woods and open meadows instead of an even sprinkle.
         let forest =
             Perlin::new(self.salted(FOREST_SALT)).sample(f64::from(x) / 96.0, f64::from(z) / 96.0);
-        let chance = (0.25 + forest * 0.9).clamp(0.05, 0.9);
+        let chance = (0.45 + forest * 1.2).clamp(0.05, 0.95);
         let dice = ((roll >> 16) & 0xFFFF) as f64 / 65536.0;
         if dice >= chance {
             return None;
@@ -514,31 +514,6 @@ mod tests {
             assert_eq!(chunk.block(lx, tree.base - 1, lz), BlockState::GRASS_BLOCK);
             assert_eq!(chunk.block(lx, tree.base, lz), BlockState::OAK_LOG);
             assert_eq!(chunk.block(lx, tree.base + tree.trunk, lz), LEAVES);
-        }
-    }
-}
-#[cfg(test)]
-mod tmp_stats {
-    use super::*;
-    #[test]
-    fn tmp_stats() {
-        for seed in [0i64, 12345, -987_654_321, 42] {
-            let t = Terrain { seed };
-            let mut hist = [0usize; 6];
-            let (mut n, mut water, mut beach, mut min, mut max) = (0, 0, 0, 999, -999);
-            for z in (-2048..2048).step_by(4) { for x in (-2048..2048).step_by(4) {
-                let h = t.ground_y(x, z); n += 1;
-                if h < SEA_LEVEL { water += 1 } else if h <= BEACH_TOP { beach += 1 }
-                min = min.min(h); max = max.max(h);
-                hist[((h - 50) / 10).clamp(0, 5) as usize] += 1;
-            }}
-            let trees = t.trees_near(-1024, -1024, 1023, 1023).count();
-            let start = std::time::Instant::now();
-            let mut k = 0;
-            for cz in -16..16 { for cx in -16..16 { let c = t.generate(ChunkPos::new(cx, cz)); k += c.top_block_y(0,0).unwrap_or(0); }}
-            let per = start.elapsed() / 1024;
-            println!("seed {seed}: min {min} max {max} water {:.1}% low {:.1}% hist {hist:?} trees/chunk {:.2} gen {per:?} ({k})",
-                100.0 * water as f64 / n as f64, 100.0 * beach as f64 / n as f64, trees as f64 / 16384.0);
         }
     }
 }

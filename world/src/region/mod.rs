@@ -235,6 +235,7 @@ impl Region {
             }
             PlayerInput::CreativeSlot { slot, item } => self.creative_slot(entity, slot, item),
             PlayerInput::HeldSlot(slot) => self.held_slot(entity, slot),
+            PlayerInput::TeleportConfirm(id) => self.teleport_confirmed(entity, id),
         }
     }
 

@@ -79,6 +79,9 @@ impl Region {
     ) {
         let framing = self.world.framing;
         let Some(player) = self.players.get_mut(&entity) else { return };
+        if player.state.awaiting_teleport.is_some() {
+            return;
+        }
         if let Some(to) = position {
             if !plausible(player.state.position, to) {
                 let back = player.state.position;
@@ -136,6 +139,7 @@ impl Region {
         let before = player.state.clone();
         player.state.position = to;
         let teleport_id = self.world.next_teleport_id();
+        player.state.awaiting_teleport = Some(teleport_id);
         let packet = framing.frame(&PlayerPositionLookS2c {
             position: to,
             yaw: player.state.yaw,
@@ -151,6 +155,14 @@ impl Region {
             self.outbox.feed(before.chunk(), FeedEvent::Packets(moved));
         } else {
             self.relocated(entity, &before, moved);
+        }
+    }
+
+    pub(super) fn teleport_confirmed(&mut self, entity: EntityId, id: i32) {
+        if let Some(player) = self.players.get_mut(&entity) {
+            if player.state.awaiting_teleport == Some(id) {
+                player.state.awaiting_teleport = None;
+            }
         }
     }
 

@@ -1,0 +1,92 @@
+//! A client's TCP stream with the protocol's framing, compression and
+//! encryption on it.
+
+use std::time::Duration;
+
+use bytes::BytesMut;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::TcpStream;
+use valence_protocol::decode::PacketFrame;
+use valence_protocol::{CompressionThreshold, Encode, Packet, PacketDecoder, PacketEncoder};
+
+use crate::error::ClientError;
+
+const READ_CHUNK: usize = 8 * 1024;
+/// A client that does not take its bytes for this long is gone.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
+
+pub struct Connection {
+    reader: OwnedReadHalf,
+    writer: OwnedWriteHalf,
+    decoder: PacketDecoder,
+    encoder: PacketEncoder,
+}
+
+impl Connection {
+    pub fn new(stream: TcpStream) -> Self {
+        let _ = stream.set_nodelay(true);
+        let (reader, writer) = stream.into_split();
+        Self {
+            reader,
+            writer,
+            decoder: PacketDecoder::new(),
+            encoder: PacketEncoder::new(),
+        }
+    }
+
+    /// The next whole packet, reading from the socket as needed.
+    /// Cancel-safe: bytes read before a cancellation stay queued.
+    pub async fn next_frame(&mut self) -> Result<PacketFrame, ClientError> {
+        loop {
+            if let Some(frame) = self.decoder.try_next_packet().map_err(ClientError::malformed)? {
+                return Ok(frame);
+            }
+            self.decoder.reserve(READ_CHUNK);
+            let mut buf = self.decoder.take_capacity();
+            let read = self.reader.read_buf(&mut buf).await;
+            self.decoder.queue_bytes(buf);
+            match read {
+                Ok(0) => return Err(ClientError::Closed),
+                Ok(_) => {}
+                Err(e) => return Err(ClientError::Io(e)),
+            }
+        }
+    }
+
+    /// Queues a packet; it is sent by the next `flush`.
+    pub fn queue<P: Packet + Encode>(&mut self, packet: &P) {
+        if let Err(e) = self.encoder.append_packet(packet) {
+            tracing::error!("could not encode {}: {e:#}", P::NAME);
+        }
+    }
+
+    /// Queues bytes that are already framed with this connection's compression.
+    pub fn queue_framed(&mut self, bytes: &[u8]) {
+        self.encoder.append_bytes(bytes);
+    }
+
+    /// Writes everything queued in one go.
+    pub async fn flush(&mut self) -> Result<(), ClientError> {
+        let bytes: BytesMut = self.encoder.take();
+        if bytes.is_empty() {
+            return Ok(());
+        }
+        match tokio::time::timeout(WRITE_TIMEOUT, self.writer.write_all(&bytes)).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(ClientError::Io(e)),
+            Err(_) => Err(ClientError::TooSlow),
+        }
+    }
+
+    /// Switches compression on for everything after the Set Compression packet.
+    pub fn set_compression(&mut self, threshold: CompressionThreshold) {
+        self.encoder.set_compression(threshold);
+        self.decoder.set_compression(threshold);
+    }
+
+    pub async fn close(mut self) {
+        let _ = self.flush().await;
+        let _ = self.writer.shutdown().await;
+    }
+}

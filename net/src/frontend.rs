@@ -1,0 +1,168 @@
+//! The node's Minecraft listener: accepts clients and takes each through
+//! handshake, status or login, then play.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tessera_world::framing::Framing;
+use tessera_world::registry::Registries;
+use tessera_world::World;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+use tracing::{debug, info, warn, Instrument};
+use valence_protocol::packets::handshaking::handshake_c2s::HandshakeNextState;
+use valence_protocol::packets::handshaking::HandshakeC2s;
+use valence_protocol::packets::login::LoginDisconnectS2c;
+use valence_protocol::packets::play::WorldTimeUpdateS2c;
+use valence_protocol::{CompressionThreshold, Text};
+
+use crate::connection::Connection;
+use crate::error::ClientError;
+use crate::players::Players;
+use crate::session::Session;
+use crate::status::serve_status;
+
+/// Time allowed for a handshake, a status exchange or a login.
+const PRE_PLAY_TIMEOUT: Duration = Duration::from_secs(15);
+/// Ticks in a Minecraft day.
+const DAY: i64 = 24_000;
+
+#[derive(Debug, Clone)]
+pub struct FrontendConfig {
+    pub motd: String,
+    pub max_players: u32,
+    pub view_distance: u8,
+    pub compression_threshold: CompressionThreshold,
+    /// `data:image/png;base64,...` of `server-icon.png`, if there is one.
+    pub favicon: Option<String>,
+}
+
+pub struct Frontend {
+    pub config: FrontendConfig,
+    pub world: Arc<World>,
+    pub players: Players,
+    pub registries: Registries,
+    pub framing: Framing,
+    started: std::time::Instant,
+    /// Becomes true when the node shuts down: sessions then leave with the reason.
+    shutdown: watch::Sender<Option<String>>,
+}
+
+impl Frontend {
+    pub fn new(config: FrontendConfig, world: Arc<World>) -> Arc<Self> {
+        let framing = world.framing;
+        Arc::new(Self {
+            players: Players::new(config.max_players as usize, framing),
+            registries: Registries::vanilla(),
+            framing,
+            config,
+            world,
+            started: std::time::Instant::now(),
+            shutdown: watch::channel(None).0,
+        })
+    }
+
+    /// Ticks of world time since the node started.
+    pub fn world_age(&self) -> i64 {
+        (self.started.elapsed().as_millis() / 50) as i64
+    }
+
+    pub fn time_packet(&self) -> bytes::Bytes {
+        let age = self.world_age();
+        self.framing.frame(&WorldTimeUpdateS2c {
+            world_age: age,
+            // Start in the morning rather than at dawn.
+            time_of_day: (age + 1_000) % DAY,
+        })
+    }
+
+    pub fn shutdown_signal(&self) -> watch::Receiver<Option<String>> {
+        self.shutdown.subscribe()
+    }
+
+    /// Disconnects every player with `reason` and waits (a bounded time) until they are gone.
+    pub async fn disconnect_all(&self, reason: &str) {
+        self.shutdown.send_replace(Some(reason.to_owned()));
+        for _ in 0..100 {
+            if self.players.count() == 0 {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        warn!(left = self.players.count(), "players still connected after shutdown notice");
+    }
+
+    /// Accepts clients until the process ends.
+    pub async fn serve(self: Arc<Self>, listener: TcpListener) {
+        tokio::spawn(self.clone().advance_time());
+        let mut next_session = 1u64;
+        loop {
+            let (stream, peer) = match listener.accept().await {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    warn!("accept failed: {e}");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            };
+            let id = next_session;
+            next_session += 1;
+            let frontend = self.clone();
+            let span = tracing::info_span!("client", session = id, %peer);
+            tokio::spawn(async move { frontend.handle_client(id, stream).await }.instrument(span));
+        }
+    }
+
+    async fn advance_time(self: Arc<Self>) {
+        let mut every_second = tokio::time::interval(Duration::from_secs(1));
+        loop {
+            every_second.tick().await;
+            if self.players.count() > 0 {
+                self.players.broadcast(self.time_packet());
+            }
+        }
+    }
+
+    async fn handle_client(self: Arc<Self>, id: u64, stream: TcpStream) {
+        let mut conn = Connection::new(stream);
+        let outcome = tokio::time::timeout(PRE_PLAY_TIMEOUT, self.pre_play(&mut conn)).await;
+        let profile = match outcome {
+            Ok(Ok(Some(profile))) => profile,
+            Ok(Ok(None)) => return conn.close().await,
+            Ok(Err(e)) => {
+                if let Some(reason) = e.reason() {
+                    info!("login refused: {reason}");
+                    conn.queue(&LoginDisconnectS2c {
+                        reason: std::borrow::Cow::Owned(Text::from(reason)),
+                    });
+                } else {
+                    debug!("connection ended before play: {e}");
+                }
+                return conn.close().await;
+            }
+            Err(_) => {
+                debug!("handshake or login timed out");
+                return conn.close().await;
+            }
+        };
+        let span = tracing::info_span!("player", name = %profile.name);
+        Session::run(self, id, conn, profile).instrument(span).await;
+    }
+
+    /// Handshake, then status (returns `None`) or login (returns who logged in).
+    async fn pre_play(
+        &self,
+        conn: &mut Connection,
+    ) -> Result<Option<crate::login::Profile>, ClientError> {
+        let frame = conn.next_frame().await?;
+        let handshake: HandshakeC2s = frame.decode().map_err(ClientError::malformed)?;
+        let protocol = handshake.protocol_version.0;
+        match handshake.next_state {
+            HandshakeNextState::Status => {
+                serve_status(self, conn).await?;
+                Ok(None)
+            }
+            HandshakeNextState::Login => crate::login::login(self, conn, protocol).await.map(Some),
+        }
+    }
+}

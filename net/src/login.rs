@@ -1,0 +1,92 @@
+//! Offline-mode login: the name becomes the vanilla offline UUID.
+
+use std::borrow::Cow;
+
+use md5::{Digest, Md5};
+use uuid::Uuid;
+use valence_protocol::packets::login::{LoginCompressionS2c, LoginHelloC2s, LoginSuccessS2c};
+use valence_protocol::{VarInt, PROTOCOL_VERSION};
+
+use crate::connection::Connection;
+use crate::error::ClientError;
+use crate::frontend::Frontend;
+
+/// Who logged in.
+#[derive(Debug, Clone)]
+pub struct Profile {
+    pub uuid: Uuid,
+    pub name: String,
+}
+
+/// The UUID vanilla gives a name in offline mode: version 3 of the MD5 of
+/// "OfflinePlayer:<name>", so player data lines up with vanilla worlds.
+pub fn offline_uuid(name: &str) -> Uuid {
+    let digest: [u8; 16] = Md5::digest(format!("OfflinePlayer:{name}").as_bytes()).into();
+    uuid::Builder::from_md5_bytes(digest).into_uuid()
+}
+
+fn valid_name(name: &str) -> bool {
+    (1..=16).contains(&name.len())
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+pub async fn login(
+    frontend: &Frontend,
+    conn: &mut Connection,
+    protocol: i32,
+) -> Result<Profile, ClientError> {
+    let frame = conn.next_frame().await?;
+    let hello: LoginHelloC2s = frame.decode().map_err(ClientError::malformed)?;
+    if protocol != PROTOCOL_VERSION {
+        let which = if protocol < PROTOCOL_VERSION { "client" } else { "server" };
+        return Err(ClientError::Refused(format!(
+            "Outdated {which}! Please use {}",
+            valence_protocol::MINECRAFT_VERSION
+        )));
+    }
+    if !valid_name(hello.username) {
+        return Err(ClientError::Refused("Invalid player name".into()));
+    }
+    let players = &frontend.players;
+    if players.count() >= players.max() && players.get(hello.username).is_none() {
+        return Err(ClientError::Refused("The server is full!".into()));
+    }
+    let profile = Profile {
+        uuid: offline_uuid(hello.username),
+        name: hello.username.to_owned(),
+    };
+    if let Some(threshold) = frontend.config.compression_threshold {
+        conn.queue(&LoginCompressionS2c { threshold: VarInt(threshold as i32) });
+        conn.flush().await?;
+        conn.set_compression(Some(threshold));
+    }
+    conn.queue(&LoginSuccessS2c {
+        uuid: profile.uuid,
+        username: &profile.name,
+        properties: Cow::Borrowed(&[]),
+    });
+    conn.flush().await?;
+    Ok(profile)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn offline_uuids_match_vanilla() {
+        // Vanilla's UUID.nameUUIDFromBytes("OfflinePlayer:Notch").
+        assert_eq!(
+            offline_uuid("Notch").to_string(),
+            "b50ad385-829d-3141-a216-7e7d7539ba7f"
+        );
+    }
+
+    #[test]
+    fn names_are_checked() {
+        assert!(valid_name("Steve_01"));
+        assert!(!valid_name(""));
+        assert!(!valid_name("seventeen_chars__"));
+        assert!(!valid_name("bad name"));
+    }
+}

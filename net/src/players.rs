@@ -1,0 +1,182 @@
+//! Everyone connected to this node: for the tab list, chat, the player
+//! count, duplicate logins and console commands.
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use bytes::Bytes;
+use tessera_world::framing::Framing;
+use tessera_world::messages::{Delivery, EntityId, FeedEvent, RegionRef, SessionHandle, ToSession};
+use uuid::Uuid;
+use valence_protocol::math::DVec3;
+use valence_protocol::packets::play::player_list_s2c::{PlayerListActions, PlayerListEntry};
+use valence_protocol::packets::play::{GameMessageS2c, PlayerListS2c, PlayerRemoveS2c};
+use valence_protocol::{GameMode, Text};
+
+/// What the frontend knows of a connected player; the region owns the rest.
+#[derive(Debug)]
+pub struct OnlinePlayer {
+    pub uuid: Uuid,
+    pub name: String,
+    pub entity: EntityId,
+    pub session: SessionHandle,
+    pub game_mode: Mutex<GameMode>,
+    /// Last position the session saw, for commands that target a player.
+    pub position: Mutex<DVec3>,
+    /// The region that owns the player's entity now.
+    pub owner: Mutex<RegionRef>,
+}
+
+impl OnlinePlayer {
+    pub fn position(&self) -> DVec3 {
+        *self.position.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub fn owner(&self) -> RegionRef {
+        self.owner.lock().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+
+    pub fn game_mode(&self) -> GameMode {
+        *self.game_mode.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Disconnects the player with a reason.
+    pub fn kick(&self, reason: &str) {
+        let actor = self.session.actor.clone();
+        let reason = reason.to_owned();
+        tokio::spawn(async move {
+            let _ = actor.send(ToSession::Disconnect(reason)).await;
+        });
+    }
+}
+
+/// Why a player could not be admitted.
+#[derive(Debug, PartialEq, Eq)]
+pub enum AdmitError {
+    Full,
+}
+
+pub struct Players {
+    max: usize,
+    framing: Framing,
+    /// Keyed by lower-case name: names are unique regardless of case.
+    online: Mutex<BTreeMap<String, Arc<OnlinePlayer>>>,
+}
+
+impl Players {
+    pub fn new(max: usize, framing: Framing) -> Self {
+        Self {
+            max,
+            framing,
+            online: Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    fn online(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, Arc<OnlinePlayer>>> {
+        self.online.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Adds a player, displacing (and returning) an older session of the same name.
+    pub fn admit(&self, player: Arc<OnlinePlayer>) -> Result<Option<Arc<OnlinePlayer>>, AdmitError> {
+        let mut online = self.online();
+        let key = player.name.to_lowercase();
+        if !online.contains_key(&key) && online.len() >= self.max {
+            return Err(AdmitError::Full);
+        }
+        Ok(online.insert(key, player))
+    }
+
+    /// Removes a session's player, unless a newer session of that name replaced it.
+    pub fn remove(&self, name: &str, session: u64) -> bool {
+        let mut online = self.online();
+        let key = name.to_lowercase();
+        if online.get(&key).is_some_and(|p| p.session.id == session) {
+            online.remove(&key);
+            return true;
+        }
+        false
+    }
+
+    pub fn get(&self, name: &str) -> Option<Arc<OnlinePlayer>> {
+        self.online().get(&name.to_lowercase()).cloned()
+    }
+
+    pub fn all(&self) -> Vec<Arc<OnlinePlayer>> {
+        self.online().values().cloned().collect()
+    }
+
+    pub fn count(&self) -> usize {
+        self.online().len()
+    }
+
+    pub fn max(&self) -> usize {
+        self.max
+    }
+
+    pub fn names(&self) -> Vec<(String, Uuid)> {
+        self.online().values().map(|p| (p.name.clone(), p.uuid)).collect()
+    }
+
+    /// Sends framed packets to every session on this node.
+    pub fn broadcast(&self, packets: Bytes) {
+        for player in self.all() {
+            let delivery = vec![Delivery::Unicast(FeedEvent::Packets(packets.clone()))];
+            let _ = player.session.actor.try_send(ToSession::Deliver(delivery));
+        }
+    }
+
+    pub fn broadcast_message(&self, text: Text) {
+        self.broadcast(self.framing.frame(&GameMessageS2c { chat: Cow::Owned(text), overlay: false }));
+    }
+
+    /// The tab-list packet that adds these players.
+    pub fn tab_add(&self, players: &[Arc<OnlinePlayer>]) -> Bytes {
+        let entries: Vec<PlayerListEntry> = players
+            .iter()
+            .map(|p| PlayerListEntry {
+                player_uuid: p.uuid,
+                username: &p.name,
+                properties: Cow::Borrowed(&[]),
+                chat_data: None,
+                listed: true,
+                ping: 0,
+                game_mode: p.game_mode(),
+                display_name: None,
+            })
+            .collect();
+        self.framing.frame(&PlayerListS2c {
+            actions: PlayerListActions::new()
+                .with_add_player(true)
+                .with_update_game_mode(true)
+                .with_update_listed(true)
+                .with_update_latency(true),
+            entries: Cow::Owned(entries),
+        })
+    }
+
+    pub fn tab_game_mode(&self, player: &OnlinePlayer) -> Bytes {
+        let entry = PlayerListEntry {
+            player_uuid: player.uuid,
+            game_mode: player.game_mode(),
+            ..Default::default()
+        };
+        self.framing.frame(&PlayerListS2c {
+            actions: PlayerListActions::new().with_update_game_mode(true),
+            entries: Cow::Owned(vec![entry]),
+        })
+    }
+
+    pub fn tab_remove(&self, uuid: Uuid) -> Bytes {
+        self.framing.frame(&PlayerRemoveS2c { uuids: Cow::Owned(vec![uuid]) })
+    }
+}
+
+impl Players {
+    /// Sends one player a system message.
+    pub fn tell(&self, player: &OnlinePlayer, text: Text) {
+        let packet = self.framing.frame(&GameMessageS2c { chat: Cow::Owned(text), overlay: false });
+        let delivery = vec![Delivery::Unicast(FeedEvent::Packets(packet))];
+        let _ = player.session.actor.try_send(ToSession::Deliver(delivery));
+    }
+}

@@ -1,0 +1,94 @@
+//! Writing what regions deliver, and keeping the chunk subscriptions and the
+//! set of shown entities in step with the view.
+
+use tessera_world::messages::{Delivery, FeedEvent, RegionMsg};
+use tessera_world::player::despawn_packet;
+use valence_protocol::packets::play::{ChunkRenderDistanceCenterS2c, UnloadChunkS2c};
+use valence_protocol::{ChunkPos, VarInt};
+
+use super::Session;
+
+impl Session {
+    pub(super) fn deliver(&mut self, items: Vec<Delivery>) {
+        for item in items {
+            match item {
+                Delivery::Unicast(event) => self.apply(event),
+                // A feed of a chunk this client has unloaded since is stale.
+                Delivery::Chunk(feed) if self.view.contains(feed.chunk) => {
+                    for event in &feed.events {
+                        self.apply(event.clone());
+                    }
+                }
+                Delivery::Chunk(_) => {}
+            }
+        }
+    }
+
+    fn apply(&mut self, event: FeedEvent) {
+        match event {
+            FeedEvent::Packets(bytes) => self.conn.queue_framed(&bytes),
+            FeedEvent::EntityEntered { entity, chunk, spawn } => {
+                if entity == self.me.entity || !self.view.contains(chunk) {
+                    return;
+                }
+                if self.visible.insert(entity, chunk).is_none() {
+                    self.conn.queue_framed(&spawn);
+                }
+            }
+            FeedEvent::EntityLeft { entity, to } => match to {
+                Some(to) if self.view.contains(to) => {
+                    if let Some(chunk) = self.visible.get_mut(&entity) {
+                        *chunk = to;
+                    }
+                }
+                _ => {
+                    if self.visible.remove(&entity).is_some() {
+                        self.conn.queue_framed(&despawn_packet(&self.frontend.framing, &[entity]));
+                    }
+                }
+            },
+        }
+    }
+
+    /// Centres the view on `chunk`: unloads what fell out of range and
+    /// subscribes to what came in, nearest first.
+    pub(super) fn recenter(&mut self, chunk: ChunkPos) {
+        let (added, removed) = self.view.recenter(chunk);
+        self.conn.queue(&ChunkRenderDistanceCenterS2c {
+            chunk_x: VarInt(chunk.x),
+            chunk_z: VarInt(chunk.z),
+        });
+        for pos in &removed {
+            self.conn.queue(&UnloadChunkS2c { pos: *pos });
+        }
+        self.unsubscribe(&removed);
+        let gone: Vec<_> = self
+            .visible
+            .iter()
+            .filter(|(_, c)| removed.contains(c))
+            .map(|(&e, _)| e)
+            .collect();
+        if !gone.is_empty() {
+            for entity in &gone {
+                self.visible.remove(entity);
+            }
+            self.conn.queue_framed(&despawn_packet(&self.frontend.framing, &gone));
+        }
+        for pos in added {
+            let region = self.frontend.world.region_of_chunk(pos);
+            let msg = RegionMsg::Subscribe { chunk: pos, session: self.me.session.clone() };
+            if region.actor.try_send(msg).is_err() {
+                tracing::warn!(region = %region.pos, "region mailbox full; chunk not requested");
+            }
+        }
+    }
+
+    pub(super) fn unsubscribe(&self, chunks: &[ChunkPos]) {
+        for &chunk in chunks {
+            let region = self.frontend.world.region_of_chunk(chunk);
+            let _ = region
+                .actor
+                .try_send(RegionMsg::Unsubscribe { chunk, session: self.me.session.id });
+        }
+    }
+}

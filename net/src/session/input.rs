@@ -1,0 +1,164 @@
+//! Decoding a client's play packets into what the player does.
+
+use tessera_world::messages::{PlayerInput, RegionMsg};
+use valence_protocol::decode::PacketFrame;
+use valence_protocol::packets::play::client_command_c2s::ClientCommand;
+use valence_protocol::packets::play::player_action_c2s::PlayerAction;
+use valence_protocol::packets::play::{
+    ChatMessageC2s, ClientCommandC2s, CommandExecutionC2s, CreativeInventoryActionC2s, FullC2s,
+    HandSwingC2s, KeepAliveC2s, LookAndOnGroundC2s, OnGroundOnlyC2s, PlayerActionC2s,
+    PlayerInteractBlockC2s, PositionAndOnGroundC2s, TeleportConfirmC2s, UpdateSelectedSlotC2s,
+};
+use valence_protocol::{Decode, Packet};
+
+use super::{End, Session};
+use crate::error::ClientError;
+
+/// Highest serverbound play packet id of protocol 763.
+const MAX_PLAY_PACKET_ID: i32 = 0x32;
+const MAX_CHAT_LENGTH: usize = 256;
+
+fn decode<'a, P: Packet + Decode<'a>>(frame: &'a PacketFrame) -> Result<P, End> {
+    frame.decode::<P>().map_err(|e| End::from(ClientError::malformed(e)))
+}
+
+/// Vanilla refuses these in chat: formatting codes and control characters.
+fn legal_chat(text: &str) -> bool {
+    text.len() <= MAX_CHAT_LENGTH && !text.chars().any(|c| c == '§' || c < ' ' || c == '\u{7f}')
+}
+
+impl Session {
+    pub(super) fn handle_packet(&mut self, frame: PacketFrame) -> Result<(), End> {
+        match frame.id {
+            KeepAliveC2s::ID => {
+                let packet: KeepAliveC2s = decode(&frame)?;
+                self.keep_alive_answered(packet.id);
+            }
+            TeleportConfirmC2s::ID => {
+                let packet: TeleportConfirmC2s = decode(&frame)?;
+                self.teleport_pending = false;
+                self.input(PlayerInput::TeleportConfirm(packet.teleport_id.0));
+            }
+            PositionAndOnGroundC2s::ID => {
+                let p: PositionAndOnGroundC2s = decode(&frame)?;
+                self.movement(Some(p.position), None, p.on_ground);
+            }
+            FullC2s::ID => {
+                let p: FullC2s = decode(&frame)?;
+                self.movement(Some(p.position), Some((p.yaw, p.pitch)), p.on_ground);
+            }
+            LookAndOnGroundC2s::ID => {
+                let p: LookAndOnGroundC2s = decode(&frame)?;
+                self.movement(None, Some((p.yaw, p.pitch)), p.on_ground);
+            }
+            OnGroundOnlyC2s::ID => {
+                let p: OnGroundOnlyC2s = decode(&frame)?;
+                self.movement(None, None, p.on_ground);
+            }
+            ChatMessageC2s::ID => {
+                let p: ChatMessageC2s = decode(&frame)?;
+                if !legal_chat(p.message) {
+                    return Err(End::Kick("Illegal characters in chat".into()));
+                }
+                self.chat(p.message);
+            }
+            CommandExecutionC2s::ID => {
+                let p: CommandExecutionC2s = decode(&frame)?;
+                if !legal_chat(p.command) {
+                    return Err(End::Kick("Illegal characters in chat".into()));
+                }
+                let command = p.command.to_owned();
+                self.run_command(&command);
+            }
+            PlayerActionC2s::ID => {
+                let p: PlayerActionC2s = decode(&frame)?;
+                let (pos, sequence) = (p.position, p.sequence.0);
+                match p.action {
+                    PlayerAction::StartDestroyBlock => {
+                        self.input(PlayerInput::StartDigging { pos, sequence })
+                    }
+                    PlayerAction::AbortDestroyBlock => {
+                        self.input(PlayerInput::AbortDigging { pos, sequence })
+                    }
+                    PlayerAction::StopDestroyBlock => {
+                        self.input(PlayerInput::FinishDigging { pos, sequence })
+                    }
+                    _ => {}
+                }
+            }
+            PlayerInteractBlockC2s::ID => {
+                let p: PlayerInteractBlockC2s = decode(&frame)?;
+                self.input(PlayerInput::Place {
+                    hand: p.hand,
+                    against: p.position,
+                    face: p.face,
+                    sequence: p.sequence.0,
+                });
+            }
+            HandSwingC2s::ID => {
+                let p: HandSwingC2s = decode(&frame)?;
+                self.input(PlayerInput::Swing(p.hand));
+            }
+            ClientCommandC2s::ID => {
+                let p: ClientCommandC2s = decode(&frame)?;
+                match p.action {
+                    ClientCommand::StartSneaking => self.input(PlayerInput::Sneak(true)),
+                    ClientCommand::StopSneaking => self.input(PlayerInput::Sneak(false)),
+                    ClientCommand::StartSprinting => self.input(PlayerInput::Sprint(true)),
+                    ClientCommand::StopSprinting => self.input(PlayerInput::Sprint(false)),
+                    _ => {}
+                }
+            }
+            CreativeInventoryActionC2s::ID => {
+                let p: CreativeInventoryActionC2s = decode(&frame)?;
+                self.input(PlayerInput::CreativeSlot { slot: p.slot, item: p.clicked_item });
+            }
+            UpdateSelectedSlotC2s::ID => {
+                let p: UpdateSelectedSlotC2s = decode(&frame)?;
+                self.input(PlayerInput::HeldSlot(p.slot));
+            }
+            // Settings, plugin channels, chat sessions, recipe book and the
+            // like: valid, but nothing here acts on them yet.
+            id if (0..=MAX_PLAY_PACKET_ID).contains(&id) => {}
+            id => return Err(End::Kick(format!("Bad packet: unknown packet id {id:#x}"))),
+        }
+        Ok(())
+    }
+
+    fn input(&self, input: PlayerInput) {
+        self.to_owner(RegionMsg::Input { entity: self.me.entity, input });
+    }
+
+    fn movement(
+        &mut self,
+        position: Option<valence_protocol::math::DVec3>,
+        look: Option<(f32, f32)>,
+        on_ground: bool,
+    ) {
+        if let (Some(to), false) = (position, self.teleport_pending) {
+            if to.is_finite() {
+                self.moved_to(to);
+            }
+        }
+        self.input(PlayerInput::Move { position, look, on_ground });
+    }
+
+    fn chat(&self, message: &str) {
+        let text = format!("<{}> {}", self.me.name, message);
+        tracing::info!(target: "chat", "{text}");
+        self.frontend.players.broadcast_message(text.into());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chat_with_formatting_codes_or_control_characters_is_illegal() {
+        assert!(legal_chat("hello there"));
+        assert!(!legal_chat("§4red"));
+        assert!(!legal_chat("bell\u{7}"));
+        assert!(!legal_chat(&"x".repeat(257)));
+    }
+}

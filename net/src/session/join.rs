@@ -1,0 +1,111 @@
+//! Entering the world: the packets a client needs before it can play.
+
+use std::borrow::Cow;
+
+use tessera_world::messages::RegionMsg;
+use tessera_world::player::{abilities_packet, PlayerState};
+use tessera_world::registry::{DIMENSION_NAME, DIMENSION_TYPE};
+use valence_protocol::packets::play::player_position_look_s2c::PlayerPositionLookFlags;
+use valence_protocol::packets::play::{
+    ChunkRenderDistanceCenterS2c, DifficultyS2c, GameJoinS2c, HealthUpdateS2c, InventoryS2c,
+    PlayerPositionLookS2c, PlayerSpawnPositionS2c, UpdateSelectedSlotS2c,
+};
+use valence_protocol::text::{Color, IntoText};
+use valence_protocol::{ident, BlockPos, Difficulty, Ident, Text, VarInt};
+
+use super::{End, Session};
+use crate::players::AdmitError;
+
+impl Session {
+    /// Admits the player, sends the client into the world and hands the
+    /// player to the region at the spawn point.
+    pub(super) async fn join(&mut self) -> Result<(), End> {
+        let frontend = self.frontend.clone();
+        let players = &frontend.players;
+        match players.admit(self.me.clone()) {
+            Err(AdmitError::Full) => return Err(End::Kick("The server is full!".into())),
+            Ok(Some(older)) => older.kick("You logged in from another location"),
+            Ok(None) => {}
+        }
+        self.send_game_join();
+        players.broadcast(players.tab_add(&[self.me.clone()]));
+        self.conn.queue_framed(&players.tab_add(&players.all()));
+        players.broadcast_message(
+            format!("{} joined the game", self.me.name).color(Color::YELLOW),
+        );
+        let mut state = PlayerState::new(self.me.uuid, self.me.name.clone(), self.me.entity, self.position);
+        state.awaiting_teleport = Some(self.frontend.world.next_teleport_id());
+        self.to_owner(RegionMsg::Join { player: Box::new(state), session: self.me.session.clone() });
+        self.conn.flush().await.map_err(End::Gone)
+    }
+
+    fn send_game_join(&mut self) {
+        let frontend = self.frontend.clone();
+        let config = &frontend.config;
+        let game_mode = self.me.game_mode();
+        let dimension: Ident<Cow<str>> = ident!("overworld").into();
+        let dimension_type: Ident<Cow<str>> = ident!("overworld").into();
+        debug_assert_eq!(dimension.as_str(), DIMENSION_NAME);
+        debug_assert_eq!(dimension_type.as_str(), DIMENSION_TYPE);
+        self.conn.queue(&GameJoinS2c {
+            entity_id: self.me.entity,
+            is_hardcore: false,
+            game_mode,
+            previous_game_mode: -1,
+            dimension_names: vec![dimension.clone()],
+            registry_codec: Cow::Borrowed(&frontend.registries.codec),
+            dimension_type_name: dimension_type,
+            dimension_name: dimension,
+            hashed_seed: 0,
+            max_players: VarInt(config.max_players as i32),
+            view_distance: VarInt(i32::from(config.view_distance)),
+            simulation_distance: VarInt(i32::from(config.view_distance)),
+            reduced_debug_info: false,
+            enable_respawn_screen: true,
+            is_debug: false,
+            is_flat: false,
+            last_death_location: None,
+            portal_cooldown: VarInt(0),
+        });
+        self.conn.queue(&DifficultyS2c { difficulty: Difficulty::Normal, locked: false });
+        let mut abilities = Vec::new();
+        abilities_packet(&frontend.framing, game_mode, &mut abilities);
+        self.conn.queue_framed(&abilities);
+        self.conn.queue(&super::commands::command_tree());
+        let spawn = frontend.world.spawn_point();
+        self.conn.queue(&PlayerSpawnPositionS2c { position: BlockPos::from_pos(spawn), angle: 0.0 });
+        self.conn.queue_framed(&frontend.time_packet());
+    }
+
+    /// The region has the player: put the client where the region says, with
+    /// its inventory, and start streaming chunks.
+    pub(super) fn joined(&mut self, state: PlayerState) {
+        let center = tessera_world::coords::chunk_of_point(state.position.x, state.position.z);
+        self.conn.queue(&ChunkRenderDistanceCenterS2c {
+            chunk_x: VarInt(center.x),
+            chunk_z: VarInt(center.z),
+        });
+        self.teleport_pending = true;
+        self.conn.queue(&PlayerPositionLookS2c {
+            position: state.position,
+            yaw: state.yaw,
+            pitch: state.pitch,
+            flags: PlayerPositionLookFlags::new(),
+            teleport_id: VarInt(state.awaiting_teleport.unwrap_or_default()),
+        });
+        self.conn.queue(&InventoryS2c {
+            window_id: 0,
+            state_id: VarInt(0),
+            slots: Cow::Borrowed(&state.inventory),
+            carried_item: Cow::Owned(None),
+        });
+        self.conn.queue(&UpdateSelectedSlotS2c { slot: state.held_slot });
+        self.conn.queue(&HealthUpdateS2c { health: 20.0, food: VarInt(20), food_saturation: 5.0 });
+        self.position = state.position;
+        self.recenter(center);
+    }
+
+    pub(super) fn left_message(&self) -> Text {
+        format!("{} left the game", self.me.name).color(Color::YELLOW)
+    }
+}

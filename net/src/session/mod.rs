@@ -1,0 +1,229 @@
+//! A player's session: owns the client's socket for the whole stay, turns
+//! its packets into messages for the region that owns the player, and
+//! writes what regions send back, one write per batch.
+
+mod commands;
+mod feed;
+mod input;
+mod join;
+mod view;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tessera_cluster::{mailbox, Mailbox};
+use tessera_world::messages::{EntityId, RegionMsg, RegionRef, SessionHandle, ToSession};
+use tracing::{info, warn};
+use valence_protocol::decode::PacketFrame;
+use valence_protocol::math::DVec3;
+use valence_protocol::packets::play::{DisconnectS2c, KeepAliveS2c};
+use valence_protocol::{ChunkPos, GameMode, Text};
+
+use crate::connection::Connection;
+use crate::error::ClientError;
+use crate::frontend::Frontend;
+use crate::login::Profile;
+use crate::players::OnlinePlayer;
+use view::View;
+
+const SESSION_MAILBOX: usize = 1024;
+const KEEP_ALIVE_EVERY: Duration = Duration::from_secs(10);
+const KEEP_ALIVE_TIMEOUT: Duration = Duration::from_secs(30);
+
+enum Event {
+    Packet(Result<PacketFrame, ClientError>),
+    Message(Option<ToSession>),
+    Timer,
+    Shutdown(String),
+}
+
+/// Why the session ends.
+enum End {
+    /// Tell the client this and close.
+    Kick(String),
+    /// The connection is already gone or unusable.
+    Gone(ClientError),
+}
+
+pub struct Session {
+    frontend: Arc<Frontend>,
+    conn: Connection,
+    me: Arc<OnlinePlayer>,
+    inbox: Mailbox<ToSession>,
+    owner: RegionRef,
+    view: View,
+    /// Entities the client shows, and the chunk each is in.
+    visible: HashMap<EntityId, ChunkPos>,
+    position: DVec3,
+    teleport_pending: bool,
+    keep_alive: Option<(u64, Instant)>,
+    last_keep_alive_sent: Instant,
+}
+
+impl Session {
+    pub async fn run(frontend: Arc<Frontend>, id: u64, conn: Connection, profile: Profile) {
+        let (actor, inbox) = mailbox(SESSION_MAILBOX);
+        let handle = SessionHandle { id, actor };
+        let world = frontend.world.clone();
+        let position = world.spawn_point();
+        let owner = world.region_at(position.x, position.z);
+        let me = Arc::new(OnlinePlayer {
+            uuid: profile.uuid,
+            name: profile.name,
+            entity: world.allocate_entity_id(),
+            session: handle,
+            game_mode: Mutex::new(GameMode::Survival),
+            position: Mutex::new(position),
+            owner: Mutex::new(owner.clone()),
+        });
+        let radius = i32::from(frontend.config.view_distance);
+        let mut session = Session {
+            view: View::new(tessera_world::coords::chunk_of_point(position.x, position.z), radius),
+            frontend,
+            conn,
+            me,
+            inbox,
+            owner,
+            visible: HashMap::new(),
+            position,
+            teleport_pending: false,
+            keep_alive: None,
+            last_keep_alive_sent: Instant::now(),
+        };
+        let end = match session.join().await {
+            Ok(()) => session.play().await,
+            Err(end) => end,
+        };
+        session.leave(end).await;
+    }
+
+    async fn play(&mut self) -> End {
+        let mut shutdown = self.frontend.shutdown_signal();
+        let mut timer = tokio::time::interval(Duration::from_secs(1));
+        loop {
+            let event = tokio::select! {
+                frame = self.conn.next_frame() => Event::Packet(frame),
+                msg = self.inbox.recv() => Event::Message(msg),
+                _ = timer.tick() => Event::Timer,
+                Ok(()) = shutdown.changed() => {
+                    Event::Shutdown(shutdown.borrow().clone().unwrap_or_default())
+                }
+            };
+            let outcome = match event {
+                Event::Packet(Ok(frame)) => self.handle_packet(frame),
+                Event::Packet(Err(e)) => Err(End::from(e)),
+                Event::Message(Some(msg)) => self.handle_message(msg),
+                Event::Message(None) => Err(End::Kick("Server closed".into())),
+                Event::Timer => self.keep_alive(),
+                Event::Shutdown(reason) => Err(End::Kick(reason)),
+            };
+            if let Err(end) = outcome {
+                return end;
+            }
+            if let Err(e) = self.conn.flush().await {
+                return End::Gone(e);
+            }
+        }
+    }
+
+    fn handle_message(&mut self, msg: ToSession) -> Result<(), End> {
+        match msg {
+            ToSession::Deliver(items) => self.deliver(items),
+            ToSession::Joined(state) => self.joined(*state),
+            ToSession::OwnerChanged(region) => {
+                *self.me.owner.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = region.clone();
+                self.owner = region;
+            }
+            ToSession::Moved(to) => {
+                self.teleport_pending = true;
+                self.moved_to(to);
+            }
+            ToSession::GameModeChanged(mode) => {
+                *self.me.game_mode.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = mode;
+                let players = &self.frontend.players;
+                players.broadcast(players.tab_game_mode(&self.me));
+            }
+            ToSession::Disconnect(reason) => return Err(End::Kick(reason)),
+        }
+        Ok(())
+    }
+
+    fn keep_alive(&mut self) -> Result<(), End> {
+        if let Some((_, sent)) = self.keep_alive {
+            if sent.elapsed() > KEEP_ALIVE_TIMEOUT {
+                return Err(End::Kick("Timed out".into()));
+            }
+        } else if self.last_keep_alive_sent.elapsed() >= KEEP_ALIVE_EVERY {
+            let id = rand_id();
+            self.conn.queue(&KeepAliveS2c { id });
+            self.keep_alive = Some((id, Instant::now()));
+            self.last_keep_alive_sent = Instant::now();
+        }
+        Ok(())
+    }
+
+    fn keep_alive_answered(&mut self, id: u64) {
+        if self.keep_alive.is_some_and(|(expected, _)| expected == id) {
+            self.keep_alive = None;
+        }
+    }
+
+    /// Sends a message to the region that owns the player.
+    fn to_owner(&self, msg: RegionMsg) {
+        if self.owner.actor.try_send(msg).is_err() {
+            warn!(region = %self.owner.pos, "region mailbox full; input dropped");
+        }
+    }
+
+    /// Follows the player's position with the chunk view.
+    fn moved_to(&mut self, position: DVec3) {
+        self.position = position;
+        *self.me.position.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = position;
+        let chunk = tessera_world::coords::chunk_of_point(position.x, position.z);
+        if chunk != self.view.center() {
+            self.recenter(chunk);
+        }
+    }
+
+    async fn leave(mut self, end: End) {
+        match &end {
+            End::Kick(reason) => {
+                info!(reason, "player disconnected");
+                self.conn.queue(&DisconnectS2c {
+                    reason: std::borrow::Cow::Owned(Text::from(reason.clone())),
+                });
+            }
+            End::Gone(e) => info!("player left: {e}"),
+        }
+        let players = &self.frontend.players;
+        if players.remove(&self.me.name, self.me.session.id) {
+            players.broadcast(players.tab_remove(self.me.uuid));
+            players.broadcast_message(self.left_message());
+        }
+        self.to_owner(RegionMsg::Leave { entity: self.me.entity });
+        let chunks: Vec<ChunkPos> = self.view.loaded().collect();
+        self.unsubscribe(&chunks);
+        self.conn.close().await;
+    }
+}
+
+impl From<ClientError> for End {
+    fn from(e: ClientError) -> Self {
+        match e.reason() {
+            Some(reason) => {
+                warn!("kicking client: {reason}");
+                End::Kick(reason)
+            }
+            None => End::Gone(e),
+        }
+    }
+}
+
+/// A keep-alive id the client cannot predict.
+fn rand_id() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u128(Instant::now().elapsed().as_nanos());
+    hasher.finish()
+}

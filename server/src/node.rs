@@ -1,0 +1,80 @@
+//! Assembling a single node from its configuration.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::Context;
+use base64::Engine;
+use tessera_net::{Frontend, FrontendConfig};
+use tessera_world::coords::RegionGrid;
+use tessera_world::framing::Framing;
+use tessera_world::gen::{Flat, Generator, Terrain};
+use tessera_world::registry::Registries;
+use tessera_world::{World, WorldSettings};
+use tokio::net::TcpListener;
+use tracing::info;
+
+use crate::config::{Config, GeneratorKind};
+
+const ICON_FILE: &str = "server-icon.png";
+
+pub struct Node {
+    pub frontend: Arc<Frontend>,
+    pub world: Arc<World>,
+}
+
+/// The server-list icon from `server-icon.png` beside the config, if present.
+fn favicon(folder: &Path) -> anyhow::Result<Option<String>> {
+    let path = folder.join(ICON_FILE);
+    match std::fs::read(&path) {
+        Ok(png) => Ok(Some(format!(
+            "data:image/png;base64,{}",
+            base64::engine::general_purpose::STANDARD.encode(png)
+        ))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
+    }
+}
+
+impl Node {
+    /// Builds the node and starts accepting players on the configured address.
+    pub async fn start(config: &Config, config_folder: &Path) -> anyhow::Result<Self> {
+        let generator: Arc<dyn Generator> = match config.world.generator {
+            GeneratorKind::Flat => Arc::new(Flat),
+            GeneratorKind::Terrain => Arc::new(Terrain { seed: config.world.seed }),
+        };
+        let framing = Framing { threshold: config.server.compression_threshold };
+        let world = World::new(WorldSettings {
+            generator,
+            grid: RegionGrid { size: config.world.region_size as i32 },
+            framing,
+            biome: Registries::vanilla().plains_biome,
+            spawn: (config.world.spawn_x, config.world.spawn_z),
+        });
+        let frontend = Frontend::new(
+            FrontendConfig {
+                motd: config.server.motd.clone(),
+                max_players: config.server.max_players,
+                view_distance: config.server.view_distance,
+                compression_threshold: config.server.compression_threshold,
+                favicon: favicon(config_folder)?,
+            },
+            world.clone(),
+        );
+        let bind = config.server.bind;
+        let listener = TcpListener::bind(bind)
+            .await
+            .with_context(|| format!("cannot listen on {bind} (server.bind)"))?;
+        let addr = listener.local_addr().context("listener has no address")?;
+        info!("listening on {addr}");
+        tokio::spawn(frontend.clone().serve(listener));
+        Ok(Self { frontend, world })
+    }
+
+    /// Disconnects every player with `reason` and stops the regions.
+    pub async fn stop(&self, reason: &str) {
+        info!("stopping: {reason}");
+        self.frontend.disconnect_all(reason).await;
+        self.world.stop().await;
+    }
+}

@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# The one test command: installs what the tests need, builds the release binary once,
+# runs the Rust unit tests, the end-to-end tests (mineflayer bots against the real
+# binary) and the status-ping tests (mcstatus). Exits non-zero if any part fails.
+#
+#   tests/run.sh              # everything
+#   TESSERA_SKIP_BUILD=1      # use an existing target/release/tessera (or TESSERA_BIN)
+#   TESSERA_E2E_FILES="tests/e2e/world.test.js ..."   # a subset of the e2e files
+set -uo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+declare -a SUMMARY=()
+FAILED=0
+START_ALL=$(date +%s)
+
+part() { # part <name> <command...>
+  local name="$1"; shift
+  local t0=$(date +%s)
+  echo
+  echo "=============================================================="
+  echo "== $name"
+  echo "=============================================================="
+  "$@"
+  local rc=$?
+  local dt=$(( $(date +%s) - t0 ))
+  if [ $rc -eq 0 ]; then
+    SUMMARY+=("PASS  $name (${dt}s)")
+  else
+    SUMMARY+=("FAIL  $name (exit $rc, ${dt}s)")
+    FAILED=1
+  fi
+  return $rc
+}
+
+skip() { SUMMARY+=("SKIP  $1 ($2)"); FAILED=1; }
+
+install_node_deps() {
+  command -v node >/dev/null || { echo "node is not installed"; return 1; }
+  (cd tests && npm ci --no-audit --no-fund --loglevel=error)
+}
+
+install_python_deps() {
+  if [ ! -x tests/.venv/bin/python ]; then
+    if ! python3 -m venv tests/.venv; then
+      echo "python3 -m venv failed; installing python3-venv"
+      rm -rf tests/.venv
+      (apt-get update -qq && apt-get install -y -qq python3-venv) || return 1
+      python3 -m venv tests/.venv || return 1
+    fi
+  fi
+  tests/.venv/bin/python -m pip install --quiet --disable-pip-version-check -r tests/requirements.txt
+}
+
+build_release() { cargo build --release --locked; }
+unit_tests() { cargo test --workspace --locked; }
+
+e2e_tests() {
+  local files
+  if [ -n "${TESSERA_E2E_FILES:-}" ]; then
+    files=(${TESSERA_E2E_FILES})
+  else
+    files=(tests/e2e/*.test.js)
+  fi
+  node --test --test-concurrency=1 --test-reporter=spec "${files[@]}"
+}
+
+status_tests() { tests/.venv/bin/python -m pytest tests/status -v -rA --durations=0; }
+
+NODE_OK=1; PY_OK=1; BIN_OK=1
+part "install node test dependencies (npm ci)" install_node_deps || NODE_OK=0
+part "install python test dependencies (venv + pip)" install_python_deps || PY_OK=0
+if [ -z "${TESSERA_SKIP_BUILD:-}" ]; then
+  part "cargo build --release --locked" build_release || BIN_OK=0
+fi
+export TESSERA_BIN="${TESSERA_BIN:-$ROOT/target/release/tessera}"
+[ -x "$TESSERA_BIN" ] || BIN_OK=0
+part "cargo test --workspace --locked" unit_tests
+
+if [ $BIN_OK -eq 1 ] && [ $NODE_OK -eq 1 ]; then
+  part "end-to-end tests (node --test tests/e2e)" e2e_tests
+else
+  skip "end-to-end tests" "no binary or node dependencies"
+fi
+if [ $BIN_OK -eq 1 ] && [ $PY_OK -eq 1 ] && [ $NODE_OK -eq 1 ]; then
+  part "status tests (pytest tests/status)" status_tests
+else
+  skip "status tests" "no binary or python/node dependencies"
+fi
+
+echo
+echo "=============================================================="
+echo "== summary ($(( $(date +%s) - START_ALL ))s)"
+for line in "${SUMMARY[@]}"; do echo "   $line"; done
+echo "   server logs: tests/e2e/logs/ tests/status/logs/"
+echo "=============================================================="
+exit $FAILED
