@@ -22,6 +22,17 @@ fn decode<'a, P: Packet + Decode<'a>>(frame: &'a PacketFrame) -> Result<P, End> 
     frame.decode::<P>().map_err(|e| End::from(ClientError::malformed(e)))
 }
 
+/// Set Held Item carries a Short; valence_protocol's type reads a byte, so
+/// this packet is decoded here.
+fn held_slot(frame: &PacketFrame) -> Result<u8, End> {
+    let mut body = &frame.body[..];
+    let slot = i16::decode(&mut body).map_err(|e| End::from(ClientError::malformed(e)))?;
+    match (body.is_empty(), u8::try_from(slot)) {
+        (true, Ok(slot)) if slot < 9 => Ok(slot),
+        _ => Err(End::from(ClientError::Malformed(format!("held slot {slot} out of range")))),
+    }
+}
+
 /// Vanilla refuses these in chat: formatting codes and control characters.
 fn legal_chat(text: &str) -> bool {
     text.len() <= MAX_CHAT_LENGTH && !text.chars().any(|c| c == '§' || c < ' ' || c == '\u{7f}')
@@ -114,8 +125,8 @@ impl Session {
                 self.input(PlayerInput::CreativeSlot { slot: p.slot, item: p.clicked_item });
             }
             UpdateSelectedSlotC2s::ID => {
-                let p: UpdateSelectedSlotC2s = decode(&frame)?;
-                self.input(PlayerInput::HeldSlot(p.slot));
+                let slot = held_slot(&frame)?;
+                self.input(PlayerInput::HeldSlot(slot));
             }
             // Settings, plugin channels, chat sessions, recipe book and the
             // like: valid, but nothing here acts on them yet.
