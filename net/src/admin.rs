@@ -51,7 +51,13 @@ pub fn parse_coordinates(args: &[&str], origin: DVec3) -> Result<DVec3, AdminErr
         };
         value.is_finite().then_some(value).ok_or_else(bad)
     };
-    let centre = |text: &str, v: f64| if text.contains('.') || text.starts_with('~') { v } else { v + 0.5 };
+    let centre = |text: &str, v: f64| {
+        if text.contains('.') || text.starts_with('~') {
+            v
+        } else {
+            v + 0.5
+        }
+    };
     Ok(DVec3::new(
         centre(x, axis(x, origin.x)?),
         axis(y, origin.y)?,
@@ -61,7 +67,9 @@ pub fn parse_coordinates(args: &[&str], origin: DVec3) -> Result<DVec3, AdminErr
 
 impl Frontend {
     pub fn find_player(&self, name: &str) -> Result<Arc<OnlinePlayer>, AdminError> {
-        self.players.get(name).ok_or_else(|| AdminError::NoSuchPlayer(name.to_owned()))
+        self.players
+            .get(name)
+            .ok_or_else(|| AdminError::NoSuchPlayer(name.to_owned()))
     }
 
     /// `There are N of a max of M players online: a, b`, as vanilla prints it.
@@ -87,14 +95,20 @@ impl Frontend {
 
     pub fn teleport(&self, name: &str, to: DVec3) -> Result<(), AdminError> {
         let player = self.find_player(name)?;
-        let msg = RegionMsg::Teleport { entity: player.entity, to };
+        let msg = RegionMsg::Teleport {
+            entity: player.entity,
+            to,
+        };
         let _ = player.owner().actor.try_send(msg);
         Ok(())
     }
 
     pub fn set_game_mode(&self, name: &str, mode: GameMode) -> Result<(), AdminError> {
         let player = self.find_player(name)?;
-        let msg = RegionMsg::SetGameMode { entity: player.entity, mode };
+        let msg = RegionMsg::SetGameMode {
+            entity: player.entity,
+            mode,
+        };
         let _ = player.owner().actor.try_send(msg);
         Ok(())
     }
@@ -107,8 +121,14 @@ mod tests {
     #[test]
     fn coordinates_may_be_relative_and_whole_blocks_are_centred() {
         let here = DVec3::new(10.0, 64.0, -3.0);
-        assert_eq!(parse_coordinates(&["1", "70", "2"], here), Ok(DVec3::new(1.5, 70.0, 2.5)));
-        assert_eq!(parse_coordinates(&["~", "~2", "~-1.5"], here), Ok(DVec3::new(10.0, 66.0, -4.5)));
+        assert_eq!(
+            parse_coordinates(&["1", "70", "2"], here),
+            Ok(DVec3::new(1.5, 70.0, 2.5))
+        );
+        assert_eq!(
+            parse_coordinates(&["~", "~2", "~-1.5"], here),
+            Ok(DVec3::new(10.0, 66.0, -4.5))
+        );
         assert!(parse_coordinates(&["1", "2"], here).is_err());
         assert!(parse_coordinates(&["a", "2", "3"], here).is_err());
         assert!(parse_coordinates(&["NaN", "2", "3"], here).is_err());

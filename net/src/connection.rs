@@ -39,7 +39,11 @@ impl Connection {
     /// Cancel-safe: bytes read before a cancellation stay queued.
     pub async fn next_frame(&mut self) -> Result<PacketFrame, ClientError> {
         loop {
-            if let Some(frame) = self.decoder.try_next_packet().map_err(ClientError::malformed)? {
+            if let Some(frame) = self
+                .decoder
+                .try_next_packet()
+                .map_err(ClientError::malformed)?
+            {
                 return Ok(frame);
             }
             self.decoder.reserve(READ_CHUNK);

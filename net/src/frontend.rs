@@ -89,7 +89,10 @@ impl Frontend {
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        warn!(left = self.players.count(), "players still connected after shutdown notice");
+        warn!(
+            left = self.players.count(),
+            "players still connected after shutdown notice"
+        );
     }
 
     /// Accepts clients until the process ends.

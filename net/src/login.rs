@@ -26,8 +26,7 @@ pub fn offline_uuid(name: &str) -> Uuid {
 }
 
 fn valid_name(name: &str) -> bool {
-    (1..=16).contains(&name.len())
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+    (1..=16).contains(&name.len()) && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
 pub async fn login(
@@ -38,7 +37,11 @@ pub async fn login(
     let frame = conn.next_frame().await?;
     let hello: LoginHelloC2s = frame.decode().map_err(ClientError::malformed)?;
     if protocol != PROTOCOL_VERSION {
-        let which = if protocol < PROTOCOL_VERSION { "client" } else { "server" };
+        let which = if protocol < PROTOCOL_VERSION {
+            "client"
+        } else {
+            "server"
+        };
         return Err(ClientError::Refused(format!(
             "Outdated {which}! Please use {}",
             valence_protocol::MINECRAFT_VERSION
@@ -56,7 +59,9 @@ pub async fn login(
         name: hello.username.to_owned(),
     };
     if let Some(threshold) = frontend.config.compression_threshold {
-        conn.queue(&LoginCompressionS2c { threshold: VarInt(threshold as i32) });
+        conn.queue(&LoginCompressionS2c {
+            threshold: VarInt(threshold as i32),
+        });
         conn.flush().await?;
         conn.set_compression(Some(threshold));
     }

@@ -34,11 +34,17 @@ impl OnlinePlayer {
     }
 
     pub fn owner(&self) -> RegionRef {
-        self.owner.lock().unwrap_or_else(PoisonError::into_inner).clone()
+        self.owner
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     pub fn game_mode(&self) -> GameMode {
-        *self.game_mode.lock().unwrap_or_else(PoisonError::into_inner)
+        *self
+            .game_mode
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Disconnects the player with a reason.
@@ -78,7 +84,10 @@ impl Players {
     }
 
     /// Adds a player, displacing (and returning) an older session of the same name.
-    pub fn admit(&self, player: Arc<OnlinePlayer>) -> Result<Option<Arc<OnlinePlayer>>, AdmitError> {
+    pub fn admit(
+        &self,
+        player: Arc<OnlinePlayer>,
+    ) -> Result<Option<Arc<OnlinePlayer>>, AdmitError> {
         let mut online = self.online();
         let key = player.name.to_lowercase();
         if !online.contains_key(&key) && online.len() >= self.max {
@@ -115,7 +124,10 @@ impl Players {
     }
 
     pub fn names(&self) -> Vec<(String, Uuid)> {
-        self.online().values().map(|p| (p.name.clone(), p.uuid)).collect()
+        self.online()
+            .values()
+            .map(|p| (p.name.clone(), p.uuid))
+            .collect()
     }
 
     /// Sends framed packets to every session on this node.
@@ -127,7 +139,10 @@ impl Players {
     }
 
     pub fn broadcast_message(&self, text: Text) {
-        self.broadcast(self.framing.frame(&GameMessageS2c { chat: Cow::Owned(text), overlay: false }));
+        self.broadcast(self.framing.frame(&GameMessageS2c {
+            chat: Cow::Owned(text),
+            overlay: false,
+        }));
     }
 
     /// The tab-list packet that adds these players.
@@ -168,14 +183,19 @@ impl Players {
     }
 
     pub fn tab_remove(&self, uuid: Uuid) -> Bytes {
-        self.framing.frame(&PlayerRemoveS2c { uuids: Cow::Owned(vec![uuid]) })
+        self.framing.frame(&PlayerRemoveS2c {
+            uuids: Cow::Owned(vec![uuid]),
+        })
     }
 }
 
 impl Players {
     /// Sends one player a system message.
     pub fn tell(&self, player: &OnlinePlayer, text: Text) {
-        let packet = self.framing.frame(&GameMessageS2c { chat: Cow::Owned(text), overlay: false });
+        let packet = self.framing.frame(&GameMessageS2c {
+            chat: Cow::Owned(text),
+            overlay: false,
+        });
         let delivery = vec![Delivery::Unicast(FeedEvent::Packets(packet))];
         let _ = player.session.actor.try_send(ToSession::Deliver(delivery));
     }

@@ -43,17 +43,25 @@ pub async fn serve_status(frontend: &Frontend, conn: &mut Connection) -> Result<
         let frame = conn.next_frame().await?;
         match frame.id {
             QueryRequestC2s::ID => {
-                frame.decode::<QueryRequestC2s>().map_err(ClientError::malformed)?;
+                frame
+                    .decode::<QueryRequestC2s>()
+                    .map_err(ClientError::malformed)?;
                 let json = status_json(frontend);
                 conn.queue(&QueryResponseS2c { json: &json });
             }
             QueryPingC2s::ID => {
                 let ping: QueryPingC2s = frame.decode().map_err(ClientError::malformed)?;
-                conn.queue(&QueryPongS2c { payload: ping.payload });
+                conn.queue(&QueryPongS2c {
+                    payload: ping.payload,
+                });
                 conn.flush().await?;
                 return Ok(());
             }
-            other => return Err(ClientError::Malformed(format!("unexpected status packet {other:#x}"))),
+            other => {
+                return Err(ClientError::Malformed(format!(
+                    "unexpected status packet {other:#x}"
+                )))
+            }
         }
         conn.flush().await?;
     }

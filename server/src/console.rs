@@ -32,8 +32,14 @@ pub fn execute(frontend: &Frontend, line: &str) -> (String, Next) {
             Ok(format!("[Server] {message}"))
         }
         ["kick", name, reason @ ..] => {
-            let reason = if reason.is_empty() { DEFAULT_KICK_REASON.to_owned() } else { reason.join(" ") };
-            frontend.kick(name, &reason).map(|()| format!("Kicked {name}: {reason}"))
+            let reason = if reason.is_empty() {
+                DEFAULT_KICK_REASON.to_owned()
+            } else {
+                reason.join(" ")
+            };
+            frontend
+                .kick(name, &reason)
+                .map(|()| format!("Kicked {name}: {reason}"))
         }
         ["tp", name, target] => frontend.find_player(target).and_then(|target| {
             frontend.teleport(name, target.position())?;
@@ -44,15 +50,26 @@ pub fn execute(frontend: &Frontend, line: &str) -> (String, Next) {
             .and_then(|player| parse_coordinates(coordinates, player.position()))
             .and_then(|to| {
                 frontend.teleport(name, to)?;
-                Ok(format!("Teleported {name} to {:.1}, {:.1}, {:.1}", to.x, to.y, to.z))
+                Ok(format!(
+                    "Teleported {name} to {:.1}, {:.1}, {:.1}",
+                    to.x, to.y, to.z
+                ))
             }),
         ["gamemode", mode, name] => parse_game_mode(mode).and_then(|mode| {
             frontend.set_game_mode(name, mode)?;
-            Ok(format!("Set {name}'s game mode to {} Mode", game_mode_name(mode)))
+            Ok(format!(
+                "Set {name}'s game mode to {} Mode",
+                game_mode_name(mode)
+            ))
         }),
-        [command, ..] => Ok(format!("Unknown or incomplete command: {command}. Type help for help")),
+        [command, ..] => Ok(format!(
+            "Unknown or incomplete command: {command}. Type help for help"
+        )),
     };
-    (result.unwrap_or_else(|e: AdminError| e.to_string()), Next::Continue)
+    (
+        result.unwrap_or_else(|e: AdminError| e.to_string()),
+        Next::Continue,
+    )
 }
 
 /// Reads commands until `stop`. End of input leaves the server running: a

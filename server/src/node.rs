@@ -41,12 +41,18 @@ impl Node {
     pub async fn start(config: &Config, config_folder: &Path) -> anyhow::Result<Self> {
         let generator: Arc<dyn Generator> = match config.world.generator {
             GeneratorKind::Flat => Arc::new(Flat),
-            GeneratorKind::Terrain => Arc::new(Terrain { seed: config.world.seed }),
+            GeneratorKind::Terrain => Arc::new(Terrain {
+                seed: config.world.seed,
+            }),
         };
-        let framing = Framing { threshold: config.server.compression_threshold };
+        let framing = Framing {
+            threshold: config.server.compression_threshold,
+        };
         let world = World::new(WorldSettings {
             generator,
-            grid: RegionGrid { size: config.world.region_size as i32 },
+            grid: RegionGrid {
+                size: config.world.region_size as i32,
+            },
             framing,
             biome: Registries::vanilla().plains_biome,
             spawn: (config.world.spawn_x, config.world.spawn_z),

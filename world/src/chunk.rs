@@ -76,7 +76,7 @@ impl Chunk {
         let row = y - MIN_Y;
         (0..WORLD_HEIGHT)
             .contains(&row)
-            .then(|| ((row / 16) as usize, (row % 16) as usize))
+            .then_some(((row / 16) as usize, (row % 16) as usize))
     }
 
     /// The block at chunk-local `x`, `z` and world `y`; air outside the height range.

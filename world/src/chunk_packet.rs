@@ -155,8 +155,8 @@ fn sky_light(heights: &[u32; 256]) -> Vec<LengthPrefixedArray<u8, 2048>> {
             let base = light_section as i64 * 16 - 16;
             for y in 0..16i64 {
                 let row = base + y;
-                for column in 0..256 {
-                    if row >= i64::from(heights[column]) {
+                for (column, &height) in heights.iter().enumerate() {
+                    if row >= i64::from(height) {
                         let index = (y as usize) * 256 + column;
                         nibbles[index / 2] |= 15 << ((index % 2) * 4);
                     }

@@ -36,10 +36,17 @@ pub enum FeedEvent {
     Packets(Bytes),
     /// An entity is now in this chunk; `spawn` makes a client that does not
     /// show it yet show it.
-    EntityEntered { entity: EntityId, chunk: ChunkPos, spawn: Bytes },
+    EntityEntered {
+        entity: EntityId,
+        chunk: ChunkPos,
+        spawn: Bytes,
+    },
     /// An entity moved from this chunk to `to`, or out of the world when
     /// `None`; a client not viewing `to` must stop showing it.
-    EntityLeft { entity: EntityId, to: Option<ChunkPos> },
+    EntityLeft {
+        entity: EntityId,
+        to: Option<ChunkPos>,
+    },
 }
 
 /// Events of one chunk in one tick, encoded once and shared by every viewer.
@@ -86,11 +93,28 @@ pub enum PlayerInput {
     Swing(Hand),
     Sneak(bool),
     Sprint(bool),
-    StartDigging { pos: BlockPos, sequence: i32 },
-    AbortDigging { pos: BlockPos, sequence: i32 },
-    FinishDigging { pos: BlockPos, sequence: i32 },
-    Place { hand: Hand, against: BlockPos, face: Direction, sequence: i32 },
-    CreativeSlot { slot: i16, item: Option<ItemStack> },
+    StartDigging {
+        pos: BlockPos,
+        sequence: i32,
+    },
+    AbortDigging {
+        pos: BlockPos,
+        sequence: i32,
+    },
+    FinishDigging {
+        pos: BlockPos,
+        sequence: i32,
+    },
+    Place {
+        hand: Hand,
+        against: BlockPos,
+        face: Direction,
+        sequence: i32,
+    },
+    CreativeSlot {
+        slot: i16,
+        item: Option<ItemStack>,
+    },
     HeldSlot(u8),
     /// The client accepted the position the server set.
     TeleportConfirm(i32),
@@ -119,7 +143,10 @@ pub enum Precondition {
 #[derive(Debug)]
 pub enum RegionMsg {
     /// A player enters the world here.
-    Join { player: Box<PlayerState>, session: SessionHandle },
+    Join {
+        player: Box<PlayerState>,
+        session: SessionHandle,
+    },
     /// A neighbouring region hands a player over. Idempotent per `handoff`.
     Adopt {
         handoff: u64,
@@ -128,18 +155,40 @@ pub enum RegionMsg {
         session: SessionHandle,
     },
     /// The adopting region has the player; stop retrying.
-    AdoptAck { handoff: u64 },
-    Input { entity: EntityId, input: PlayerInput },
-    Teleport { entity: EntityId, to: DVec3 },
-    SetGameMode { entity: EntityId, mode: GameMode },
+    AdoptAck {
+        handoff: u64,
+    },
+    Input {
+        entity: EntityId,
+        input: PlayerInput,
+    },
+    Teleport {
+        entity: EntityId,
+        to: DVec3,
+    },
+    SetGameMode {
+        entity: EntityId,
+        mode: GameMode,
+    },
     /// The player's connection closed.
-    Leave { entity: EntityId },
-    Subscribe { chunk: ChunkPos, session: SessionHandle },
-    Unsubscribe { chunk: ChunkPos, session: SessionId },
+    Leave {
+        entity: EntityId,
+    },
+    Subscribe {
+        chunk: ChunkPos,
+        session: SessionHandle,
+    },
+    Unsubscribe {
+        chunk: ChunkPos,
+        session: SessionId,
+    },
     /// A block in one of this region's chunks, changed by a player elsewhere.
     SetBlock(BlockChange),
     /// A chunk finished generating off the tick path.
-    ChunkReady { chunk: ChunkPos, data: Box<crate::region::LoadedChunk> },
+    ChunkReady {
+        chunk: ChunkPos,
+        data: Box<crate::region::LoadedChunk>,
+    },
     /// Stop ticking; used at shutdown.
     Stop,
 }

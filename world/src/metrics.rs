@@ -33,7 +33,11 @@ impl TickMetrics {
         let max = self.max_nanos.swap(0, Ordering::Relaxed);
         TickSnapshot {
             ticks,
-            mean_ms: if ticks == 0 { 0.0 } else { total as f64 / ticks as f64 / 1e6 },
+            mean_ms: if ticks == 0 {
+                0.0
+            } else {
+                total as f64 / ticks as f64 / 1e6
+            },
             max_ms: max as f64 / 1e6,
         }
     }

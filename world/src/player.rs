@@ -5,10 +5,10 @@ use std::borrow::Cow;
 use bytes::Bytes;
 use uuid::Uuid;
 use valence_protocol::math::DVec3;
+use valence_protocol::packets::play::entity_equipment_update_s2c::EquipmentEntry;
 use valence_protocol::packets::play::{
     EntityEquipmentUpdateS2c, EntitySetHeadYawS2c, EntityTrackerUpdateS2c, PlayerSpawnS2c,
 };
-use valence_protocol::packets::play::entity_equipment_update_s2c::EquipmentEntry;
 use valence_protocol::{ByteAngle, ChunkPos, GameMode, ItemStack, RawBytes, VarInt};
 
 use crate::coords::chunk_of_point;
@@ -80,7 +80,15 @@ impl PlayerState {
         const CROUCHING: u8 = 5;
         let flags = (self.sneaking as u8) << 1 | (self.sprinting as u8) << 3;
         let pose = if self.sneaking { CROUCHING } else { STANDING };
-        vec![FLAGS_INDEX, BYTE_TYPE, flags, POSE_INDEX, POSE_TYPE, pose, 0xff]
+        vec![
+            FLAGS_INDEX,
+            BYTE_TYPE,
+            flags,
+            POSE_INDEX,
+            POSE_TYPE,
+            pose,
+            0xff,
+        ]
     }
 
     pub fn metadata_packet(&self, framing: &Framing, buf: &mut Vec<u8>) {
@@ -102,7 +110,10 @@ impl PlayerState {
             &EntityEquipmentUpdateS2c {
                 entity_id: VarInt(self.entity),
                 equipment: vec![
-                    EquipmentEntry { slot: MAIN_HAND, item: self.held_item().cloned() },
+                    EquipmentEntry {
+                        slot: MAIN_HAND,
+                        item: self.held_item().cloned(),
+                    },
                     EquipmentEntry {
                         slot: OFF_HAND,
                         item: self.inventory[OFF_HAND_SLOT].clone(),

@@ -110,7 +110,10 @@ impl World {
     }
 
     pub fn region_count(&self) -> usize {
-        self.regions.lock().unwrap_or_else(PoisonError::into_inner).len()
+        self.regions
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len()
     }
 
     /// Generates and encodes a chunk on the blocking pool, then hands it to its region.
@@ -121,7 +124,10 @@ impl World {
         tokio::task::spawn_blocking(move || {
             let generated = generator.generate(chunk);
             let packet = encode_chunk_packet(chunk, &generated, biome, &framing);
-            let data = Box::new(LoadedChunk { chunk: generated, packet });
+            let data = Box::new(LoadedChunk {
+                chunk: generated,
+                packet,
+            });
             // Waits for room: a dropped chunk would leave its region waiting forever.
             let _ = region.blocking_send(RegionMsg::ChunkReady { chunk, data });
         });
@@ -142,4 +148,3 @@ impl World {
         }
     }
 }
-

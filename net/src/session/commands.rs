@@ -20,24 +20,53 @@ struct Spec {
 }
 
 fn literal(name: &'static str, executable: bool, children: Vec<Spec>) -> Spec {
-    Spec { data: NodeData::Literal { name }, executable, children }
+    Spec {
+        data: NodeData::Literal { name },
+        executable,
+        children,
+    }
 }
 
-fn argument(name: &'static str, parser: Parser<'static>, executable: bool, children: Vec<Spec>) -> Spec {
-    Spec { data: NodeData::Argument { name, parser, suggestion: None }, executable, children }
+fn argument(
+    name: &'static str,
+    parser: Parser<'static>,
+    executable: bool,
+    children: Vec<Spec>,
+) -> Spec {
+    Spec {
+        data: NodeData::Argument {
+            name,
+            parser,
+            suggestion: None,
+        },
+        executable,
+        children,
+    }
 }
 
 fn flatten(spec: Spec, nodes: &mut Vec<Node<'static>>) -> i32 {
     let index = nodes.len();
-    nodes.push(Node { children: Vec::new(), data: spec.data, executable: spec.executable, redirect_node: None });
-    let children = spec.children.into_iter().map(|c| VarInt(flatten(c, nodes))).collect();
+    nodes.push(Node {
+        children: Vec::new(),
+        data: spec.data,
+        executable: spec.executable,
+        redirect_node: None,
+    });
+    let children = spec
+        .children
+        .into_iter()
+        .map(|c| VarInt(flatten(c, nodes)))
+        .collect();
     nodes[index].children = children;
     index as i32
 }
 
 /// The command tree sent at join, so the client completes and checks commands.
 pub fn command_tree() -> CommandTreeS2c<'static> {
-    let player = || Parser::Entity { single: true, only_players: true };
+    let player = || Parser::Entity {
+        single: true,
+        only_players: true,
+    };
     let root = Spec {
         data: NodeData::Root,
         executable: false,
@@ -53,7 +82,11 @@ pub fn command_tree() -> CommandTreeS2c<'static> {
                     argument("destination", player(), true, vec![]),
                 ],
             ),
-            literal("gamemode", false, vec![argument("gamemode", Parser::GameMode, true, vec![])]),
+            literal(
+                "gamemode",
+                false,
+                vec![argument("gamemode", Parser::GameMode, true, vec![])],
+            ),
             literal(
                 "msg",
                 false,
@@ -61,22 +94,31 @@ pub fn command_tree() -> CommandTreeS2c<'static> {
                     "targets",
                     player(),
                     false,
-                    vec![argument("message", Parser::String(StringArg::GreedyPhrase), true, vec![])],
+                    vec![argument(
+                        "message",
+                        Parser::String(StringArg::GreedyPhrase),
+                        true,
+                        vec![],
+                    )],
                 )],
             ),
         ],
     };
     let mut nodes = Vec::new();
     let root_index = flatten(root, &mut nodes);
-    CommandTreeS2c { commands: nodes, root_index: VarInt(root_index) }
+    CommandTreeS2c {
+        commands: nodes,
+        root_index: VarInt(root_index),
+    }
 }
 
 impl Session {
     fn tell(&mut self, text: Text) {
-        self.conn.queue(&valence_protocol::packets::play::GameMessageS2c {
-            chat: std::borrow::Cow::Owned(text),
-            overlay: false,
-        });
+        self.conn
+            .queue(&valence_protocol::packets::play::GameMessageS2c {
+                chat: std::borrow::Cow::Owned(text),
+                overlay: false,
+            });
     }
 
     pub(super) fn run_command(&mut self, line: &str) {
@@ -93,7 +135,9 @@ impl Session {
         match words.as_slice() {
             ["help"] => self.tell(HELP.into_text()),
             ["list"] => self.tell(frontend.list_line().into_text()),
-            ["spawn"] => frontend.teleport(&name, frontend.world.spawn_point()).map_err(text)?,
+            ["spawn"] => frontend
+                .teleport(&name, frontend.world.spawn_point())
+                .map_err(text)?,
             ["tp", target] => {
                 let to = frontend.find_player(target).map_err(text)?.position();
                 frontend.teleport(&name, to).map_err(text)?;
@@ -102,21 +146,39 @@ impl Session {
             ["tp", coordinates @ ..] if coordinates.len() == 3 => {
                 let to = parse_coordinates(coordinates, self.position).map_err(text)?;
                 frontend.teleport(&name, to).map_err(text)?;
-                self.tell(format!("Teleported {name} to {:.1}, {:.1}, {:.1}", to.x, to.y, to.z).into_text());
+                self.tell(
+                    format!("Teleported {name} to {:.1}, {:.1}, {:.1}", to.x, to.y, to.z)
+                        .into_text(),
+                );
             }
             ["gamemode", mode] => {
                 let mode = parse_game_mode(mode).map_err(text)?;
-                self.to_owner(RegionMsg::SetGameMode { entity: self.me.entity, mode });
-                self.tell(format!("Set own game mode to {} Mode", game_mode_name(mode)).into_text());
+                self.to_owner(RegionMsg::SetGameMode {
+                    entity: self.me.entity,
+                    mode,
+                });
+                self.tell(
+                    format!("Set own game mode to {} Mode", game_mode_name(mode)).into_text(),
+                );
             }
             ["msg", target, message @ ..] if !message.is_empty() => {
                 let target = frontend.find_player(target).map_err(text)?;
                 let message = message.join(" ");
-                let whisper = format!("{name} whispers to you: {message}").color(Color::GRAY).italic();
+                let whisper = format!("{name} whispers to you: {message}")
+                    .color(Color::GRAY)
+                    .italic();
                 frontend.players.tell(&target, whisper);
-                self.tell(format!("You whisper to {}: {message}", target.name).color(Color::GRAY).italic());
+                self.tell(
+                    format!("You whisper to {}: {message}", target.name)
+                        .color(Color::GRAY)
+                        .italic(),
+                );
             }
-            _ => return Err(format!("Unknown or incomplete command: /{line}. Type /help for help")),
+            _ => {
+                return Err(format!(
+                    "Unknown or incomplete command: /{line}. Type /help for help"
+                ))
+            }
         }
         Ok(())
     }

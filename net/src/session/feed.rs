@@ -27,7 +27,11 @@ impl Session {
     fn apply(&mut self, event: FeedEvent) {
         match event {
             FeedEvent::Packets(bytes) => self.conn.queue_framed(&bytes),
-            FeedEvent::EntityEntered { entity, chunk, spawn } => {
+            FeedEvent::EntityEntered {
+                entity,
+                chunk,
+                spawn,
+            } => {
                 if entity == self.me.entity || !self.view.contains(chunk) {
                     return;
                 }
@@ -43,7 +47,8 @@ impl Session {
                 }
                 _ => {
                     if self.visible.remove(&entity).is_some() {
-                        self.conn.queue_framed(&despawn_packet(&self.frontend.framing, &[entity]));
+                        self.conn
+                            .queue_framed(&despawn_packet(&self.frontend.framing, &[entity]));
                     }
                 }
             },
@@ -72,11 +77,15 @@ impl Session {
             for entity in &gone {
                 self.visible.remove(entity);
             }
-            self.conn.queue_framed(&despawn_packet(&self.frontend.framing, &gone));
+            self.conn
+                .queue_framed(&despawn_packet(&self.frontend.framing, &gone));
         }
         for pos in added {
             let region = self.frontend.world.region_of_chunk(pos);
-            let msg = RegionMsg::Subscribe { chunk: pos, session: self.me.session.clone() };
+            let msg = RegionMsg::Subscribe {
+                chunk: pos,
+                session: self.me.session.clone(),
+            };
             if region.actor.try_send(msg).is_err() {
                 tracing::warn!(region = %region.pos, "region mailbox full; chunk not requested");
             }
@@ -86,9 +95,10 @@ impl Session {
     pub(super) fn unsubscribe(&self, chunks: &[ChunkPos]) {
         for &chunk in chunks {
             let region = self.frontend.world.region_of_chunk(chunk);
-            let _ = region
-                .actor
-                .try_send(RegionMsg::Unsubscribe { chunk, session: self.me.session.id });
+            let _ = region.actor.try_send(RegionMsg::Unsubscribe {
+                chunk,
+                session: self.me.session.id,
+            });
         }
     }
 }

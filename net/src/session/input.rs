@@ -19,7 +19,9 @@ const MAX_PLAY_PACKET_ID: i32 = 0x32;
 const MAX_CHAT_LENGTH: usize = 256;
 
 fn decode<'a, P: Packet + Decode<'a>>(frame: &'a PacketFrame) -> Result<P, End> {
-    frame.decode::<P>().map_err(|e| End::from(ClientError::malformed(e)))
+    frame
+        .decode::<P>()
+        .map_err(|e| End::from(ClientError::malformed(e)))
 }
 
 /// Set Held Item carries a Short; valence_protocol's type reads a byte, so
@@ -29,7 +31,9 @@ fn held_slot(frame: &PacketFrame) -> Result<u8, End> {
     let slot = i16::decode(&mut body).map_err(|e| End::from(ClientError::malformed(e)))?;
     match (body.is_empty(), u8::try_from(slot)) {
         (true, Ok(slot)) if slot < 9 => Ok(slot),
-        _ => Err(End::from(ClientError::Malformed(format!("held slot {slot} out of range")))),
+        _ => Err(End::from(ClientError::Malformed(format!(
+            "held slot {slot} out of range"
+        )))),
     }
 }
 
@@ -122,7 +126,10 @@ impl Session {
             }
             CreativeInventoryActionC2s::ID => {
                 let p: CreativeInventoryActionC2s = decode(&frame)?;
-                self.input(PlayerInput::CreativeSlot { slot: p.slot, item: p.clicked_item });
+                self.input(PlayerInput::CreativeSlot {
+                    slot: p.slot,
+                    item: p.clicked_item,
+                });
             }
             UpdateSelectedSlotC2s::ID => {
                 let slot = held_slot(&frame)?;
@@ -137,7 +144,10 @@ impl Session {
     }
 
     fn input(&self, input: PlayerInput) {
-        self.to_owner(RegionMsg::Input { entity: self.me.entity, input });
+        self.to_owner(RegionMsg::Input {
+            entity: self.me.entity,
+            input,
+        });
     }
 
     fn movement(
@@ -151,7 +161,11 @@ impl Session {
                 self.moved_to(to);
             }
         }
-        self.input(PlayerInput::Move { position, look, on_ground });
+        self.input(PlayerInput::Move {
+            position,
+            look,
+            on_ground,
+        });
     }
 
     fn chat(&self, message: &str) {

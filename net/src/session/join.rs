@@ -28,14 +28,20 @@ impl Session {
             Ok(None) => {}
         }
         self.send_game_join();
-        players.broadcast(players.tab_add(&[self.me.clone()]));
+        players.broadcast(players.tab_add(std::slice::from_ref(&self.me)));
         self.conn.queue_framed(&players.tab_add(&players.all()));
-        players.broadcast_message(
-            format!("{} joined the game", self.me.name).color(Color::YELLOW),
+        players.broadcast_message(format!("{} joined the game", self.me.name).color(Color::YELLOW));
+        let mut state = PlayerState::new(
+            self.me.uuid,
+            self.me.name.clone(),
+            self.me.entity,
+            self.position,
         );
-        let mut state = PlayerState::new(self.me.uuid, self.me.name.clone(), self.me.entity, self.position);
         state.awaiting_teleport = Some(self.frontend.world.next_teleport_id());
-        self.to_owner(RegionMsg::Join { player: Box::new(state), session: self.me.session.clone() });
+        self.to_owner(RegionMsg::Join {
+            player: Box::new(state),
+            session: self.me.session.clone(),
+        });
         self.conn.flush().await.map_err(End::Gone)
     }
 
@@ -67,13 +73,19 @@ impl Session {
             last_death_location: None,
             portal_cooldown: VarInt(0),
         });
-        self.conn.queue(&DifficultyS2c { difficulty: Difficulty::Normal, locked: false });
+        self.conn.queue(&DifficultyS2c {
+            difficulty: Difficulty::Normal,
+            locked: false,
+        });
         let mut abilities = Vec::new();
         abilities_packet(&frontend.framing, game_mode, &mut abilities);
         self.conn.queue_framed(&abilities);
         self.conn.queue(&super::commands::command_tree());
         let spawn = frontend.world.spawn_point();
-        self.conn.queue(&PlayerSpawnPositionS2c { position: BlockPos::from_pos(spawn), angle: 0.0 });
+        self.conn.queue(&PlayerSpawnPositionS2c {
+            position: BlockPos::from_pos(spawn),
+            angle: 0.0,
+        });
         self.conn.queue_framed(&frontend.time_packet());
     }
 
@@ -99,8 +111,14 @@ impl Session {
             slots: Cow::Borrowed(&state.inventory),
             carried_item: Cow::Owned(None),
         });
-        self.conn.queue(&UpdateSelectedSlotS2c { slot: state.held_slot });
-        self.conn.queue(&HealthUpdateS2c { health: 20.0, food: VarInt(20), food_saturation: 5.0 });
+        self.conn.queue(&UpdateSelectedSlotS2c {
+            slot: state.held_slot,
+        });
+        self.conn.queue(&HealthUpdateS2c {
+            health: 20.0,
+            food: VarInt(20),
+            food_saturation: 5.0,
+        });
         self.position = state.position;
         self.recenter(center);
     }

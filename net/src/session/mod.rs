@@ -79,7 +79,10 @@ impl Session {
         });
         let radius = i32::from(frontend.config.view_distance);
         let mut session = Session {
-            view: View::new(tessera_world::coords::chunk_of_point(position.x, position.z), radius),
+            view: View::new(
+                tessera_world::coords::chunk_of_point(position.x, position.z),
+                radius,
+            ),
             frontend,
             conn,
             me,
@@ -132,7 +135,11 @@ impl Session {
             ToSession::Deliver(items) => self.deliver(items),
             ToSession::Joined(state) => self.joined(*state),
             ToSession::OwnerChanged(region) => {
-                *self.me.owner.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = region.clone();
+                *self
+                    .me
+                    .owner
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner) = region.clone();
                 self.owner = region;
             }
             ToSession::Moved(to) => {
@@ -140,7 +147,11 @@ impl Session {
                 self.moved_to(to);
             }
             ToSession::GameModeChanged(mode) => {
-                *self.me.game_mode.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = mode;
+                *self
+                    .me
+                    .game_mode
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner) = mode;
                 let players = &self.frontend.players;
                 players.broadcast(players.tab_game_mode(&self.me));
             }
@@ -179,7 +190,11 @@ impl Session {
     /// Follows the player's position with the chunk view.
     fn moved_to(&mut self, position: DVec3) {
         self.position = position;
-        *self.me.position.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = position;
+        *self
+            .me
+            .position
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = position;
         let chunk = tessera_world::coords::chunk_of_point(position.x, position.z);
         if chunk != self.view.center() {
             self.recenter(chunk);
@@ -201,7 +216,9 @@ impl Session {
             players.broadcast(players.tab_remove(self.me.uuid));
             players.broadcast_message(self.left_message());
         }
-        self.to_owner(RegionMsg::Leave { entity: self.me.entity });
+        self.to_owner(RegionMsg::Leave {
+            entity: self.me.entity,
+        });
         let chunks: Vec<ChunkPos> = self.view.loaded().collect();
         self.unsubscribe(&chunks);
         self.conn.close().await;

@@ -14,7 +14,9 @@ pub struct View {
 /// the player arrives before the horizon.
 fn square(center: ChunkPos, radius: i32) -> Vec<ChunkPos> {
     let mut chunks: Vec<ChunkPos> = (-radius..=radius)
-        .flat_map(|dz| (-radius..=radius).map(move |dx| ChunkPos::new(center.x + dx, center.z + dz)))
+        .flat_map(|dz| {
+            (-radius..=radius).map(move |dx| ChunkPos::new(center.x + dx, center.z + dz))
+        })
         .collect();
     chunks.sort_by_key(|c| c.distance_squared(center));
     chunks
@@ -44,7 +46,10 @@ impl View {
     /// Loads everything around the current centre; returns what to load.
     pub fn fill(&mut self) -> Vec<ChunkPos> {
         let wanted = square(self.center, self.radius);
-        let added: Vec<ChunkPos> = wanted.into_iter().filter(|c| !self.loaded.contains(c)).collect();
+        let added: Vec<ChunkPos> = wanted
+            .into_iter()
+            .filter(|c| !self.loaded.contains(c))
+            .collect();
         self.loaded.extend(added.iter().copied());
         added
     }
@@ -53,7 +58,8 @@ impl View {
     pub fn recenter(&mut self, center: ChunkPos) -> (Vec<ChunkPos>, Vec<ChunkPos>) {
         self.center = center;
         let radius = self.radius;
-        let out_of_range = |c: &ChunkPos| (c.x - center.x).abs() > radius || (c.z - center.z).abs() > radius;
+        let out_of_range =
+            |c: &ChunkPos| (c.x - center.x).abs() > radius || (c.z - center.z).abs() > radius;
         let removed: Vec<ChunkPos> = self.loaded.iter().copied().filter(out_of_range).collect();
         for chunk in &removed {
             self.loaded.remove(chunk);

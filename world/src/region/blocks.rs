@@ -4,8 +4,7 @@ use std::time::Instant;
 
 use valence_protocol::block::{PropName, PropValue};
 use valence_protocol::packets::play::{
-    BlockBreakingProgressS2c, BlockUpdateS2c, PlayerActionResponseS2c,
-    ScreenHandlerSlotUpdateS2c,
+    BlockBreakingProgressS2c, BlockUpdateS2c, PlayerActionResponseS2c, ScreenHandlerSlotUpdateS2c,
 };
 use valence_protocol::{
     BlockKind, BlockPos, BlockState, ChunkPos, Direction, GameMode, Hand, ItemStack, VarInt,
@@ -51,16 +50,18 @@ fn placed_state(item: &ItemStack, face: Direction) -> Option<BlockState> {
 
 impl Region {
     fn ack(&mut self, session: &SessionHandle, sequence: i32) {
-        let packet = self
-            .world
-            .framing
-            .frame(&PlayerActionResponseS2c { sequence: VarInt(sequence) });
+        let packet = self.world.framing.frame(&PlayerActionResponseS2c {
+            sequence: VarInt(sequence),
+        });
         self.outbox.unicast(session, FeedEvent::Packets(packet));
     }
 
     fn digger(&self, entity: EntityId, pos: BlockPos) -> Option<(SessionHandle, GameMode)> {
         let player = self.players.get(&entity)?;
-        let allowed = matches!(player.state.game_mode, GameMode::Survival | GameMode::Creative);
+        let allowed = matches!(
+            player.state.game_mode,
+            GameMode::Survival | GameMode::Creative
+        );
         (allowed && in_reach(&player.state, pos))
             .then(|| (player.session.clone(), player.state.game_mode))
     }
@@ -70,18 +71,32 @@ impl Region {
             return self.refuse(entity, pos, sequence);
         };
         let instant = mode == GameMode::Creative
-            || self.block_at(pos).and_then(break_time).is_some_and(|t| t.is_zero());
+            || self
+                .block_at(pos)
+                .and_then(break_time)
+                .is_some_and(|t| t.is_zero());
         if instant {
-            return self.change_block(pos, BlockState::AIR, Precondition::Breakable, (session, sequence));
+            return self.change_block(
+                pos,
+                BlockState::AIR,
+                Precondition::Breakable,
+                (session, sequence),
+            );
         }
         if let Some(player) = self.players.get_mut(&entity) {
-            player.digging = Some(Digging { pos, started: Instant::now(), stage: 0 });
+            player.digging = Some(Digging {
+                pos,
+                started: Instant::now(),
+                stage: 0,
+            });
         }
         self.ack(&session, sequence);
     }
 
     pub(super) fn abort_digging(&mut self, entity: EntityId, pos: BlockPos, sequence: i32) {
-        let Some(player) = self.players.get_mut(&entity) else { return };
+        let Some(player) = self.players.get_mut(&entity) else {
+            return;
+        };
         let session = player.session.clone();
         if player.digging.take().is_some() {
             self.show_cracks(entity, pos, NO_CRACKS);
@@ -99,8 +114,9 @@ impl Region {
         };
         self.show_cracks(entity, pos, NO_CRACKS);
         let long_enough = match self.block_at(pos) {
-            Some(state) => break_time(state)
-                .is_some_and(|t| started.elapsed() >= t.mul_f32(DIG_TOLERANCE)),
+            Some(state) => {
+                break_time(state).is_some_and(|t| started.elapsed() >= t.mul_f32(DIG_TOLERANCE))
+            }
             // In a neighbour's chunk: the neighbour cannot time this dig, so
             // the start was already checked against reach and game mode.
             None => true,
@@ -108,21 +124,35 @@ impl Region {
         if !long_enough {
             return self.refuse(entity, pos, sequence);
         }
-        self.change_block(pos, BlockState::AIR, Precondition::Breakable, (session, sequence));
+        self.change_block(
+            pos,
+            BlockState::AIR,
+            Precondition::Breakable,
+            (session, sequence),
+        );
     }
 
     /// Advances the breaking cracks other players see on blocks being dug.
     pub(super) fn dig_progress(&mut self) {
         let mut updates = Vec::new();
         for (&entity, player) in &mut self.players {
-            let Some(digging) = &mut player.digging else { continue };
-            let Some(total) = self.chunks.get(&ChunkPos::from_block_pos(digging.pos)).and_then(|slot| match slot {
-                Slot::Ready(slot) => {
-                    let (x, z) = (digging.pos.x.rem_euclid(16) as usize, digging.pos.z.rem_euclid(16) as usize);
-                    break_time(slot.chunk.block(x, digging.pos.y, z))
-                }
-                Slot::Loading(_) => None,
-            }) else {
+            let Some(digging) = &mut player.digging else {
+                continue;
+            };
+            let Some(total) = self
+                .chunks
+                .get(&ChunkPos::from_block_pos(digging.pos))
+                .and_then(|slot| match slot {
+                    Slot::Ready(slot) => {
+                        let (x, z) = (
+                            digging.pos.x.rem_euclid(16) as usize,
+                            digging.pos.z.rem_euclid(16) as usize,
+                        );
+                        break_time(slot.chunk.block(x, digging.pos.y, z))
+                    }
+                    Slot::Loading(_) => None,
+                })
+            else {
                 continue;
             };
             let done = digging.started.elapsed().as_secs_f32() / total.as_secs_f32().max(0.05);
@@ -158,33 +188,55 @@ impl Region {
         face: Direction,
         sequence: i32,
     ) {
-        let Some(player) = self.players.get(&entity) else { return };
+        let Some(player) = self.players.get(&entity) else {
+            return;
+        };
         let slot = match hand {
             Hand::Main => HOTBAR_START + usize::from(player.state.held_slot),
             Hand::Off => OFF_HAND_SLOT,
         };
         let session = player.session.clone();
-        let can_build = matches!(player.state.game_mode, GameMode::Survival | GameMode::Creative);
-        let state = player.state.inventory[slot].as_ref().and_then(|item| placed_state(item, face));
+        let can_build = matches!(
+            player.state.game_mode,
+            GameMode::Survival | GameMode::Creative
+        );
+        let state = player.state.inventory[slot]
+            .as_ref()
+            .and_then(|item| placed_state(item, face));
         let (Some(state), true) = (state, can_build) else {
             return self.ack(&session, sequence);
         };
-        let clicked_replaceable = self.block_at(against).is_some_and(BlockState::is_replaceable);
-        let target = if clicked_replaceable { against } else { against.get_in_direction(face) };
+        let clicked_replaceable = self
+            .block_at(against)
+            .is_some_and(BlockState::is_replaceable);
+        let target = if clicked_replaceable {
+            against
+        } else {
+            against.get_in_direction(face)
+        };
         if !in_height(target.y) || !in_reach(&player.state, target) {
             return self.refuse(entity, target, sequence);
         }
         if player.state.game_mode == GameMode::Survival {
             self.take_one(entity, slot);
         }
-        self.change_block(target, state, Precondition::Replaceable, (session, sequence));
+        self.change_block(
+            target,
+            state,
+            Precondition::Replaceable,
+            (session, sequence),
+        );
     }
 
     /// Uses up one item of a survival player's stack.
     fn take_one(&mut self, entity: EntityId, slot: usize) {
         let framing = self.world.framing;
-        let Some(player) = self.players.get_mut(&entity) else { return };
-        let Some(stack) = &mut player.state.inventory[slot] else { return };
+        let Some(player) = self.players.get_mut(&entity) else {
+            return;
+        };
+        let Some(stack) = &mut player.state.inventory[slot] else {
+            return;
+        };
         let left = stack.count().saturating_sub(1);
         if left == 0 {
             player.state.inventory[slot] = None;
@@ -203,7 +255,9 @@ impl Region {
 
     pub(super) fn creative_slot(&mut self, entity: EntityId, slot: i16, item: Option<ItemStack>) {
         let framing = self.world.framing;
-        let Some(player) = self.players.get_mut(&entity) else { return };
+        let Some(player) = self.players.get_mut(&entity) else {
+            return;
+        };
         let valid = (0..INVENTORY_SLOTS as i16).contains(&slot)
             && player.state.game_mode == GameMode::Creative
             && item.as_ref().is_none_or(|i| (1..=64).contains(&i.count()));
@@ -219,7 +273,9 @@ impl Region {
 
     pub(super) fn held_slot(&mut self, entity: EntityId, slot: u8) {
         let framing = self.world.framing;
-        let Some(player) = self.players.get_mut(&entity) else { return };
+        let Some(player) = self.players.get_mut(&entity) else {
+            return;
+        };
         if slot >= 9 {
             return;
         }
@@ -250,20 +306,34 @@ impl Region {
         only_if: Precondition,
         (session, sequence): (SessionHandle, i32),
     ) {
-        let change = BlockChange { pos, only_if, state, ack: Some((session, sequence)) };
+        let change = BlockChange {
+            pos,
+            only_if,
+            state,
+            ack: Some((session, sequence)),
+        };
         let chunk = ChunkPos::from_block_pos(pos);
         if self.world.grid.contains(self.pos(), chunk) {
             self.handle(RegionMsg::SetBlock(change));
         } else {
-            let _ = self.world.region_of_chunk(chunk).actor.try_send(RegionMsg::SetBlock(change));
+            let _ = self
+                .world
+                .region_of_chunk(chunk)
+                .actor
+                .try_send(RegionMsg::SetBlock(change));
         }
     }
 
     /// Applies a block change in one of this region's loaded chunks.
     pub(super) fn apply_block_change(&mut self, change: BlockChange) {
         let chunk = ChunkPos::from_block_pos(change.pos);
-        let (x, z) = (change.pos.x.rem_euclid(16) as usize, change.pos.z.rem_euclid(16) as usize);
-        let Some(Slot::Ready(slot)) = self.chunks.get_mut(&chunk) else { return };
+        let (x, z) = (
+            change.pos.x.rem_euclid(16) as usize,
+            change.pos.z.rem_euclid(16) as usize,
+        );
+        let Some(Slot::Ready(slot)) = self.chunks.get_mut(&chunk) else {
+            return;
+        };
         let current = slot.chunk.block(x, change.pos.y, z);
         let allowed = in_height(change.pos.y)
             && match change.only_if {
@@ -293,7 +363,9 @@ impl Region {
 
     /// Tells a client its action did not happen: the block stays as it was.
     fn refuse(&mut self, entity: EntityId, pos: BlockPos, sequence: i32) {
-        let Some(player) = self.players.get(&entity) else { return };
+        let Some(player) = self.players.get(&entity) else {
+            return;
+        };
         let session = player.session.clone();
         if let Some(state) = self.block_at(pos) {
             let update = self.world.framing.frame(&BlockUpdateS2c {

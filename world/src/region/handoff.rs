@@ -36,7 +36,8 @@ impl Handoffs {
     }
 
     pub fn forward(&mut self, entity: EntityId, msg: RegionMsg) {
-        self.forwards.retain(|_, (_, since)| since.elapsed() < FORWARD_FOR);
+        self.forwards
+            .retain(|_, (_, since)| since.elapsed() < FORWARD_FOR);
         if let Some((to, _)) = self.forwards.get(&entity) {
             let _ = to.actor.try_send(msg);
         }
@@ -44,14 +45,24 @@ impl Handoffs {
 
     pub fn due_for_retry(&mut self) -> Vec<(u64, RegionRef, RegionMsg)> {
         let now = Instant::now();
-        self.adopted.retain(|_, at| now.duration_since(*at) < FORWARD_FOR);
+        self.adopted
+            .retain(|_, at| now.duration_since(*at) < FORWARD_FOR);
         self.pending
             .iter_mut()
             .filter(|(_, p)| now.duration_since(p.sent) >= RETRY_AFTER)
             .map(|(&handoff, p)| {
                 p.sent = now;
                 let (from, player, session) = p.adopt.clone();
-                (handoff, p.to.clone(), RegionMsg::Adopt { handoff, from, player, session })
+                (
+                    handoff,
+                    p.to.clone(),
+                    RegionMsg::Adopt {
+                        handoff,
+                        from,
+                        player,
+                        session,
+                    },
+                )
             })
             .collect()
     }
@@ -60,8 +71,12 @@ impl Handoffs {
 impl Region {
     /// Gives a player whose entity left this region to the region it is in now.
     pub(super) fn hand_off(&mut self, entity: EntityId) {
-        let Some(player) = self.players.remove(&entity) else { return };
-        let target = self.world.region_at(player.state.position.x, player.state.position.z);
+        let Some(player) = self.players.remove(&entity) else {
+            return;
+        };
+        let target = self
+            .world
+            .region_at(player.state.position.x, player.state.position.z);
         let handoff = self.world.next_handoff_id();
         debug!(region = %self.pos(), to = %target.pos, player = %player.state.name, handoff, "handing off");
         // Viewers must see the player leave this region's chunk before the
@@ -75,10 +90,17 @@ impl Region {
             player: state,
             session: player.session,
         });
-        self.handoffs.forwards.insert(entity, (target.clone(), Instant::now()));
         self.handoffs
-            .pending
-            .insert(handoff, Pending { to: target, adopt, sent: Instant::now() });
+            .forwards
+            .insert(entity, (target.clone(), Instant::now()));
+        self.handoffs.pending.insert(
+            handoff,
+            Pending {
+                to: target,
+                adopt,
+                sent: Instant::now(),
+            },
+        );
     }
 
     pub(super) fn adopt(
@@ -95,7 +117,9 @@ impl Region {
         self.handoffs.adopted.insert(handoff, Instant::now());
         self.handoffs.forwards.remove(&state.entity);
         debug!(region = %self.pos(), player = %state.name, handoff, "adopted");
-        let _ = session.actor.try_send(ToSession::OwnerChanged(self.me.clone()));
+        let _ = session
+            .actor
+            .try_send(ToSession::OwnerChanged(self.me.clone()));
         self.insert_player(state, session);
     }
 
@@ -106,6 +130,12 @@ impl Region {
         from: valence_protocol::ChunkPos,
         to: valence_protocol::ChunkPos,
     ) {
-        self.outbox.feed(from, FeedEvent::EntityLeft { entity, to: Some(to) });
+        self.outbox.feed(
+            from,
+            FeedEvent::EntityLeft {
+                entity,
+                to: Some(to),
+            },
+        );
     }
 }

@@ -136,9 +136,12 @@ impl Region {
         }
         match msg {
             RegionMsg::Join { player, session } => self.join(*player, session),
-            RegionMsg::Adopt { handoff, from, player, session } => {
-                self.adopt(handoff, from, *player, session)
-            }
+            RegionMsg::Adopt {
+                handoff,
+                from,
+                player,
+                session,
+            } => self.adopt(handoff, from, *player, session),
             RegionMsg::AdoptAck { handoff } => self.handoffs.acknowledged(handoff),
             RegionMsg::Input { entity, input } => self.input(entity, input),
             RegionMsg::Teleport { entity, to } => self.teleport(entity, to),
@@ -185,7 +188,9 @@ impl Region {
 
     fn join(&mut self, state: PlayerState, session: SessionHandle) {
         debug!(region = %self.pos(), player = %state.name, "player joins");
-        let _ = session.actor.try_send(ToSession::Joined(Box::new(state.clone())));
+        let _ = session
+            .actor
+            .try_send(ToSession::Joined(Box::new(state.clone())));
         self.insert_player(state, session);
     }
 
@@ -200,14 +205,22 @@ impl Region {
                 spawn: state.spawn_packets(&self.world.framing),
             },
         );
-        self.players.insert(state.entity, Player { state, session, digging: None });
+        self.players.insert(
+            state.entity,
+            Player {
+                state,
+                session,
+                digging: None,
+            },
+        );
     }
 
     fn leave(&mut self, entity: EntityId) {
         match self.players.remove(&entity) {
             Some(player) => {
                 let chunk = player.state.chunk();
-                self.outbox.feed(chunk, FeedEvent::EntityLeft { entity, to: None });
+                self.outbox
+                    .feed(chunk, FeedEvent::EntityLeft { entity, to: None });
             }
             None => self.handoffs.forward(entity, RegionMsg::Leave { entity }),
         }
@@ -215,24 +228,34 @@ impl Region {
 
     fn input(&mut self, entity: EntityId, input: PlayerInput) {
         if !self.players.contains_key(&entity) {
-            self.handoffs.forward(entity, RegionMsg::Input { entity, input });
+            self.handoffs
+                .forward(entity, RegionMsg::Input { entity, input });
             return;
         }
         match input {
-            PlayerInput::Move { position, look, on_ground } => {
-                self.player_moved(entity, position, look, on_ground)
-            }
+            PlayerInput::Move {
+                position,
+                look,
+                on_ground,
+            } => self.player_moved(entity, position, look, on_ground),
             PlayerInput::Swing(hand) => self.swing(entity, hand),
             PlayerInput::Sneak(on) => self.update_flags(entity, |s| s.sneaking = on),
             PlayerInput::Sprint(on) => self.update_flags(entity, |s| s.sprinting = on),
-            PlayerInput::StartDigging { pos, sequence } => self.start_digging(entity, pos, sequence),
-            PlayerInput::AbortDigging { pos, sequence } => self.abort_digging(entity, pos, sequence),
+            PlayerInput::StartDigging { pos, sequence } => {
+                self.start_digging(entity, pos, sequence)
+            }
+            PlayerInput::AbortDigging { pos, sequence } => {
+                self.abort_digging(entity, pos, sequence)
+            }
             PlayerInput::FinishDigging { pos, sequence } => {
                 self.finish_digging(entity, pos, sequence)
             }
-            PlayerInput::Place { hand, against, face, sequence } => {
-                self.place(entity, hand, against, face, sequence)
-            }
+            PlayerInput::Place {
+                hand,
+                against,
+                face,
+                sequence,
+            } => self.place(entity, hand, against, face, sequence),
             PlayerInput::CreativeSlot { slot, item } => self.creative_slot(entity, slot, item),
             PlayerInput::HeldSlot(slot) => self.held_slot(entity, slot),
             PlayerInput::TeleportConfirm(id) => self.teleport_confirmed(entity, id),
@@ -277,7 +300,9 @@ impl Region {
         tokio::spawn(async move {
             let _ = session
                 .actor
-                .send(ToSession::Disconnect("Your connection could not keep up".into()))
+                .send(ToSession::Disconnect(
+                    "Your connection could not keep up".into(),
+                ))
                 .await;
         });
     }

@@ -40,21 +40,52 @@ fn movement_packets(framing: &Framing, before: &PlayerState, after: &PlayerState
     let d = [delta.x as i16, delta.y as i16, delta.z as i16];
     match (moved, small, looked) {
         (false, _, false) => {}
-        (false, _, true) => framing.append(&mut buf, &RotateS2c { entity_id, yaw, pitch, on_ground }),
+        (false, _, true) => framing.append(
+            &mut buf,
+            &RotateS2c {
+                entity_id,
+                yaw,
+                pitch,
+                on_ground,
+            },
+        ),
         (true, true, true) => framing.append(
             &mut buf,
-            &RotateAndMoveRelativeS2c { entity_id, delta: d, yaw, pitch, on_ground },
+            &RotateAndMoveRelativeS2c {
+                entity_id,
+                delta: d,
+                yaw,
+                pitch,
+                on_ground,
+            },
         ),
-        (true, true, false) => {
-            framing.append(&mut buf, &MoveRelativeS2c { entity_id, delta: d, on_ground })
-        }
+        (true, true, false) => framing.append(
+            &mut buf,
+            &MoveRelativeS2c {
+                entity_id,
+                delta: d,
+                on_ground,
+            },
+        ),
         (true, false, _) => framing.append(
             &mut buf,
-            &EntityPositionS2c { entity_id, position: after.position, yaw, pitch, on_ground },
+            &EntityPositionS2c {
+                entity_id,
+                position: after.position,
+                yaw,
+                pitch,
+                on_ground,
+            },
         ),
     }
     if looked {
-        framing.append(&mut buf, &EntitySetHeadYawS2c { entity_id, head_yaw: yaw });
+        framing.append(
+            &mut buf,
+            &EntitySetHeadYawS2c {
+                entity_id,
+                head_yaw: yaw,
+            },
+        );
     }
     buf
 }
@@ -78,7 +109,9 @@ impl Region {
         on_ground: bool,
     ) {
         let framing = self.world.framing;
-        let Some(player) = self.players.get_mut(&entity) else { return };
+        let Some(player) = self.players.get_mut(&entity) else {
+            return;
+        };
         if player.state.awaiting_teleport.is_some() {
             return;
         }
@@ -107,7 +140,9 @@ impl Region {
     /// feeds and hands it off when it left this region.
     fn relocated(&mut self, entity: EntityId, before: &PlayerState, packets: bytes::Bytes) {
         let framing = self.world.framing;
-        let Some(player) = self.players.get(&entity) else { return };
+        let Some(player) = self.players.get(&entity) else {
+            return;
+        };
         let from = before.chunk();
         let to = player.state.chunk();
         if from == to {
@@ -121,7 +156,14 @@ impl Region {
         self.outbox.feed(from, FeedEvent::Packets(moved));
         self.left_chunk(entity, from, to);
         if self.world.grid.contains(self.pos(), to) {
-            self.outbox.feed(to, FeedEvent::EntityEntered { entity, chunk: to, spawn });
+            self.outbox.feed(
+                to,
+                FeedEvent::EntityEntered {
+                    entity,
+                    chunk: to,
+                    spawn,
+                },
+            );
         } else {
             self.hand_off(entity);
         }
@@ -131,7 +173,9 @@ impl Region {
     pub(super) fn teleport(&mut self, entity: EntityId, to: DVec3) {
         let framing = self.world.framing;
         let Some(player) = self.players.get_mut(&entity) else {
-            return self.handoffs.forward(entity, crate::messages::RegionMsg::Teleport { entity, to });
+            return self
+                .handoffs
+                .forward(entity, crate::messages::RegionMsg::Teleport { entity, to });
         };
         if !to.is_finite() {
             return;
@@ -169,41 +213,51 @@ impl Region {
     pub(super) fn set_game_mode(&mut self, entity: EntityId, mode: GameMode) {
         let framing = self.world.framing;
         let Some(player) = self.players.get_mut(&entity) else {
-            return self
-                .handoffs
-                .forward(entity, crate::messages::RegionMsg::SetGameMode { entity, mode });
+            return self.handoffs.forward(
+                entity,
+                crate::messages::RegionMsg::SetGameMode { entity, mode },
+            );
         };
         player.state.game_mode = mode;
         player.digging = None;
         let mut buf = Vec::new();
         framing.append(
             &mut buf,
-            &GameStateChangeS2c { kind: GameEventKind::ChangeGameMode, value: mode as u8 as f32 },
+            &GameStateChangeS2c {
+                kind: GameEventKind::ChangeGameMode,
+                value: mode as u8 as f32,
+            },
         );
         abilities_packet(&framing, mode, &mut buf);
         let session = player.session.clone();
-        self.outbox.unicast(&session, FeedEvent::Packets(buf.into()));
+        self.outbox
+            .unicast(&session, FeedEvent::Packets(buf.into()));
         let _ = session.actor.try_send(ToSession::GameModeChanged(mode));
     }
 
     pub(super) fn swing(&mut self, entity: EntityId, hand: Hand) {
         const SWING_MAIN_ARM: u8 = 0;
         const SWING_OFF_HAND: u8 = 3;
-        let Some(player) = self.players.get(&entity) else { return };
+        let Some(player) = self.players.get(&entity) else {
+            return;
+        };
         let animation = match hand {
             Hand::Main => SWING_MAIN_ARM,
             Hand::Off => SWING_OFF_HAND,
         };
-        let packet = self
-            .world
-            .framing
-            .frame(&EntityAnimationS2c { entity_id: VarInt(entity), animation });
-        self.outbox.feed(player.state.chunk(), FeedEvent::Packets(packet));
+        let packet = self.world.framing.frame(&EntityAnimationS2c {
+            entity_id: VarInt(entity),
+            animation,
+        });
+        self.outbox
+            .feed(player.state.chunk(), FeedEvent::Packets(packet));
     }
 
     pub(super) fn update_flags(&mut self, entity: EntityId, change: impl FnOnce(&mut PlayerState)) {
         let framing = self.world.framing;
-        let Some(player) = self.players.get_mut(&entity) else { return };
+        let Some(player) = self.players.get_mut(&entity) else {
+            return;
+        };
         change(&mut player.state);
         let mut buf = Vec::new();
         player.state.metadata_packet(&framing, &mut buf);

@@ -34,7 +34,9 @@ impl Outbox {
     ) -> Vec<Overflowed> {
         let mut batches: HashMap<SessionId, (SessionHandle, Vec<Delivery>)> = HashMap::new();
         for (chunk, events) in self.feeds.drain() {
-            let Some(viewers) = viewers_of(chunk) else { continue };
+            let Some(viewers) = viewers_of(chunk) else {
+                continue;
+            };
             if viewers.is_empty() {
                 continue;
             }
@@ -56,7 +58,11 @@ impl Outbox {
         }
         let mut overflowed = Vec::new();
         for (_, (handle, deliveries)) in batches {
-            if handle.actor.try_send(ToSession::Deliver(deliveries)).is_err() {
+            if handle
+                .actor
+                .try_send(ToSession::Deliver(deliveries))
+                .is_err()
+            {
                 overflowed.push(Overflowed(handle));
             }
         }

@@ -1,0 +1,1 @@
+//! Authentication service and the replicated user register.
