@@ -59,7 +59,7 @@ pub struct ServerConfig {
     pub max_players: u32,
     /// In chunks.
     pub view_distance: u8,
-    /// Packets of at least this many bytes are compressed; `None` turns
+    /// Packets larger than this many bytes are compressed; `None` turns
     /// compression off (`-1` in the file).
     pub compression_threshold: Option<u32>,
 }
