@@ -1,6 +1,7 @@
 //! A client's TCP stream with the protocol's framing, compression and
 //! encryption on it.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::BytesMut;
@@ -11,12 +12,14 @@ use valence_protocol::decode::PacketFrame;
 use valence_protocol::{CompressionThreshold, Encode, Packet, PacketDecoder, PacketEncoder};
 
 use crate::error::ClientError;
+use crate::metrics::NetMetrics;
 
 const READ_CHUNK: usize = 8 * 1024;
 /// A client that does not take its bytes for this long is gone.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
 
 pub struct Connection {
+    metrics: Arc<NetMetrics>,
     reader: OwnedReadHalf,
     writer: OwnedWriteHalf,
     decoder: PacketDecoder,
@@ -24,10 +27,12 @@ pub struct Connection {
 }
 
 impl Connection {
-    pub fn new(stream: TcpStream) -> Self {
+    pub fn new(stream: TcpStream, metrics: Arc<NetMetrics>) -> Self {
         let _ = stream.set_nodelay(true);
         let (reader, writer) = stream.into_split();
+        NetMetrics::add(&metrics.connections, 1);
         Self {
+            metrics,
             reader,
             writer,
             decoder: PacketDecoder::new(),
@@ -52,7 +57,7 @@ impl Connection {
             self.decoder.queue_bytes(buf);
             match read {
                 Ok(0) => return Err(ClientError::Closed),
-                Ok(_) => {}
+                Ok(n) => NetMetrics::add(&self.metrics.bytes_in, n as u64),
                 Err(e) => return Err(ClientError::Io(e)),
             }
         }
@@ -76,6 +81,7 @@ impl Connection {
         if bytes.is_empty() {
             return Ok(());
         }
+        NetMetrics::add(&self.metrics.bytes_out, bytes.len() as u64);
         match tokio::time::timeout(WRITE_TIMEOUT, self.writer.write_all(&bytes)).await {
             Ok(Ok(())) => Ok(()),
             Ok(Err(e)) => Err(ClientError::Io(e)),

@@ -18,6 +18,7 @@ use valence_protocol::{CompressionThreshold, Text};
 
 use crate::connection::Connection;
 use crate::error::ClientError;
+use crate::metrics::NetMetrics;
 use crate::players::Players;
 use crate::session::Session;
 use crate::status::serve_status;
@@ -43,6 +44,7 @@ pub struct Frontend {
     pub players: Players,
     pub registries: Registries,
     pub framing: Framing,
+    pub metrics: Arc<NetMetrics>,
     started: std::time::Instant,
     /// Becomes true when the node shuts down: sessions then leave with the reason.
     shutdown: watch::Sender<Option<String>>,
@@ -55,6 +57,7 @@ impl Frontend {
             players: Players::new(config.max_players as usize, framing),
             registries: Registries::vanilla(),
             framing,
+            metrics: Arc::default(),
             config,
             world,
             started: std::time::Instant::now(),
@@ -74,6 +77,10 @@ impl Frontend {
             // Start in the morning rather than at dawn.
             time_of_day: (age + 1_000) % DAY,
         })
+    }
+
+    pub fn is_shutting_down(&self) -> bool {
+        self.shutdown.borrow().is_some()
     }
 
     pub fn shutdown_signal(&self) -> watch::Receiver<Option<String>> {
@@ -127,7 +134,7 @@ impl Frontend {
     }
 
     async fn handle_client(self: Arc<Self>, id: u64, stream: TcpStream) {
-        let mut conn = Connection::new(stream);
+        let mut conn = Connection::new(stream, self.metrics.clone());
         let outcome = tokio::time::timeout(PRE_PLAY_TIMEOUT, self.pre_play(&mut conn)).await;
         let profile = match outcome {
             Ok(Ok(Some(profile))) => profile,

@@ -7,6 +7,7 @@ mod connection;
 mod error;
 pub mod frontend;
 mod login;
+pub mod metrics;
 pub mod players;
 mod session;
 mod status;

@@ -28,7 +28,7 @@ enum Kind {
 
 /// Every key the file may set (dotted path, type). Keys not listed here are
 /// rejected, so a misspelt key fails loudly instead of leaving a default.
-const KEYS: [(&str, Kind); 11] = [
+const KEYS: [(&str, Kind); 12] = [
     ("server.bind", Kind::String),
     ("server.motd", Kind::String),
     ("server.max_players", Kind::Integer),
@@ -40,15 +40,24 @@ const KEYS: [(&str, Kind); 11] = [
     ("world.spawn.z", Kind::Integer),
     ("world.region_size", Kind::Integer),
     ("world.data_dir", Kind::String),
+    ("admin.bind", Kind::String),
 ];
 
 /// Minecraft's standard port, used by the default `server.bind`.
 const DEFAULT_PORT: u16 = 25565;
+const DEFAULT_ADMIN_PORT: u16 = 25580;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
     pub server: ServerConfig,
     pub world: WorldConfig,
+    pub admin: AdminConfig,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct AdminConfig {
+    /// Address of the admin HTTP interface (`/livez`, `/readyz`, `/metrics`).
+    pub bind: SocketAddr,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -189,6 +198,20 @@ fn build(settings: &Settings, config_dir: &Path) -> Result<Config, ConfigError> 
     Ok(Config {
         server: server_config(settings)?,
         world: world_config(settings, config_dir)?,
+        admin: admin_config(settings)?,
+    })
+}
+
+fn admin_config(settings: &Settings) -> Result<AdminConfig, ConfigError> {
+    // Loopback unless the operator says otherwise: it is unauthenticated.
+    let default_bind = SocketAddr::from(([127, 0, 0, 1], DEFAULT_ADMIN_PORT));
+    Ok(AdminConfig {
+        bind: settings.string(
+            "admin.bind",
+            "an address:port such as \"127.0.0.1:25580\"",
+            default_bind,
+            |text| text.parse().ok(),
+        )?,
     })
 }
 

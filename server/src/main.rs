@@ -1,5 +1,6 @@
 //! `tessera`: a Minecraft 1.20.1 server node.
 
+mod admin_http;
 mod config;
 mod console;
 mod node;
@@ -55,6 +56,7 @@ async fn run() -> anyhow::Result<()> {
     let config = config::load(&path, std::env::vars())?;
     let folder = path.parent().map(PathBuf::from).unwrap_or_default();
     let node = Node::start(&config, &folder).await?;
+    admin_http::start(config.admin.bind, node.frontend.clone(), node.world.clone()).await?;
     tokio::select! {
         _ = console::run(node.frontend.clone()) => {}
         _ = shutdown_signal() => {}

@@ -9,7 +9,7 @@ const ctx = h.setupServer({ name: 'blocks', config: { server: { view_distance: 4
 
 async function setGameMode (bot, mode) {
   if (bot.game.gameMode === mode) return
-  const changed = h.waitFor(() => bot.game.gameMode === mode, { timeout: 5000, message: `${bot.label} game mode to become ${mode} (is ${bot.game.gameMode})` })
+  const changed = h.waitFor(() => bot.game.gameMode === mode, { timeout: 5000, message: () => `${bot.label} game mode to become ${mode} (is ${bot.game.gameMode})` })
   bot.chat(`/gamemode ${mode}`)
   await changed
 }
@@ -21,7 +21,7 @@ async function giveAndHold (bot, itemName) {
   assert.ok(def, `no item ${itemName} in registry`)
   await bot.creative.setInventorySlot(36, new Item(def.id, 64))
   bot.setQuickBarSlot(0)
-  await h.waitFor(() => bot.heldItem && bot.heldItem.name === itemName, { timeout: 3000, message: `${bot.label} to hold ${itemName} (holds ${bot.heldItem && bot.heldItem.name})` })
+  await h.waitFor(() => bot.heldItem && bot.heldItem.name === itemName, { timeout: 3000, message: () => `${bot.label} to hold ${itemName} (holds ${bot.heldItem && bot.heldItem.name})` })
   // give the server a moment to process Set Creative Slot and Set Held Item before using it
   await h.sleep(200)
 }
@@ -90,11 +90,11 @@ ctx.test('creative: placing then digging at a region border (region_size=1) is s
   await setGameMode(a, 'creative')
   // move A next to the border between region x=0 (0..15) and x=1 (16..31)
   a.chat('/tp 15.5 -60 4.5')
-  await h.waitFor(() => a.entity.position.distanceTo(new Vec3(15.5, -60, 4.5)) < 0.01, { timeout: 5000, message: `BorderA teleported to 15.5 -60 4.5 (is at ${a.entity.position})` })
+  await h.waitFor(() => a.entity.position.distanceTo(new Vec3(15.5, -60, 4.5)) < 0.01, { timeout: 5000, message: () => `BorderA teleported to 15.5 -60 4.5 (is at ${a.entity.position})` })
   await a.waitForChunksToLoad()
   const b = await bot('BorderB')
   b.chat('/tp 20.5 -60 8.5')
-  await h.waitFor(() => b.entity.position.distanceTo(new Vec3(20.5, -60, 8.5)) < 0.01, { timeout: 5000, message: `BorderB teleported (is at ${b.entity.position})` })
+  await h.waitFor(() => b.entity.position.distanceTo(new Vec3(20.5, -60, 8.5)) < 0.01, { timeout: 5000, message: () => `BorderB teleported (is at ${b.entity.position})` })
   await b.waitForChunksToLoad()
   await giveAndHold(a, 'glass')
   const ref = new Vec3(16, -61, 4) // in region x=1

@@ -9,7 +9,7 @@ const ctx = h.setupServer({ name: 'commands', config: { server: { view_distance:
 async function expectPosition (bot, target, message, timeout = 5000) {
   await h.waitFor(() => bot.entity.position.distanceTo(target) < 0.01, {
     timeout,
-    message: `${message}: ${bot.label} at ${target} (is at ${bot.entity.position})`
+    message: () => `${message}: ${bot.label} at ${target} (is at ${bot.entity.position})`
   })
 }
 
@@ -19,13 +19,13 @@ ctx.test('/tp <x> <y> <z> moves the bot (and others see it there)', async ({ bot
   a.chat('/tp 10.5 -60 -7.5')
   await expectPosition(a, new Vec3(10.5, -60, -7.5), '/tp 10.5 -60 -7.5')
   const e = await h.waitForSeenPlayer(b, 'Tipper')
-  await h.waitFor(() => e.position.distanceTo(new Vec3(10.5, -60, -7.5)) < 0.1, { timeout: 5000, message: `Seer to see Tipper at 10.5 -60 -7.5 (sees ${e.position})` })
+  await h.waitFor(() => e.position.distanceTo(new Vec3(10.5, -60, -7.5)) < 0.1, { timeout: 5000, message: () => `Seer to see Tipper at 10.5 -60 -7.5 (sees ${e.position})` })
   // integer coordinates are accepted too (vanilla centres them: x.5; accept either)
   a.chat('/tp 3 -60 4')
   await h.waitFor(() => {
     const p = a.entity.position
     return (Math.abs(p.x - 3) < 0.01 || Math.abs(p.x - 3.5) < 0.01) && Math.abs(p.y + 60) < 0.01 && (Math.abs(p.z - 4) < 0.01 || Math.abs(p.z - 4.5) < 0.01)
-  }, { timeout: 5000, message: `/tp 3 -60 4 (is at ${a.entity.position})` })
+  }, { timeout: 5000, message: () => `/tp 3 -60 4 (is at ${a.entity.position})` })
   // the bot stays where it was put (server does not pull it back) and can walk from there
   await h.sleep(1000)
   const p = a.entity.position.clone()
@@ -59,7 +59,7 @@ ctx.test('/gamemode changes the game mode through all four modes', async ({ bot 
   assert.equal(a.game.gameMode, 'survival')
   for (const mode of ['creative', 'adventure', 'spectator', 'survival', 'creative']) {
     a.chat(`/gamemode ${mode}`)
-    await h.waitFor(() => a.game.gameMode === mode, { timeout: 5000, message: `/gamemode ${mode} (game mode is ${a.game.gameMode})` })
+    await h.waitFor(() => a.game.gameMode === mode, { timeout: 5000, message: () => `/gamemode ${mode} (game mode is ${a.game.gameMode})` })
   }
   // an invalid mode changes nothing and does not disconnect
   a.chat('/gamemode bogus')
@@ -106,7 +106,7 @@ ctx.test('/list names the online players; /help lists the commands', async ({ bo
     await h.sleep(700)
     all = a.chatLog.slice(since).join('\n')
     return /Listed/.test(all) && /Lister/.test(all) && /\b2\b/.test(all)
-  }, { timeout: 8000, message: `a /list reply naming Lister and Listed with count 2 (last reply: ${JSON.stringify(all)})` })
+  }, { timeout: 8000, message: () => `a /list reply naming Lister and Listed with count 2 (last reply: ${JSON.stringify(all)})` })
   assert.match(all, /\b42\b/, `/list reply lacks max_players 42: ${all}`)
   void b
   const since2 = a.chatLog.length

@@ -82,13 +82,13 @@ ctx.test('console "tp <name> <x> <y> <z>" and "gamemode <mode> <name>"', async (
   const b = await bot('Unmoved')
   const before = b.entity.position.clone()
   server.send('tp Moved 25.5 -60 -13.5')
-  await h.waitFor(() => a.entity.position.distanceTo(new Vec3(25.5, -60, -13.5)) < 0.01, { timeout: 5000, message: `console tp: Moved to 25.5 -60 -13.5 (is at ${a.entity.position})` })
+  await h.waitFor(() => a.entity.position.distanceTo(new Vec3(25.5, -60, -13.5)) < 0.01, { timeout: 5000, message: () => `console tp: Moved to 25.5 -60 -13.5 (is at ${a.entity.position})` })
   assert.ok(b.entity.position.distanceTo(before) < 0.01, 'console tp moved the wrong player')
   server.send('gamemode creative Moved')
-  await h.waitFor(() => a.game.gameMode === 'creative', { timeout: 5000, message: `console gamemode: Moved creative (is ${a.game.gameMode})` })
+  await h.waitFor(() => a.game.gameMode === 'creative', { timeout: 5000, message: () => `console gamemode: Moved creative (is ${a.game.gameMode})` })
   assert.equal(b.game.gameMode, 'survival', 'console gamemode changed the wrong player')
   server.send('gamemode adventure Moved')
-  await h.waitFor(() => a.game.gameMode === 'adventure', { timeout: 5000, message: `console gamemode: Moved adventure (is ${a.game.gameMode})` })
+  await h.waitFor(() => a.game.gameMode === 'adventure', { timeout: 5000, message: () => `console gamemode: Moved adventure (is ${a.game.gameMode})` })
 })
 
 ctx.test('console "stop": players get "Server closed", the process exits 0', async ({ bot, server }) => {

@@ -35,14 +35,14 @@ async function players (bot, tag) {
     round++
     assert.ok(!a.isEnded && !b.isEnded, `a well-behaved bot was disconnected: ${a.endReason || ''} ${b.endReason || ''} ${JSON.stringify([...a.kicks, ...b.kicks].map((k) => k.text))}`)
     const text = `still playing ${round}`
-    const got = h.waitForEvent(b, 'chat', { timeout: 5000, filter: (u, m) => u === a.username && m === text, message: `${b.username}: chat from ${a.username} after the garbage` })
+    const got = h.waitForEvent(b, 'chat', { timeout: 5000, filter: (u, m) => u === a.username && m === text, message: () => `${b.username}: chat from ${a.username} after the garbage` })
     a.chat(text)
     await got
     const e = await h.waitForSeenPlayer(b, a.username)
     const start = a.entity.position.clone()
     const dir = round % 2 ? 1 : -1
     await h.walk(a, { toward: new Vec3(start.x, 0, start.z + 100 * dir), until: (x) => Math.abs(x.entity.position.z - start.z) > 2, timeout: 5000 })
-    await h.waitFor(() => e.position.distanceTo(a.entity.position) < 0.3, { timeout: 5000, message: `${b.username} to see ${a.username} move after the garbage (sees ${e.position}, real ${a.entity.position})` })
+    await h.waitFor(() => e.position.distanceTo(a.entity.position) < 0.3, { timeout: 5000, message: () => `${b.username} to see ${a.username} move after the garbage (sees ${e.position}, real ${a.entity.position})` })
   }
 }
 

@@ -127,7 +127,9 @@ async function waitFor (predicate, { timeout = 10000, interval = 50, message = '
     }
     if (Date.now() > deadline) {
       const extra = lastError ? ` (last error: ${lastError.message})` : ''
-      throw new Error(`timeout after ${timeout} ms waiting for ${message}${extra}`)
+      let text = message
+      if (typeof message === 'function') { try { text = message() } catch (e) { text = `(message failed: ${e.message})` } }
+      throw new Error(`timeout after ${timeout} ms waiting for ${text}${extra}`)
     }
     await sleep(interval)
   }
@@ -138,7 +140,8 @@ function waitForEvent (emitter, event, { timeout = 10000, filter = () => true, m
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       emitter.removeListener(event, listener)
-      reject(new Error(`timeout after ${timeout} ms waiting for event '${event}'${message ? ': ' + message : ''}`))
+      const text = typeof message === 'function' ? message() : message
+      reject(new Error(`timeout after ${timeout} ms waiting for event '${event}'${text ? ': ' + text : ''}`))
     }, timeout)
     function listener (...args) {
       let ok = false
@@ -376,6 +379,10 @@ const DEFAULT_CONFIG = {
     spawn: { x: 0, z: 0 },
     region_size: 1,
     data_dir: 'data'
+  },
+  // Port 0: test servers must not fight over the default admin port.
+  admin: {
+    bind: '127.0.0.1:0'
   }
 }
 
@@ -573,7 +580,7 @@ async function waitForMessage (bot, pattern, { timeout = 10000, since = 0 } = {}
   const test = (s) => (typeof pattern === 'string' ? s.includes(pattern) : pattern.test(s))
   return waitFor(() => bot.chatLog.slice(since).find(test), {
     timeout,
-    message: `${bot.label} to receive a message matching ${pattern} (got: ${JSON.stringify(bot.chatLog.slice(-10))})`
+    message: () => `${bot.label} to receive a message matching ${pattern} (last messages: ${JSON.stringify(bot.chatLog.slice(-10))})`
   })
 }
 
@@ -585,7 +592,7 @@ function blockName (bot, pos) {
 async function waitForBlock (bot, pos, name, timeout = 10000) {
   return waitFor(() => blockName(bot, pos) === name, {
     timeout,
-    message: `${bot.label} to see ${name} at ${pos} (sees ${blockName(bot, pos)})`
+    message: () => `${bot.label} to see ${name} at ${pos} (sees ${blockName(bot, pos)})`
   })
 }
 
@@ -600,7 +607,7 @@ async function walk (bot, { toward, until, timeout = 30000, sprint = false }) {
     await waitFor(() => {
       if (bot.isEnded) throw new Error(`${bot.label} disconnected while walking: ${bot.endReason}`)
       return until(bot)
-    }, { timeout, interval: 50, message: `${bot.label} to walk (position ${bot.entity.position})` })
+    }, { timeout, interval: 50, message: () => `${bot.label} to walk toward ${toward} (stuck at ${bot.entity.position}, onGround=${bot.entity.onGround})` })
   } finally {
     bot.clearControlStates()
   }

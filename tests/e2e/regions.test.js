@@ -11,7 +11,7 @@ const ctx = h.setupServer({ name: 'regions', config: { server: { view_distance: 
 async function tpTo (bot, x, y, z) {
   bot.chat(`/tp ${x} ${y} ${z}`)
   const target = new Vec3(x, y, z)
-  await h.waitFor(() => bot.entity.position.distanceTo(target) < 0.01, { timeout: 5000, message: `${bot.label} to be teleported to ${target} (is at ${bot.entity.position})` })
+  await h.waitFor(() => bot.entity.position.distanceTo(target) < 0.01, { timeout: 5000, message: () => `${bot.label} to be teleported to ${target} (is at ${bot.entity.position})` })
   await h.withTimeout(bot.waitForChunksToLoad(), 15000, `${bot.label} chunks after teleport`)
 }
 
@@ -118,6 +118,8 @@ ctx.test('a bot that walks out of view distance despawns for the other and reapp
   const back = h.waitForEvent(b, 'entitySpawn', { timeout: 10000, filter: (e) => e.username === 'Roamer', message: 'Homebody: Roamer spawns again when back' })
   await tpTo(a, 2.5, -60, 0.5)
   await back
-  const e = await h.waitForSeenPlayer(b, 'Roamer')
-  await h.waitFor(() => e.position.distanceTo(a.entity.position) < 0.3, { timeout: 5000, message: `Homebody's view of Roamer (${e.position}) to match ${a.entity.position}` })
+  await h.waitFor(() => {
+    const e = h.seenPlayer(b, 'Roamer')
+    return e && e.id === a.entity.id && e.position.distanceTo(a.entity.position) < 0.3
+  }, { timeout: 5000, message: () => `Homebody's view of Roamer (${h.seenPlayer(b, 'Roamer')?.position}) to match ${a.entity.position}` })
 })

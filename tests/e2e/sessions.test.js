@@ -26,7 +26,7 @@ describe('duplicate login', () => {
     await h.waitFor(() => {
       const e = h.seenPlayer(observer, 'Twin')
       return e && e.id === second.entity.id
-    }, { timeout: 5000, message: `Observer to see the new Twin entity (id ${second.entity.id}; sees ${h.seenPlayer(observer, 'Twin')?.id})` })
+    }, { timeout: 5000, message: () => `Observer to see the new Twin entity (id ${second.entity.id}; sees ${h.seenPlayer(observer, 'Twin')?.id})` })
     const twins = Object.values(observer.entities).filter((e) => e.type === 'player' && e.username === 'Twin' && e.isValid !== false)
     assert.equal(twins.length, 1, `Observer has ${twins.length} Twin entities: ${twins.map((e) => e.id)}`)
     assert.ok(observer.players.Twin, 'Twin missing from the Observer\'s tab list')

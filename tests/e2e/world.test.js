@@ -66,7 +66,7 @@ ctx.test('chunks are sent around the player by view distance (4)', async ({ bot 
       }
     }
     return missing.length === 0
-  }, { timeout: 10000, message: `all chunks within view distance ${vd} (missing ${missing.join(' ')})` })
+  }, { timeout: 10000, message: () => `all chunks within view distance ${vd} (missing ${missing.join(' ')})` })
   const cols = a.world.getColumns().map((c) => [Number(c.chunkX), Number(c.chunkZ)])
   const far = cols.filter(([cx, cz]) => Math.max(Math.abs(cx), Math.abs(cz)) > vd + 3)
   assert.deepEqual(far, [], `chunks sent far outside view distance ${vd}`)
@@ -115,7 +115,7 @@ ctx.test('A sees B walk, turn its head, swing its arm and sneak', async ({ bot }
   const bEnd = b.entity.position.clone()
   await h.waitFor(() => hal.position.distanceTo(b.entity.position) < 0.3, {
     timeout: 5000,
-    message: `Gus's view of Hal (${hal.position}) to match Hal's position (${b.entity.position})`
+    message: () => `Gus's view of Hal (${hal.position}) to match Hal's position (${b.entity.position})`
   })
   a.off('entityMoved', onMove)
   assert.ok(hal.position.distanceTo(start) > 3.5, `Gus's view of Hal moved only ${hal.position.distanceTo(start).toFixed(2)} blocks (${start} -> ${hal.position}); Hal walked ${bStart} -> ${bEnd}`)
@@ -129,11 +129,11 @@ ctx.test('A sees B walk, turn its head, swing its arm and sneak', async ({ bot }
   const angleDiff = (x, y) => { const d = Math.abs(norm(x) - norm(y)); return Math.min(d, 2 * Math.PI - d) }
   await h.waitFor(() => hal.headYaw !== undefined && angleDiff(hal.headYaw, yaw) < 0.06, {
     timeout: 5000,
-    message: `Gus to see Hal's head yaw ~${yaw} (sees headYaw=${hal.headYaw}, yaw=${hal.yaw})`
+    message: () => `Gus to see Hal's head yaw ~${yaw} (sees headYaw=${hal.headYaw}, yaw=${hal.yaw})`
   })
   await h.waitFor(() => angleDiff(hal.yaw, yaw) < 0.06 && Math.abs(hal.pitch - 0.4) < 0.06, {
     timeout: 5000,
-    message: `Gus to see Hal's body yaw ~${yaw} / pitch ~0.4 (sees yaw=${hal.yaw}, pitch=${hal.pitch})`
+    message: () => `Gus to see Hal's body yaw ~${yaw} / pitch ~0.4 (sees yaw=${hal.yaw}, pitch=${hal.pitch})`
   })
 
   // arm swing
@@ -188,7 +188,7 @@ ctx.test('several bots chatting at once: every message reaches every bot exactly
   }
   await h.waitFor(() => [...received.values()].every((l) => l.length >= expected.length), {
     timeout: 10000,
-    message: `all ${expected.length} messages at every bot (got ${[...received.entries()].map(([n, l]) => n + '=' + l.length).join(' ')})`
+    message: () => `all ${expected.length} messages at every bot (got ${[...received.entries()].map(([n, l]) => n + '=' + l.length).join(' ')})`
   })
   await h.sleep(500)
   for (const [n, list] of received) {

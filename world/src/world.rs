@@ -16,7 +16,7 @@ use crate::coords::{chunk_of_point, RegionGrid, RegionPos};
 use crate::framing::Framing;
 use crate::gen::Generator;
 use crate::messages::{EntityId, RegionMsg, RegionRef};
-use crate::metrics::TickMetrics;
+use crate::metrics::WorldMetrics;
 use crate::region::{LoadedChunk, Region};
 
 const REGION_MAILBOX: usize = 4096;
@@ -35,7 +35,7 @@ pub struct World {
     pub grid: RegionGrid,
     pub framing: Framing,
     pub biome: u32,
-    pub metrics: TickMetrics,
+    pub metrics: WorldMetrics,
     spawn: (i32, i32),
     regions: Mutex<HashMap<RegionPos, (RegionRef, JoinHandle<()>)>>,
     next_entity: AtomicI32,
@@ -50,7 +50,7 @@ impl World {
             grid: settings.grid,
             framing: settings.framing,
             biome: settings.biome,
-            metrics: TickMetrics::default(),
+            metrics: WorldMetrics::default(),
             spawn: settings.spawn,
             regions: Mutex::new(HashMap::new()),
             next_entity: AtomicI32::new(1),

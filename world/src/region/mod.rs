@@ -172,6 +172,7 @@ impl Region {
     }
 
     fn chunk_ready(&mut self, pos: ChunkPos, data: LoadedChunk) {
+        self.world.metrics.chunk_loaded();
         let slot = ChunkSlot {
             chunk: data.chunk,
             packet: Some(data.packet),

@@ -1,0 +1,84 @@
+//! The admin HTTP interface: liveness, readiness and Prometheus metrics.
+
+use std::fmt::Write;
+use std::sync::Arc;
+
+use anyhow::Context;
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::Router;
+use tessera_net::metrics::NetMetrics;
+use tessera_net::Frontend;
+use tessera_world::World;
+use tokio::net::TcpListener;
+use tracing::{info, warn};
+
+#[derive(Clone)]
+struct Admin {
+    frontend: Arc<Frontend>,
+    world: Arc<World>,
+}
+
+pub async fn start(
+    bind: std::net::SocketAddr,
+    frontend: Arc<Frontend>,
+    world: Arc<World>,
+) -> anyhow::Result<()> {
+    let listener = TcpListener::bind(bind)
+        .await
+        .with_context(|| format!("cannot listen on {bind} (admin.bind)"))?;
+    let addr = listener.local_addr().context("admin listener has no address")?;
+    info!("admin interface on http://{addr}");
+    let app = Router::new()
+        .route("/livez", get(|| async { "ok\n" }))
+        .route("/readyz", get(ready))
+        .route("/metrics", get(metrics))
+        .with_state(Admin { frontend, world });
+    tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, app).await {
+            warn!("admin interface stopped: {e}");
+        }
+    });
+    Ok(())
+}
+
+/// Ready while the node accepts players: not once it is shutting down.
+async fn ready(State(admin): State<Admin>) -> impl IntoResponse {
+    if admin.frontend.is_shutting_down() {
+        (StatusCode::SERVICE_UNAVAILABLE, "shutting down\n")
+    } else {
+        (StatusCode::OK, "ready\n")
+    }
+}
+
+async fn metrics(State(admin): State<Admin>) -> impl IntoResponse {
+    let body = render(&admin.frontend, &admin.world);
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body)
+}
+
+fn render(frontend: &Frontend, world: &World) -> String {
+    let mut out = String::new();
+    let mut gauge = |name: &str, help: &str, kind: &str, value: String| {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}");
+    };
+    let net = &frontend.metrics;
+    gauge("tessera_players_online", "Players connected to this node.", "gauge", frontend.players.count().to_string());
+    gauge("tessera_regions", "Region actors running on this node.", "gauge", world.region_count().to_string());
+    gauge("tessera_chunks_loaded", "Chunks held by this node's regions.", "gauge", world.metrics.loaded_chunks().to_string());
+    gauge("tessera_connections_total", "Client connections accepted.", "counter", NetMetrics::read(&net.connections).to_string());
+    gauge("tessera_packets_in_total", "Packets received from clients.", "counter", NetMetrics::read(&net.packets_in).to_string());
+    gauge("tessera_bytes_in_total", "Bytes received from clients.", "counter", NetMetrics::read(&net.bytes_in).to_string());
+    gauge("tessera_bytes_out_total", "Bytes sent to clients.", "counter", NetMetrics::read(&net.bytes_out).to_string());
+    let ticks = world.metrics.ticks();
+    let name = "tessera_tick_duration_seconds";
+    let _ = writeln!(out, "# HELP {name} Time regions spent per tick.\n# TYPE {name} histogram");
+    for (bound, count) in &ticks.cumulative {
+        let _ = writeln!(out, "{name}_bucket{{le=\"{bound}\"}} {count}");
+    }
+    let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {}", ticks.count);
+    let _ = writeln!(out, "{name}_sum {}", ticks.sum_seconds);
+    let _ = writeln!(out, "{name}_count {}", ticks.count);
+    out
+}
