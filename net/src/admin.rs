@@ -89,7 +89,7 @@ impl Frontend {
     }
 
     pub fn kick(&self, name: &str, reason: &str) -> Result<(), AdminError> {
-        self.find_player(name)?.kick(reason);
+        self.find_player(name)?.kick(&self.world, reason);
         Ok(())
     }
 
@@ -99,7 +99,7 @@ impl Frontend {
             entity: player.entity,
             to,
         };
-        let _ = player.owner().actor.try_send(msg);
+        self.to_player_region(&player, msg);
         Ok(())
     }
 
@@ -109,8 +109,14 @@ impl Frontend {
             entity: player.entity,
             mode,
         };
-        let _ = player.owner().actor.try_send(msg);
+        self.to_player_region(&player, msg);
         Ok(())
+    }
+
+    fn to_player_region(&self, player: &OnlinePlayer, msg: RegionMsg) {
+        if let Err(e) = self.world.to_region(player.owner(), msg) {
+            tracing::warn!(player = %player.name, "command not delivered: {e}");
+        }
     }
 }
 

@@ -54,7 +54,7 @@ impl Frontend {
     pub fn new(config: FrontendConfig, world: Arc<World>) -> Arc<Self> {
         let framing = world.framing;
         Arc::new(Self {
-            players: Players::new(config.max_players as usize, framing),
+            players: Players::new(world.clone(), config.max_players as usize, framing),
             registries: Registries::vanilla(),
             framing,
             metrics: Arc::default(),
@@ -105,7 +105,7 @@ impl Frontend {
     /// Accepts clients until the process ends.
     pub async fn serve(self: Arc<Self>, listener: TcpListener) {
         tokio::spawn(self.clone().advance_time());
-        let mut next_session = 1u64;
+        let mut next_connection = 1u64;
         loop {
             let (stream, peer) = match listener.accept().await {
                 Ok(accepted) => accepted,
@@ -115,11 +115,11 @@ impl Frontend {
                     continue;
                 }
             };
-            let id = next_session;
-            next_session += 1;
+            let connection = next_connection;
+            next_connection += 1;
             let frontend = self.clone();
-            let span = tracing::info_span!("client", session = id, %peer);
-            tokio::spawn(async move { frontend.handle_client(id, stream).await }.instrument(span));
+            let span = tracing::info_span!("client", connection, %peer);
+            tokio::spawn(async move { frontend.handle_client(stream).await }.instrument(span));
         }
     }
 
@@ -133,7 +133,7 @@ impl Frontend {
         }
     }
 
-    async fn handle_client(self: Arc<Self>, id: u64, stream: TcpStream) {
+    async fn handle_client(self: Arc<Self>, stream: TcpStream) {
         let mut conn = Connection::new(stream, self.metrics.clone());
         let outcome = tokio::time::timeout(PRE_PLAY_TIMEOUT, self.pre_play(&mut conn)).await;
         let profile = match outcome {
@@ -156,7 +156,7 @@ impl Frontend {
             }
         };
         let span = tracing::info_span!("player", name = %profile.name);
-        Session::run(self, id, conn, profile).instrument(span).await;
+        Session::run(self, conn, profile).instrument(span).await;
     }
 
     /// Handshake, then status (returns `None`) or login (returns who logged in).

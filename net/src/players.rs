@@ -6,8 +6,10 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use bytes::Bytes;
+use tessera_world::coords::RegionPos;
 use tessera_world::framing::Framing;
-use tessera_world::messages::{Delivery, EntityId, FeedEvent, RegionRef, SessionHandle, ToSession};
+use tessera_world::messages::{Delivery, EntityId, FeedEvent, SessionAddr, ToSession};
+use tessera_world::World;
 use uuid::Uuid;
 use valence_protocol::math::DVec3;
 use valence_protocol::packets::play::player_list_s2c::{PlayerListActions, PlayerListEntry};
@@ -20,12 +22,12 @@ pub struct OnlinePlayer {
     pub uuid: Uuid,
     pub name: String,
     pub entity: EntityId,
-    pub session: SessionHandle,
+    pub session: SessionAddr,
     pub game_mode: Mutex<GameMode>,
     /// Last position the session saw, for commands that target a player.
     pub position: Mutex<DVec3>,
     /// The region that owns the player's entity now.
-    pub owner: Mutex<RegionRef>,
+    pub owner: Mutex<RegionPos>,
 }
 
 impl OnlinePlayer {
@@ -33,11 +35,8 @@ impl OnlinePlayer {
         *self.position.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    pub fn owner(&self) -> RegionRef {
-        self.owner
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+    pub fn owner(&self) -> RegionPos {
+        *self.owner.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     pub fn game_mode(&self) -> GameMode {
@@ -47,12 +46,19 @@ impl OnlinePlayer {
             .unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Disconnects the player with a reason.
-    pub fn kick(&self, reason: &str) {
-        let actor = self.session.actor.clone();
-        let reason = reason.to_owned();
+    /// Disconnects the player with a reason, waiting a little for room in
+    /// its mailbox if it is busy.
+    pub fn kick(&self, world: &Arc<World>, reason: &str) {
+        let (world, session, reason) = (world.clone(), self.session, reason.to_owned());
         tokio::spawn(async move {
-            let _ = actor.send(ToSession::Disconnect(reason)).await;
+            for _ in 0..50 {
+                match world.to_session(session, ToSession::Disconnect(reason.clone())) {
+                    Err(tessera_world::routing::Undelivered::Full) => {
+                        tokio::time::sleep(std::time::Duration::from_millis(100)).await
+                    }
+                    _ => return,
+                }
+            }
         });
     }
 }
@@ -64,6 +70,7 @@ pub enum AdmitError {
 }
 
 pub struct Players {
+    world: Arc<World>,
     max: usize,
     framing: Framing,
     /// Keyed by lower-case name: names are unique regardless of case.
@@ -71,8 +78,9 @@ pub struct Players {
 }
 
 impl Players {
-    pub fn new(max: usize, framing: Framing) -> Self {
+    pub fn new(world: Arc<World>, max: usize, framing: Framing) -> Self {
         Self {
+            world,
             max,
             framing,
             online: Mutex::new(BTreeMap::new()),
@@ -97,10 +105,10 @@ impl Players {
     }
 
     /// Removes a session's player, unless a newer session of that name replaced it.
-    pub fn remove(&self, name: &str, session: u64) -> bool {
+    pub fn remove(&self, name: &str, session: SessionAddr) -> bool {
         let mut online = self.online();
         let key = name.to_lowercase();
-        if online.get(&key).is_some_and(|p| p.session.id == session) {
+        if online.get(&key).is_some_and(|p| p.session == session) {
             online.remove(&key);
             return true;
         }
@@ -134,7 +142,9 @@ impl Players {
     pub fn broadcast(&self, packets: Bytes) {
         for player in self.all() {
             let delivery = vec![Delivery::Unicast(FeedEvent::Packets(packets.clone()))];
-            let _ = player.session.actor.try_send(ToSession::Deliver(delivery));
+            let _ = self
+                .world
+                .to_session(player.session, ToSession::Deliver(delivery));
         }
     }
 
@@ -197,6 +207,8 @@ impl Players {
             overlay: false,
         });
         let delivery = vec![Delivery::Unicast(FeedEvent::Packets(packet))];
-        let _ = player.session.actor.try_send(ToSession::Deliver(delivery));
+        let _ = self
+            .world
+            .to_session(player.session, ToSession::Deliver(delivery));
     }
 }

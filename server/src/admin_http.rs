@@ -29,7 +29,9 @@ pub async fn start(
     let listener = TcpListener::bind(bind)
         .await
         .with_context(|| format!("cannot listen on {bind} (admin.bind)"))?;
-    let addr = listener.local_addr().context("admin listener has no address")?;
+    let addr = listener
+        .local_addr()
+        .context("admin listener has no address")?;
     info!("admin interface on http://{addr}");
     let app = Router::new()
         .route("/livez", get(|| async { "ok\n" }))
@@ -61,19 +63,60 @@ async fn metrics(State(admin): State<Admin>) -> impl IntoResponse {
 fn render(frontend: &Frontend, world: &World) -> String {
     let mut out = String::new();
     let mut gauge = |name: &str, help: &str, kind: &str, value: String| {
-        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}");
+        let _ = writeln!(
+            out,
+            "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}"
+        );
     };
     let net = &frontend.metrics;
-    gauge("tessera_players_online", "Players connected to this node.", "gauge", frontend.players.count().to_string());
-    gauge("tessera_regions", "Region actors running on this node.", "gauge", world.region_count().to_string());
-    gauge("tessera_chunks_loaded", "Chunks held by this node's regions.", "gauge", world.metrics.loaded_chunks().to_string());
-    gauge("tessera_connections_total", "Client connections accepted.", "counter", NetMetrics::read(&net.connections).to_string());
-    gauge("tessera_packets_in_total", "Packets received from clients.", "counter", NetMetrics::read(&net.packets_in).to_string());
-    gauge("tessera_bytes_in_total", "Bytes received from clients.", "counter", NetMetrics::read(&net.bytes_in).to_string());
-    gauge("tessera_bytes_out_total", "Bytes sent to clients.", "counter", NetMetrics::read(&net.bytes_out).to_string());
+    gauge(
+        "tessera_players_online",
+        "Players connected to this node.",
+        "gauge",
+        frontend.players.count().to_string(),
+    );
+    gauge(
+        "tessera_regions",
+        "Region actors running on this node.",
+        "gauge",
+        world.region_count().to_string(),
+    );
+    gauge(
+        "tessera_chunks_loaded",
+        "Chunks held by this node's regions.",
+        "gauge",
+        world.metrics.loaded_chunks().to_string(),
+    );
+    gauge(
+        "tessera_connections_total",
+        "Client connections accepted.",
+        "counter",
+        NetMetrics::read(&net.connections).to_string(),
+    );
+    gauge(
+        "tessera_packets_in_total",
+        "Packets received from clients.",
+        "counter",
+        NetMetrics::read(&net.packets_in).to_string(),
+    );
+    gauge(
+        "tessera_bytes_in_total",
+        "Bytes received from clients.",
+        "counter",
+        NetMetrics::read(&net.bytes_in).to_string(),
+    );
+    gauge(
+        "tessera_bytes_out_total",
+        "Bytes sent to clients.",
+        "counter",
+        NetMetrics::read(&net.bytes_out).to_string(),
+    );
     let ticks = world.metrics.ticks();
     let name = "tessera_tick_duration_seconds";
-    let _ = writeln!(out, "# HELP {name} Time regions spent per tick.\n# TYPE {name} histogram");
+    let _ = writeln!(
+        out,
+        "# HELP {name} Time regions spent per tick.\n# TYPE {name} histogram"
+    );
     for (bound, count) in &ticks.cumulative {
         let _ = writeln!(out, "{name}_bucket{{le=\"{bound}\"}} {count}");
     }

@@ -10,6 +10,7 @@ use tessera_world::coords::RegionGrid;
 use tessera_world::framing::Framing;
 use tessera_world::gen::{Flat, Generator, Terrain};
 use tessera_world::registry::Registries;
+use tessera_world::routing::SingleNode;
 use tessera_world::{World, WorldSettings};
 use tokio::net::TcpListener;
 use tracing::info;
@@ -17,6 +18,8 @@ use tracing::info;
 use crate::config::{Config, GeneratorKind};
 
 const ICON_FILE: &str = "server-icon.png";
+/// The id of a node that runs without a cluster.
+const SINGLE_NODE: u64 = 1;
 
 pub struct Node {
     pub frontend: Arc<Frontend>,
@@ -49,6 +52,8 @@ impl Node {
             threshold: config.server.compression_threshold,
         };
         let world = World::new(WorldSettings {
+            node: SINGLE_NODE,
+            placement: Arc::new(SingleNode(SINGLE_NODE)),
             generator,
             grid: RegionGrid {
                 size: config.world.region_size as i32,

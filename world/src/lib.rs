@@ -12,7 +12,9 @@ pub mod metrics;
 pub mod player;
 mod region;
 pub mod registry;
+pub mod routing;
 mod world;
 
-pub use region::{LoadedChunk, TICK};
+pub use region::{LoadedChunk, RegionMail, TICK};
 pub use world::{World, WorldSettings};
+pub mod wire;

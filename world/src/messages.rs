@@ -1,63 +1,65 @@
-//! What sessions, regions and the world say to each other.
+//! What sessions, regions and the world say to each other. Everything here
+//! can cross a node boundary, so it is plain serialisable data: regions are
+//! named by position and sessions by address, never by a local handle.
 
 use std::sync::Arc;
 
 use bytes::Bytes;
-use tessera_cluster::ActorRef;
+use serde::{Deserialize, Serialize};
 use valence_protocol::math::DVec3;
 use valence_protocol::{BlockPos, BlockState, ChunkPos, Direction, GameMode, Hand, ItemStack};
 
 use crate::coords::RegionPos;
 use crate::player::PlayerState;
 
-/// Identifies one client connection for as long as it lasts.
+/// Identifies a node of the cluster.
+pub type NodeId = u64;
+/// Identifies one client connection on its node for as long as it lasts.
 pub type SessionId = u64;
-/// A protocol entity id; unique across the whole world.
+/// A protocol entity id; unique across the whole cluster.
 pub type EntityId = i32;
 
-/// The address of a session: where regions deliver what its client sees.
-#[derive(Debug, Clone)]
-pub struct SessionHandle {
+/// Where a session lives: regions deliver what its client sees here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct SessionAddr {
+    pub node: NodeId,
     pub id: SessionId,
-    pub actor: ActorRef<ToSession>,
-}
-
-/// The address of a region actor.
-#[derive(Debug, Clone)]
-pub struct RegionRef {
-    pub pos: RegionPos,
-    pub actor: ActorRef<RegionMsg>,
 }
 
 /// Something a viewer of a chunk is told about.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum FeedEvent {
     /// Framed packets to write as they are.
     Packets(Bytes),
-    /// An entity is now in this chunk; `spawn` makes a client that does not
-    /// show it yet show it.
+    /// An entity is now in this chunk. A client that does not show it yet
+    /// writes `spawn`; one that does writes `position`, since moves sent by
+    /// the region it came from may arrive in any order with these.
     EntityEntered {
         entity: EntityId,
+        #[serde(with = "crate::wire::protocol")]
         chunk: ChunkPos,
         spawn: Bytes,
+        position: Bytes,
     },
     /// An entity moved from this chunk to `to`, or out of the world when
     /// `None`; a client not viewing `to` must stop showing it.
     EntityLeft {
         entity: EntityId,
+        #[serde(with = "crate::wire::protocol")]
         to: Option<ChunkPos>,
     },
 }
 
 /// Events of one chunk in one tick, encoded once and shared by every viewer.
-#[derive(Debug)]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct ChunkFeed {
+    #[serde(with = "crate::wire::protocol")]
     pub chunk: ChunkPos,
     pub events: Vec<FeedEvent>,
 }
 
 /// One item of a session's per-tick batch.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum Delivery {
     /// For this session alone (chunk data, acknowledgements, teleports).
     Unicast(FeedEvent),
@@ -65,54 +67,93 @@ pub enum Delivery {
     Chunk(Arc<ChunkFeed>),
 }
 
+/// One region's tick output for all the sessions of one other node: each
+/// chunk feed travels once, however many of that node's sessions view it.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct NodeBatch {
+    pub feeds: Vec<Arc<ChunkFeed>>,
+    pub sessions: Vec<(SessionId, Vec<BatchItem>)>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub enum BatchItem {
+    Unicast(FeedEvent),
+    /// Index into the batch's feeds.
+    Feed(u32),
+}
+
+impl NodeBatch {
+    /// Each session's deliveries, sharing the feeds again.
+    pub fn into_deliveries(self) -> impl Iterator<Item = (SessionId, Vec<Delivery>)> {
+        let feeds = self.feeds;
+        self.sessions.into_iter().map(move |(session, items)| {
+            let deliveries = items
+                .into_iter()
+                .filter_map(|item| match item {
+                    BatchItem::Unicast(event) => Some(Delivery::Unicast(event)),
+                    BatchItem::Feed(i) => feeds.get(i as usize).cloned().map(Delivery::Chunk),
+                })
+                .collect();
+            (session, deliveries)
+        })
+    }
+}
+
 /// Messages to a session.
-#[derive(Debug)]
+#[derive(Debug, Serialize, Deserialize)]
 pub enum ToSession {
     /// One region's output for one tick, in order.
     Deliver(Vec<Delivery>),
     /// The region accepted the player: what the client needs to start playing.
     Joined(Box<PlayerState>),
-    /// The player's entity now lives in another region; send input there.
-    OwnerChanged(RegionRef),
+    /// The player's entity now lives in this region; send input there.
+    OwnerChanged(RegionPos),
     /// The server moved the player (teleport): the view follows.
     Moved(DVec3),
     /// The player's game mode changed.
-    GameModeChanged(GameMode),
+    GameModeChanged(#[serde(with = "crate::wire::protocol")] GameMode),
     /// Close the connection with this reason.
     Disconnect(String),
 }
 
 /// What a player does, decoded from the client's packets by the frontend.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum PlayerInput {
     Move {
         position: Option<DVec3>,
         look: Option<(f32, f32)>,
         on_ground: bool,
     },
-    Swing(Hand),
+    Swing(#[serde(with = "crate::wire::protocol")] Hand),
     Sneak(bool),
     Sprint(bool),
     StartDigging {
+        #[serde(with = "crate::wire::protocol")]
         pos: BlockPos,
         sequence: i32,
     },
     AbortDigging {
+        #[serde(with = "crate::wire::protocol")]
         pos: BlockPos,
         sequence: i32,
     },
     FinishDigging {
+        #[serde(with = "crate::wire::protocol")]
         pos: BlockPos,
         sequence: i32,
     },
     Place {
+        #[serde(with = "crate::wire::protocol")]
         hand: Hand,
+        #[serde(with = "crate::wire::protocol")]
         against: BlockPos,
+        #[serde(with = "crate::wire::protocol")]
         face: Direction,
         sequence: i32,
     },
     CreativeSlot {
         slot: i16,
+        #[serde(with = "crate::wire::protocol")]
         item: Option<ItemStack>,
     },
     HeldSlot(u8),
@@ -121,17 +162,19 @@ pub enum PlayerInput {
 }
 
 /// A block change made across a region border, with what to acknowledge.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct BlockChange {
+    #[serde(with = "crate::wire::protocol")]
     pub pos: BlockPos,
     pub only_if: Precondition,
+    #[serde(with = "crate::wire::block_state")]
     pub state: BlockState,
     /// The session to acknowledge the change to, and its sequence number.
-    pub ack: Option<(SessionHandle, i32)>,
+    pub ack: Option<(SessionAddr, i32)>,
 }
 
 /// What must be at a position for a block change to apply.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Precondition {
     /// A block that a placed block may replace (air, water, grass).
     Replaceable,
@@ -139,20 +182,20 @@ pub enum Precondition {
     Breakable,
 }
 
-/// Messages to a region actor.
-#[derive(Debug)]
+/// Messages to a region, from sessions and other regions, local or remote.
+#[derive(Debug, Serialize, Deserialize)]
 pub enum RegionMsg {
     /// A player enters the world here.
     Join {
         player: Box<PlayerState>,
-        session: SessionHandle,
+        session: SessionAddr,
     },
     /// A neighbouring region hands a player over. Idempotent per `handoff`.
     Adopt {
         handoff: u64,
-        from: RegionRef,
+        from: RegionPos,
         player: Box<PlayerState>,
-        session: SessionHandle,
+        session: SessionAddr,
     },
     /// The adopting region has the player; stop retrying.
     AdoptAck {
@@ -168,6 +211,7 @@ pub enum RegionMsg {
     },
     SetGameMode {
         entity: EntityId,
+        #[serde(with = "crate::wire::protocol")]
         mode: GameMode,
     },
     /// The player's connection closed.
@@ -175,20 +219,15 @@ pub enum RegionMsg {
         entity: EntityId,
     },
     Subscribe {
+        #[serde(with = "crate::wire::protocol")]
         chunk: ChunkPos,
-        session: SessionHandle,
+        session: SessionAddr,
     },
     Unsubscribe {
+        #[serde(with = "crate::wire::protocol")]
         chunk: ChunkPos,
-        session: SessionId,
+        session: SessionAddr,
     },
     /// A block in one of this region's chunks, changed by a player elsewhere.
     SetBlock(BlockChange),
-    /// A chunk finished generating off the tick path.
-    ChunkReady {
-        chunk: ChunkPos,
-        data: Box<crate::region::LoadedChunk>,
-    },
-    /// Stop ticking; used at shutdown.
-    Stop,
 }

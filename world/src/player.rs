@@ -3,17 +3,19 @@
 use std::borrow::Cow;
 
 use bytes::Bytes;
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 use valence_protocol::math::DVec3;
 use valence_protocol::packets::play::entity_equipment_update_s2c::EquipmentEntry;
 use valence_protocol::packets::play::{
-    EntityEquipmentUpdateS2c, EntitySetHeadYawS2c, EntityTrackerUpdateS2c, PlayerSpawnS2c,
+    EntityEquipmentUpdateS2c, EntityPositionS2c, EntitySetHeadYawS2c, EntityTrackerUpdateS2c,
+    PlayerSpawnS2c,
 };
 use valence_protocol::{ByteAngle, ChunkPos, GameMode, ItemStack, RawBytes, VarInt};
 
 use crate::coords::chunk_of_point;
 use crate::framing::Framing;
-use crate::messages::EntityId;
+use crate::messages::{EntityId, FeedEvent};
 
 /// Slots of the player inventory window: crafting, armour, main, hotbar, off hand.
 pub const INVENTORY_SLOTS: usize = 46;
@@ -22,7 +24,7 @@ pub const HOTBAR_START: usize = 36;
 /// Window slot of the off hand.
 pub const OFF_HAND_SLOT: usize = 45;
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PlayerState {
     pub uuid: Uuid,
     pub name: String,
@@ -31,7 +33,9 @@ pub struct PlayerState {
     pub yaw: f32,
     pub pitch: f32,
     pub on_ground: bool,
+    #[serde(with = "crate::wire::protocol")]
     pub game_mode: GameMode,
+    #[serde(with = "crate::wire::protocol")]
     pub inventory: Vec<Option<ItemStack>>,
     pub held_slot: u8,
     pub sneaking: bool,
@@ -146,6 +150,29 @@ impl PlayerState {
         self.metadata_packet(framing, &mut buf);
         self.equipment_packet(framing, &mut buf);
         Bytes::from(buf)
+    }
+}
+
+impl PlayerState {
+    /// The absolute position and look of this player's entity.
+    pub fn position_packet(&self, framing: &Framing) -> Bytes {
+        framing.frame(&EntityPositionS2c {
+            entity_id: VarInt(self.entity),
+            position: self.position,
+            yaw: ByteAngle::from_degrees(self.yaw),
+            pitch: ByteAngle::from_degrees(self.pitch),
+            on_ground: self.on_ground,
+        })
+    }
+
+    /// Tells the viewers of this player's chunk that it is there now.
+    pub fn entered(&self, framing: &Framing) -> FeedEvent {
+        FeedEvent::EntityEntered {
+            entity: self.entity,
+            chunk: self.chunk(),
+            spawn: self.spawn_packets(framing),
+            position: self.position_packet(framing),
+        }
     }
 }
 

@@ -1,13 +1,14 @@
-//! The world of one node: where each region's actor is, started on first
-//! use, and what every region shares (generator, framing, id counters).
+//! The world as one node sees it: the regions it runs, started on first use,
+//! the sessions it hosts, and the routes to regions and sessions elsewhere.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 
-use tessera_cluster::{mailbox, supervise, ActorRef};
+use tessera_cluster::{mailbox, supervise, ActorRef, Mailbox, SendError};
 use tokio::sync::Mutex as AsyncMutex;
 use tokio::task::JoinHandle;
+use tracing::warn;
 use valence_protocol::math::DVec3;
 use valence_protocol::ChunkPos;
 
@@ -15,48 +16,87 @@ use crate::chunk_packet::encode_chunk_packet;
 use crate::coords::{chunk_of_point, RegionGrid, RegionPos};
 use crate::framing::Framing;
 use crate::gen::Generator;
-use crate::messages::{EntityId, RegionMsg, RegionRef};
+use crate::messages::{EntityId, NodeBatch, NodeId, RegionMsg, SessionAddr, SessionId, ToSession};
 use crate::metrics::WorldMetrics;
-use crate::region::{LoadedChunk, Region};
+use crate::region::{LoadedChunk, Region, RegionMail};
+use crate::routing::{Placement, RemoteLinks, Undelivered};
 
 const REGION_MAILBOX: usize = 4096;
+const SESSION_MAILBOX: usize = 1024;
+/// Entity ids carry their node in the top bits so they are unique cluster-wide.
+const ENTITY_NODE_SHIFT: u32 = 24;
 
 pub struct WorldSettings {
+    pub node: NodeId,
     pub generator: Arc<dyn Generator>,
     pub grid: RegionGrid,
     pub framing: Framing,
     pub biome: u32,
     /// Block column players spawn on.
     pub spawn: (i32, i32),
+    pub placement: Arc<dyn Placement>,
+}
+
+struct LocalRegion {
+    actor: ActorRef<RegionMail>,
+    task: JoinHandle<()>,
 }
 
 pub struct World {
+    pub node: NodeId,
     pub generator: Arc<dyn Generator>,
     pub grid: RegionGrid,
     pub framing: Framing,
     pub biome: u32,
     pub metrics: WorldMetrics,
     spawn: (i32, i32),
-    regions: Mutex<HashMap<RegionPos, (RegionRef, JoinHandle<()>)>>,
+    placement: Arc<dyn Placement>,
+    remote: OnceLock<Arc<dyn RemoteLinks>>,
+    regions: Mutex<HashMap<RegionPos, LocalRegion>>,
+    sessions: Mutex<HashMap<SessionId, ActorRef<ToSession>>>,
     next_entity: AtomicI32,
     next_handoff: AtomicU64,
     next_teleport: AtomicI32,
+    next_session: AtomicU64,
+}
+
+fn undelivered(e: SendError) -> Undelivered {
+    match e {
+        SendError::Full => Undelivered::Full,
+        SendError::Stopped => Undelivered::Gone,
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 impl World {
     pub fn new(settings: WorldSettings) -> Arc<Self> {
         Arc::new(Self {
+            node: settings.node,
             generator: settings.generator,
             grid: settings.grid,
             framing: settings.framing,
             biome: settings.biome,
             metrics: WorldMetrics::default(),
             spawn: settings.spawn,
+            placement: settings.placement,
+            remote: OnceLock::new(),
             regions: Mutex::new(HashMap::new()),
+            sessions: Mutex::new(HashMap::new()),
             next_entity: AtomicI32::new(1),
             next_handoff: AtomicU64::new(1),
             next_teleport: AtomicI32::new(1),
+            next_session: AtomicU64::new(1),
         })
+    }
+
+    /// Connects this world to the other nodes; set once, at start-up.
+    pub fn set_remote(&self, links: Arc<dyn RemoteLinks>) {
+        if self.remote.set(links).is_err() {
+            warn!("remote links were already set");
+        }
     }
 
     /// Where a new player appears: on the surface of the spawn column.
@@ -67,57 +107,144 @@ impl World {
     }
 
     pub fn allocate_entity_id(&self) -> EntityId {
-        self.next_entity.fetch_add(1, Ordering::Relaxed)
+        let local =
+            self.next_entity.fetch_add(1, Ordering::Relaxed) & ((1 << ENTITY_NODE_SHIFT) - 1);
+        ((self.node % 128) as i32) << ENTITY_NODE_SHIFT | local
     }
 
+    /// A handoff id no other node hands out.
     pub fn next_handoff_id(&self) -> u64 {
-        self.next_handoff.fetch_add(1, Ordering::Relaxed)
+        self.node << 48 | self.next_handoff.fetch_add(1, Ordering::Relaxed)
     }
 
     pub fn next_teleport_id(&self) -> i32 {
         self.next_teleport.fetch_add(1, Ordering::Relaxed)
     }
 
-    pub fn region_at(self: &Arc<Self>, x: f64, z: f64) -> RegionRef {
-        self.region_of_chunk(chunk_of_point(x, z))
+    pub fn region_of_point(&self, x: f64, z: f64) -> RegionPos {
+        self.grid.region_of_chunk(chunk_of_point(x, z))
     }
 
-    pub fn region_of_chunk(self: &Arc<Self>, chunk: ChunkPos) -> RegionRef {
-        self.region(self.grid.region_of_chunk(chunk))
+    pub fn region_of_chunk(&self, chunk: ChunkPos) -> RegionPos {
+        self.grid.region_of_chunk(chunk)
     }
 
-    /// The actor of a region, started if it is not running yet.
-    pub fn region(self: &Arc<Self>, pos: RegionPos) -> RegionRef {
-        let mut regions = self.regions.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some((region, _)) = regions.get(&pos) {
-            return region.clone();
+    /// Sends a message to a region, on this node or the one that owns it.
+    pub fn to_region(
+        self: &Arc<Self>,
+        region: RegionPos,
+        msg: RegionMsg,
+    ) -> Result<(), Undelivered> {
+        let owner = self
+            .placement
+            .owner(region)
+            .ok_or(Undelivered::Unplaced(region))?;
+        if owner.node == self.node {
+            return self
+                .local_region(region)
+                .try_send(RegionMail::Msg(msg))
+                .map_err(undelivered);
+        }
+        match self.remote.get() {
+            Some(remote) => remote.to_region(owner.node, region, msg),
+            None => Err(Undelivered::NoRoute(owner.node)),
+        }
+    }
+
+    /// Sends a message to a session, on this node or another.
+    pub fn to_session(&self, addr: SessionAddr, msg: ToSession) -> Result<(), Undelivered> {
+        if addr.node == self.node {
+            let actor = lock(&self.sessions).get(&addr.id).cloned();
+            return actor
+                .ok_or(Undelivered::Gone)?
+                .try_send(msg)
+                .map_err(undelivered);
+        }
+        match self.remote.get() {
+            Some(remote) => remote.to_session(addr, msg),
+            None => Err(Undelivered::NoRoute(addr.node)),
+        }
+    }
+
+    /// Sends a region's tick output for the sessions of another node.
+    pub fn to_node(&self, node: NodeId, batch: NodeBatch) -> Result<(), Undelivered> {
+        match self.remote.get() {
+            Some(remote) => remote.batch(node, batch),
+            None => Err(Undelivered::NoRoute(node)),
+        }
+    }
+
+    /// Hands a batch that came from another node to this node's sessions.
+    pub fn deliver_batch(&self, batch: NodeBatch) {
+        for (session, deliveries) in batch.into_deliveries() {
+            let addr = SessionAddr {
+                node: self.node,
+                id: session,
+            };
+            if self
+                .to_session(addr, ToSession::Deliver(deliveries))
+                .is_err()
+            {
+                warn!(
+                    session,
+                    "batch for a session that is gone or not keeping up"
+                );
+            }
+        }
+    }
+
+    /// A new session's address and mailbox.
+    pub fn open_session(&self) -> (SessionAddr, Mailbox<ToSession>) {
+        let id = self.next_session.fetch_add(1, Ordering::Relaxed);
+        let (actor, inbox) = mailbox(SESSION_MAILBOX);
+        lock(&self.sessions).insert(id, actor);
+        (
+            SessionAddr {
+                node: self.node,
+                id,
+            },
+            inbox,
+        )
+    }
+
+    pub fn close_session(&self, addr: SessionAddr) {
+        lock(&self.sessions).remove(&addr.id);
+    }
+
+    /// The actor of a region this node owns, started if it is not running yet.
+    fn local_region(self: &Arc<Self>, pos: RegionPos) -> ActorRef<RegionMail> {
+        let mut regions = lock(&self.regions);
+        if let Some(region) = regions.get(&pos) {
+            return region.actor.clone();
         }
         let (actor, inbox) = mailbox(REGION_MAILBOX);
-        let me = RegionRef { pos, actor };
+        // The mailbox outlives a panicked run, so a restarted region keeps its address.
         let inbox = Arc::new(AsyncMutex::new(inbox));
         let world = self.clone();
-        let region = me.clone();
-        // The mailbox outlives a panicked run, so a restarted region keeps its address.
+        let me = actor.clone();
         let task = supervise(format!("region {pos}"), move |_restarts| {
-            let (world, region, inbox) = (world.clone(), region.clone(), inbox.clone());
+            let (world, me, inbox) = (world.clone(), me.clone(), inbox.clone());
             async move {
                 let mut inbox = inbox.lock().await;
-                Region::new(region, world).run(&mut inbox).await
+                Region::new(pos, me, world).run(&mut inbox).await
             }
         });
-        regions.insert(pos, (me.clone(), task));
-        me
+        regions.insert(
+            pos,
+            LocalRegion {
+                actor: actor.clone(),
+                task,
+            },
+        );
+        actor
     }
 
     pub fn region_count(&self) -> usize {
-        self.regions
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .len()
+        lock(&self.regions).len()
     }
 
     /// Generates and encodes a chunk on the blocking pool, then hands it to its region.
-    pub fn load_chunk(&self, chunk: ChunkPos, region: ActorRef<RegionMsg>) {
+    pub fn load_chunk(&self, chunk: ChunkPos, region: ActorRef<RegionMail>) {
         let generator = self.generator.clone();
         let framing = self.framing;
         let biome = self.biome;
@@ -129,22 +256,16 @@ impl World {
                 packet,
             });
             // Waits for room: a dropped chunk would leave its region waiting forever.
-            let _ = region.blocking_send(RegionMsg::ChunkReady { chunk, data });
+            let _ = region.blocking_send(RegionMail::ChunkReady { chunk, data });
         });
     }
 
     /// Stops every region after it sends what it still holds.
     pub async fn stop(&self) {
-        let regions: Vec<_> = self
-            .regions
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .drain()
-            .map(|(_, r)| r)
-            .collect();
-        for (region, task) in regions {
-            let _ = region.actor.send(RegionMsg::Stop).await;
-            let _ = task.await;
+        let regions: Vec<LocalRegion> = lock(&self.regions).drain().map(|(_, r)| r).collect();
+        for region in regions {
+            let _ = region.actor.send(RegionMail::Stop).await;
+            let _ = region.task.await;
         }
     }
 }

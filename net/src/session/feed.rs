@@ -31,12 +31,14 @@ impl Session {
                 entity,
                 chunk,
                 spawn,
+                position,
             } => {
                 if entity == self.me.entity || !self.view.contains(chunk) {
                     return;
                 }
-                if self.visible.insert(entity, chunk).is_none() {
-                    self.conn.queue_framed(&spawn);
+                match self.visible.insert(entity, chunk) {
+                    None => self.conn.queue_framed(&spawn),
+                    Some(_) => self.conn.queue_framed(&position),
                 }
             }
             FeedEvent::EntityLeft { entity, to } => match to {
@@ -80,25 +82,27 @@ impl Session {
             self.conn
                 .queue_framed(&despawn_packet(&self.frontend.framing, &gone));
         }
-        for pos in added {
-            let region = self.frontend.world.region_of_chunk(pos);
+        let world = &self.frontend.world;
+        for chunk in added {
+            let region = world.region_of_chunk(chunk);
             let msg = RegionMsg::Subscribe {
-                chunk: pos,
-                session: self.me.session.clone(),
+                chunk,
+                session: self.me.session,
             };
-            if region.actor.try_send(msg).is_err() {
-                tracing::warn!(region = %region.pos, "region mailbox full; chunk not requested");
+            if let Err(e) = world.to_region(region, msg) {
+                tracing::warn!(%region, "chunk not requested: {e}");
             }
         }
     }
 
     pub(super) fn unsubscribe(&self, chunks: &[ChunkPos]) {
+        let world = &self.frontend.world;
         for &chunk in chunks {
-            let region = self.frontend.world.region_of_chunk(chunk);
-            let _ = region.actor.try_send(RegionMsg::Unsubscribe {
+            let msg = RegionMsg::Unsubscribe {
                 chunk,
-                session: self.me.session.id,
-            });
+                session: self.me.session,
+            };
+            let _ = world.to_region(world.region_of_chunk(chunk), msg);
         }
     }
 }

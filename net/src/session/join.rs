@@ -24,7 +24,7 @@ impl Session {
         let players = &frontend.players;
         match players.admit(self.me.clone()) {
             Err(AdmitError::Full) => return Err(End::Kick("The server is full!".into())),
-            Ok(Some(older)) => older.kick("You logged in from another location"),
+            Ok(Some(older)) => older.kick(&frontend.world, "You logged in from another location"),
             Ok(None) => {}
         }
         self.send_game_join();
@@ -40,7 +40,7 @@ impl Session {
         state.awaiting_teleport = Some(self.frontend.world.next_teleport_id());
         self.to_owner(RegionMsg::Join {
             player: Box::new(state),
-            session: self.me.session.clone(),
+            session: self.me.session,
         });
         self.conn.flush().await.map_err(End::Gone)
     }

@@ -12,8 +12,9 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use tessera_cluster::{mailbox, Mailbox};
-use tessera_world::messages::{EntityId, RegionMsg, RegionRef, SessionHandle, ToSession};
+use tessera_cluster::Mailbox;
+use tessera_world::coords::RegionPos;
+use tessera_world::messages::{EntityId, RegionMsg, ToSession};
 use tracing::{info, warn};
 use valence_protocol::decode::PacketFrame;
 use valence_protocol::math::DVec3;
@@ -27,7 +28,6 @@ use crate::login::Profile;
 use crate::players::OnlinePlayer;
 use view::View;
 
-const SESSION_MAILBOX: usize = 1024;
 const KEEP_ALIVE_EVERY: Duration = Duration::from_secs(10);
 const KEEP_ALIVE_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -51,7 +51,7 @@ pub struct Session {
     conn: Connection,
     me: Arc<OnlinePlayer>,
     inbox: Mailbox<ToSession>,
-    owner: RegionRef,
+    owner: RegionPos,
     view: View,
     /// Entities the client shows, and the chunk each is in.
     visible: HashMap<EntityId, ChunkPos>,
@@ -62,20 +62,19 @@ pub struct Session {
 }
 
 impl Session {
-    pub async fn run(frontend: Arc<Frontend>, id: u64, conn: Connection, profile: Profile) {
-        let (actor, inbox) = mailbox(SESSION_MAILBOX);
-        let handle = SessionHandle { id, actor };
+    pub async fn run(frontend: Arc<Frontend>, conn: Connection, profile: Profile) {
         let world = frontend.world.clone();
+        let (address, inbox) = world.open_session();
         let position = world.spawn_point();
-        let owner = world.region_at(position.x, position.z);
+        let owner = world.region_of_point(position.x, position.z);
         let me = Arc::new(OnlinePlayer {
             uuid: profile.uuid,
             name: profile.name,
             entity: world.allocate_entity_id(),
-            session: handle,
+            session: address,
             game_mode: Mutex::new(GameMode::Survival),
             position: Mutex::new(position),
-            owner: Mutex::new(owner.clone()),
+            owner: Mutex::new(owner),
         });
         let radius = i32::from(frontend.config.view_distance);
         let mut session = Session {
@@ -139,7 +138,7 @@ impl Session {
                     .me
                     .owner
                     .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner) = region.clone();
+                    .unwrap_or_else(std::sync::PoisonError::into_inner) = region;
                 self.owner = region;
             }
             ToSession::Moved(to) => {
@@ -182,8 +181,8 @@ impl Session {
 
     /// Sends a message to the region that owns the player.
     fn to_owner(&self, msg: RegionMsg) {
-        if self.owner.actor.try_send(msg).is_err() {
-            warn!(region = %self.owner.pos, "region mailbox full; input dropped");
+        if let Err(e) = self.frontend.world.to_region(self.owner, msg) {
+            warn!(region = %self.owner, "input dropped: {e}");
         }
     }
 
@@ -212,7 +211,7 @@ impl Session {
             End::Gone(e) => info!("player left: {e}"),
         }
         let players = &self.frontend.players;
-        if players.remove(&self.me.name, self.me.session.id) {
+        if players.remove(&self.me.name, self.me.session) {
             players.broadcast(players.tab_remove(self.me.uuid));
             players.broadcast_message(self.left_message());
         }
@@ -221,6 +220,7 @@ impl Session {
         });
         let chunks: Vec<ChunkPos> = self.view.loaded().collect();
         self.unsubscribe(&chunks);
+        self.frontend.world.close_session(self.me.session);
         self.conn.close().await;
     }
 }

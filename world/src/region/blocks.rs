@@ -2,6 +2,8 @@
 
 use std::time::Instant;
 
+use tracing::warn;
+
 use valence_protocol::block::{PropName, PropValue};
 use valence_protocol::packets::play::{
     BlockBreakingProgressS2c, BlockUpdateS2c, PlayerActionResponseS2c, ScreenHandlerSlotUpdateS2c,
@@ -13,7 +15,7 @@ use valence_protocol::{
 use super::{Digging, Region, Slot};
 use crate::coords::in_height;
 use crate::hardness::break_time;
-use crate::messages::{BlockChange, EntityId, FeedEvent, Precondition, RegionMsg, SessionHandle};
+use crate::messages::{BlockChange, EntityId, FeedEvent, Precondition, RegionMsg, SessionAddr};
 use crate::player::{PlayerState, HOTBAR_START, INVENTORY_SLOTS, OFF_HAND_SLOT};
 
 /// Farthest block a player can reach, from the eyes to the block's centre,
@@ -49,21 +51,21 @@ fn placed_state(item: &ItemStack, face: Direction) -> Option<BlockState> {
 }
 
 impl Region {
-    fn ack(&mut self, session: &SessionHandle, sequence: i32) {
+    fn ack(&mut self, session: SessionAddr, sequence: i32) {
         let packet = self.world.framing.frame(&PlayerActionResponseS2c {
             sequence: VarInt(sequence),
         });
         self.outbox.unicast(session, FeedEvent::Packets(packet));
     }
 
-    fn digger(&self, entity: EntityId, pos: BlockPos) -> Option<(SessionHandle, GameMode)> {
+    fn digger(&self, entity: EntityId, pos: BlockPos) -> Option<(SessionAddr, GameMode)> {
         let player = self.players.get(&entity)?;
         let allowed = matches!(
             player.state.game_mode,
             GameMode::Survival | GameMode::Creative
         );
         (allowed && in_reach(&player.state, pos))
-            .then(|| (player.session.clone(), player.state.game_mode))
+            .then_some((player.session, player.state.game_mode))
     }
 
     pub(super) fn start_digging(&mut self, entity: EntityId, pos: BlockPos, sequence: i32) {
@@ -90,18 +92,18 @@ impl Region {
                 stage: 0,
             });
         }
-        self.ack(&session, sequence);
+        self.ack(session, sequence);
     }
 
     pub(super) fn abort_digging(&mut self, entity: EntityId, pos: BlockPos, sequence: i32) {
         let Some(player) = self.players.get_mut(&entity) else {
             return;
         };
-        let session = player.session.clone();
+        let session = player.session;
         if player.digging.take().is_some() {
             self.show_cracks(entity, pos, NO_CRACKS);
         }
-        self.ack(&session, sequence);
+        self.ack(session, sequence);
     }
 
     pub(super) fn finish_digging(&mut self, entity: EntityId, pos: BlockPos, sequence: i32) {
@@ -195,7 +197,7 @@ impl Region {
             Hand::Main => HOTBAR_START + usize::from(player.state.held_slot),
             Hand::Off => OFF_HAND_SLOT,
         };
-        let session = player.session.clone();
+        let session = player.session;
         let can_build = matches!(
             player.state.game_mode,
             GameMode::Survival | GameMode::Creative
@@ -204,7 +206,7 @@ impl Region {
             .as_ref()
             .and_then(|item| placed_state(item, face));
         let (Some(state), true) = (state, can_build) else {
-            return self.ack(&session, sequence);
+            return self.ack(session, sequence);
         };
         let clicked_replaceable = self
             .block_at(against)
@@ -249,8 +251,8 @@ impl Region {
             slot_idx: slot as i16,
             slot_data: std::borrow::Cow::Borrowed(&player.state.inventory[slot]),
         });
-        let session = player.session.clone();
-        self.outbox.unicast(&session, FeedEvent::Packets(packet));
+        let session = player.session;
+        self.outbox.unicast(session, FeedEvent::Packets(packet));
     }
 
     pub(super) fn creative_slot(&mut self, entity: EntityId, slot: i16, item: Option<ItemStack>) {
@@ -304,7 +306,7 @@ impl Region {
         pos: BlockPos,
         state: BlockState,
         only_if: Precondition,
-        (session, sequence): (SessionHandle, i32),
+        (session, sequence): (SessionAddr, i32),
     ) {
         let change = BlockChange {
             pos,
@@ -316,11 +318,10 @@ impl Region {
         if self.world.grid.contains(self.pos(), chunk) {
             self.handle(RegionMsg::SetBlock(change));
         } else {
-            let _ = self
-                .world
-                .region_of_chunk(chunk)
-                .actor
-                .try_send(RegionMsg::SetBlock(change));
+            let region = self.world.region_of_chunk(chunk);
+            if let Err(e) = self.world.to_region(region, RegionMsg::SetBlock(change)) {
+                warn!(region = %self.pos(), to = %region, "block change not sent: {e}");
+            }
         }
     }
 
@@ -353,11 +354,13 @@ impl Region {
         });
         match (&change.ack, allowed) {
             (_, true) => self.outbox.feed(chunk, FeedEvent::Packets(update)),
-            (Some((session, _)), false) => self.outbox.unicast(session, FeedEvent::Packets(update)),
+            (Some((session, _)), false) => {
+                self.outbox.unicast(*session, FeedEvent::Packets(update))
+            }
             (None, false) => {}
         }
         if let Some((session, sequence)) = change.ack {
-            self.ack(&session, sequence);
+            self.ack(session, sequence);
         }
     }
 
@@ -366,14 +369,14 @@ impl Region {
         let Some(player) = self.players.get(&entity) else {
             return;
         };
-        let session = player.session.clone();
+        let session = player.session;
         if let Some(state) = self.block_at(pos) {
             let update = self.world.framing.frame(&BlockUpdateS2c {
                 position: pos,
                 block_id: VarInt(i32::from(state.to_raw())),
             });
-            self.outbox.unicast(&session, FeedEvent::Packets(update));
+            self.outbox.unicast(session, FeedEvent::Packets(update));
         }
-        self.ack(&session, sequence);
+        self.ack(session, sequence);
     }
 }

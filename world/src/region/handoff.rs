@@ -5,10 +5,11 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use tracing::debug;
+use tracing::{debug, warn};
 
 use super::Region;
-use crate::messages::{EntityId, FeedEvent, RegionMsg, RegionRef, SessionHandle, ToSession};
+use crate::coords::RegionPos;
+use crate::messages::{EntityId, FeedEvent, RegionMsg, SessionAddr, ToSession};
 use crate::player::PlayerState;
 
 const RETRY_AFTER: Duration = Duration::from_secs(1);
@@ -17,15 +18,16 @@ const RETRY_AFTER: Duration = Duration::from_secs(1);
 const FORWARD_FOR: Duration = Duration::from_secs(60);
 
 struct Pending {
-    to: RegionRef,
-    adopt: (RegionRef, Box<PlayerState>, SessionHandle),
+    to: RegionPos,
+    player: Box<PlayerState>,
+    session: SessionAddr,
     sent: Instant,
 }
 
 #[derive(Default)]
 pub(super) struct Handoffs {
     pending: HashMap<u64, Pending>,
-    forwards: HashMap<EntityId, (RegionRef, Instant)>,
+    forwards: HashMap<EntityId, (RegionPos, Instant)>,
     /// Handoffs this region has adopted, so a retried Adopt is only re-acknowledged.
     adopted: HashMap<u64, Instant>,
 }
@@ -35,15 +37,15 @@ impl Handoffs {
         self.pending.remove(&handoff);
     }
 
-    pub fn forward(&mut self, entity: EntityId, msg: RegionMsg) {
+    /// Where input for a player that left this region goes now, if it left recently.
+    pub fn forward_to(&mut self, entity: EntityId) -> Option<RegionPos> {
         self.forwards
             .retain(|_, (_, since)| since.elapsed() < FORWARD_FOR);
-        if let Some((to, _)) = self.forwards.get(&entity) {
-            let _ = to.actor.try_send(msg);
-        }
+        self.forwards.get(&entity).map(|(to, _)| *to)
     }
 
-    pub fn due_for_retry(&mut self) -> Vec<(u64, RegionRef, RegionMsg)> {
+    /// Adopt messages to send again, to regions that did not acknowledge them.
+    pub fn due_for_retry(&mut self, from: RegionPos) -> Vec<(u64, RegionPos, RegionMsg)> {
         let now = Instant::now();
         self.adopted
             .retain(|_, at| now.duration_since(*at) < FORWARD_FOR);
@@ -52,23 +54,28 @@ impl Handoffs {
             .filter(|(_, p)| now.duration_since(p.sent) >= RETRY_AFTER)
             .map(|(&handoff, p)| {
                 p.sent = now;
-                let (from, player, session) = p.adopt.clone();
-                (
+                let msg = RegionMsg::Adopt {
                     handoff,
-                    p.to.clone(),
-                    RegionMsg::Adopt {
-                        handoff,
-                        from,
-                        player,
-                        session,
-                    },
-                )
+                    from,
+                    player: p.player.clone(),
+                    session: p.session,
+                };
+                (handoff, p.to, msg)
             })
             .collect()
     }
 }
 
 impl Region {
+    /// Sends a message for a player that already left to the region it went to.
+    pub(super) fn forward(&mut self, entity: EntityId, msg: RegionMsg) {
+        if let Some(to) = self.handoffs.forward_to(entity) {
+            if let Err(e) = self.world.to_region(to, msg) {
+                debug!(region = %self.pos(), %to, "forward failed: {e}");
+            }
+        }
+    }
+
     /// Gives a player whose entity left this region to the region it is in now.
     pub(super) fn hand_off(&mut self, entity: EntityId) {
         let Some(player) = self.players.remove(&entity) else {
@@ -76,50 +83,51 @@ impl Region {
         };
         let target = self
             .world
-            .region_at(player.state.position.x, player.state.position.z);
+            .region_of_point(player.state.position.x, player.state.position.z);
         let handoff = self.world.next_handoff_id();
-        debug!(region = %self.pos(), to = %target.pos, player = %player.state.name, handoff, "handing off");
+        debug!(region = %self.pos(), to = %target, player = %player.state.name, handoff, "handing off");
         // Viewers must see the player leave this region's chunk before the
         // adopter shows it in the next one.
         self.flush();
         let state = Box::new(player.state);
-        let adopt = (self.me.clone(), state.clone(), player.session.clone());
-        let _ = target.actor.try_send(RegionMsg::Adopt {
+        let msg = RegionMsg::Adopt {
             handoff,
-            from: self.me.clone(),
-            player: state,
+            from: self.pos(),
+            player: state.clone(),
             session: player.session,
-        });
+        };
+        if let Err(e) = self.world.to_region(target, msg) {
+            warn!(region = %self.pos(), to = %target, "handoff not sent, will retry: {e}");
+        }
         self.handoffs
             .forwards
-            .insert(entity, (target.clone(), Instant::now()));
-        self.handoffs.pending.insert(
-            handoff,
-            Pending {
-                to: target,
-                adopt,
-                sent: Instant::now(),
-            },
-        );
+            .insert(entity, (target, Instant::now()));
+        let pending = Pending {
+            to: target,
+            player: state,
+            session: player.session,
+            sent: Instant::now(),
+        };
+        self.handoffs.pending.insert(handoff, pending);
     }
 
     pub(super) fn adopt(
         &mut self,
         handoff: u64,
-        from: RegionRef,
+        from: RegionPos,
         state: PlayerState,
-        session: SessionHandle,
+        session: SessionAddr,
     ) {
-        let _ = from.actor.try_send(RegionMsg::AdoptAck { handoff });
+        if let Err(e) = self.world.to_region(from, RegionMsg::AdoptAck { handoff }) {
+            debug!(region = %self.pos(), %from, "ack not sent; the sender will retry: {e}");
+        }
         if self.handoffs.adopted.contains_key(&handoff) {
             return;
         }
         self.handoffs.adopted.insert(handoff, Instant::now());
         self.handoffs.forwards.remove(&state.entity);
         debug!(region = %self.pos(), player = %state.name, handoff, "adopted");
-        let _ = session
-            .actor
-            .try_send(ToSession::OwnerChanged(self.me.clone()));
+        self.tell(session, ToSession::OwnerChanged(self.pos()));
         self.insert_player(state, session);
     }
 

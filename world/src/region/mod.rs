@@ -7,23 +7,22 @@ mod movement;
 mod outbox;
 mod view;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use tessera_cluster::{Mailbox, Restart};
+use tessera_cluster::{ActorRef, Mailbox, Restart};
 use tokio::time::MissedTickBehavior;
 use tracing::{debug, error, warn};
 use valence_protocol::ChunkPos;
 
 use crate::chunk::Chunk;
 use crate::coords::RegionPos;
-use crate::messages::{
-    EntityId, FeedEvent, PlayerInput, RegionMsg, RegionRef, SessionHandle, SessionId, ToSession,
-};
+use crate::messages::{EntityId, FeedEvent, PlayerInput, RegionMsg, SessionAddr, ToSession};
 use crate::player::PlayerState;
+use crate::routing::Undelivered;
 use crate::world::World;
 use handoff::Handoffs;
 use outbox::Outbox;
@@ -37,11 +36,25 @@ pub struct LoadedChunk {
     pub packet: Bytes,
 }
 
+/// What a region's mailbox takes: messages from anywhere, and its own
+/// chunks coming back from the generator.
+#[derive(Debug)]
+pub enum RegionMail {
+    Msg(RegionMsg),
+    /// A chunk finished generating off the tick path.
+    ChunkReady {
+        chunk: ChunkPos,
+        data: Box<LoadedChunk>,
+    },
+    /// Stop ticking; used at shutdown.
+    Stop,
+}
+
 struct ChunkSlot {
     chunk: Chunk,
     /// The encoded Chunk Data packet; dropped when a block changes.
     packet: Option<Bytes>,
-    viewers: HashMap<SessionId, SessionHandle>,
+    viewers: HashSet<SessionAddr>,
 }
 
 enum Slot {
@@ -58,24 +71,26 @@ struct Digging {
 
 struct Player {
     state: PlayerState,
-    session: SessionHandle,
+    session: SessionAddr,
     digging: Option<Digging>,
 }
 
 pub struct Region {
-    me: RegionRef,
+    pos: RegionPos,
+    me: ActorRef<RegionMail>,
     world: Arc<World>,
     chunks: HashMap<ChunkPos, Slot>,
     players: HashMap<EntityId, Player>,
     /// Viewers that subscribed this tick; they get the chunk at the flush.
-    new_viewers: Vec<(ChunkPos, SessionHandle)>,
+    new_viewers: Vec<(ChunkPos, SessionAddr)>,
     handoffs: Handoffs,
     outbox: Outbox,
 }
 
 impl Region {
-    pub fn new(me: RegionRef, world: Arc<World>) -> Self {
+    pub fn new(pos: RegionPos, me: ActorRef<RegionMail>, world: Arc<World>) -> Self {
         Self {
+            pos,
             me,
             world,
             chunks: HashMap::new(),
@@ -87,23 +102,28 @@ impl Region {
     }
 
     pub fn pos(&self) -> RegionPos {
-        self.me.pos
+        self.pos
     }
 
     /// Runs the actor until told to stop. A panic while handling one message
     /// or tick is logged and contained: the region keeps serving its players.
-    pub async fn run(mut self, mailbox: &mut Mailbox<RegionMsg>) -> Restart {
+    pub async fn run(mut self, mailbox: &mut Mailbox<RegionMail>) -> Restart {
         let mut ticker = tokio::time::interval(TICK);
         ticker.set_missed_tick_behavior(MissedTickBehavior::Skip);
         loop {
             tokio::select! {
                 msg = mailbox.recv() => {
-                    let Some(msg) = msg else { return Restart::Done };
-                    if matches!(msg, RegionMsg::Stop) {
-                        self.shutdown();
-                        return Restart::Done;
+                    match msg {
+                        None => return Restart::Done,
+                        Some(RegionMail::Stop) => {
+                            self.flush();
+                            return Restart::Done;
+                        }
+                        Some(RegionMail::Msg(msg)) => self.contained("message", |r| r.handle(msg)),
+                        Some(RegionMail::ChunkReady { chunk, data }) => {
+                            self.contained("chunk", |r| r.chunk_ready(chunk, *data))
+                        }
                     }
-                    self.contained("message", |region| region.handle(msg));
                 }
                 _ = ticker.tick() => {
                     let started = Instant::now();
@@ -150,8 +170,6 @@ impl Region {
             RegionMsg::Subscribe { chunk, session } => self.new_viewers.push((chunk, session)),
             RegionMsg::Unsubscribe { chunk, session } => self.unsubscribe(chunk, session),
             RegionMsg::SetBlock(change) => self.apply_block_change(change),
-            RegionMsg::ChunkReady { chunk, data } => self.chunk_ready(chunk, *data),
-            RegionMsg::Stop => {}
         }
     }
 
@@ -168,7 +186,7 @@ impl Region {
 
     fn start_loading(&mut self, chunk: ChunkPos) {
         self.chunks.insert(chunk, Slot::Loading(Vec::new()));
-        self.world.load_chunk(chunk, self.me.actor.clone());
+        self.world.load_chunk(chunk, self.me.clone());
     }
 
     fn chunk_ready(&mut self, pos: ChunkPos, data: LoadedChunk) {
@@ -176,7 +194,7 @@ impl Region {
         let slot = ChunkSlot {
             chunk: data.chunk,
             packet: Some(data.packet),
-            viewers: HashMap::new(),
+            viewers: HashSet::new(),
         };
         let waiting = match self.chunks.insert(pos, Slot::Ready(slot)) {
             Some(Slot::Loading(waiting)) => waiting,
@@ -187,25 +205,23 @@ impl Region {
         }
     }
 
-    fn join(&mut self, state: PlayerState, session: SessionHandle) {
+    fn join(&mut self, state: PlayerState, session: SessionAddr) {
         debug!(region = %self.pos(), player = %state.name, "player joins");
-        let _ = session
-            .actor
-            .try_send(ToSession::Joined(Box::new(state.clone())));
+        self.tell(session, ToSession::Joined(Box::new(state.clone())));
         self.insert_player(state, session);
     }
 
+    /// Sends a session a message outside the tick's batch.
+    fn tell(&self, session: SessionAddr, msg: ToSession) {
+        if let Err(e) = self.world.to_session(session, msg) {
+            debug!(region = %self.pos(), ?session, "session not told: {e}");
+        }
+    }
+
     /// Puts a player's entity into this region and shows it to the viewers of its chunk.
-    fn insert_player(&mut self, state: PlayerState, session: SessionHandle) {
+    fn insert_player(&mut self, state: PlayerState, session: SessionAddr) {
         let chunk = state.chunk();
-        self.outbox.feed(
-            chunk,
-            FeedEvent::EntityEntered {
-                entity: state.entity,
-                chunk,
-                spawn: state.spawn_packets(&self.world.framing),
-            },
-        );
+        self.outbox.feed(chunk, state.entered(&self.world.framing));
         self.players.insert(
             state.entity,
             Player {
@@ -223,14 +239,13 @@ impl Region {
                 self.outbox
                     .feed(chunk, FeedEvent::EntityLeft { entity, to: None });
             }
-            None => self.handoffs.forward(entity, RegionMsg::Leave { entity }),
+            None => self.forward(entity, RegionMsg::Leave { entity }),
         }
     }
 
     fn input(&mut self, entity: EntityId, input: PlayerInput) {
         if !self.players.contains_key(&entity) {
-            self.handoffs
-                .forward(entity, RegionMsg::Input { entity, input });
+            self.forward(entity, RegionMsg::Input { entity, input });
             return;
         }
         match input {
@@ -265,9 +280,9 @@ impl Region {
 
     fn tick(&mut self) {
         self.dig_progress();
-        for (handoff, target, msg) in self.handoffs.due_for_retry() {
-            warn!(region = %self.pos(), handoff, to = %target.pos, "handoff not acknowledged; retrying");
-            let _ = target.actor.try_send(msg);
+        for (handoff, target, msg) in self.handoffs.due_for_retry(self.pos) {
+            warn!(region = %self.pos(), handoff, to = %target, "handoff not acknowledged; retrying");
+            let _ = self.world.to_region(target, msg);
         }
         self.flush();
     }
@@ -275,40 +290,61 @@ impl Region {
     /// Sends this tick's batches; new viewers get their chunk after the feeds,
     /// so nothing in a feed can predate the chunk data a viewer receives.
     fn flush(&mut self) {
-        let chunks = &self.chunks;
-        let overflowed = self.outbox.flush(|pos| match chunks.get(&pos) {
-            Some(Slot::Ready(slot)) => Some(&slot.viewers),
-            _ => None,
-        });
+        self.send_sorted();
         for view::NewViewer { chunk, session } in self.take_new_viewers() {
             self.send_chunk(chunk, session);
         }
-        let overflowed_late = self.outbox.flush(|_| None);
-        for outbox::Overflowed(session) in overflowed.into_iter().chain(overflowed_late) {
-            self.drop_slow_session(session);
+        self.send_sorted();
+    }
+
+    fn send_sorted(&mut self) {
+        let chunks = &self.chunks;
+        let sorted = self
+            .outbox
+            .sort(self.world.node, |pos| match chunks.get(&pos) {
+                Some(Slot::Ready(slot)) => Some(&slot.viewers),
+                _ => None,
+            });
+        for (id, deliveries) in sorted.local {
+            let addr = SessionAddr {
+                node: self.world.node,
+                id,
+            };
+            match self.world.to_session(addr, ToSession::Deliver(deliveries)) {
+                Ok(()) => {}
+                Err(Undelivered::Full) => self.drop_slow_viewer(addr),
+                Err(_) => self.forget_viewer(addr),
+            }
+        }
+        for (node, batch) in sorted.remote {
+            if let Err(e) = self.world.to_node(node, batch) {
+                warn!(region = %self.pos(), node, "tick output not sent: {e}");
+            }
+        }
+    }
+
+    fn forget_viewer(&mut self, session: SessionAddr) {
+        for slot in self.chunks.values_mut() {
+            if let Slot::Ready(slot) = slot {
+                slot.viewers.remove(&session);
+            }
         }
     }
 
     /// A session that cannot keep up would show its player a broken world if
     /// batches were dropped, so it is disconnected instead.
-    fn drop_slow_session(&mut self, session: SessionHandle) {
-        warn!(region = %self.pos(), session = session.id, "session is not keeping up; disconnecting it");
-        for slot in self.chunks.values_mut() {
-            if let Slot::Ready(slot) = slot {
-                slot.viewers.remove(&session.id);
-            }
-        }
+    fn drop_slow_viewer(&mut self, session: SessionAddr) {
+        warn!(region = %self.pos(), session = session.id, "session not keeping up; disconnecting it");
+        self.forget_viewer(session);
+        let world = self.world.clone();
         tokio::spawn(async move {
-            let _ = session
-                .actor
-                .send(ToSession::Disconnect(
-                    "Your connection could not keep up".into(),
-                ))
-                .await;
+            for _ in 0..50 {
+                let msg = ToSession::Disconnect("Your connection could not keep up".into());
+                if world.to_session(session, msg).is_ok() {
+                    return;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
         });
-    }
-
-    fn shutdown(&mut self) {
-        self.flush();
     }
 }

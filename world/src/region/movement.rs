@@ -90,16 +90,6 @@ fn movement_packets(framing: &Framing, before: &PlayerState, after: &PlayerState
     buf
 }
 
-fn absolute_position(framing: &Framing, state: &PlayerState) -> bytes::Bytes {
-    framing.frame(&EntityPositionS2c {
-        entity_id: VarInt(state.entity),
-        position: state.position,
-        yaw: ByteAngle::from_degrees(state.yaw),
-        pitch: ByteAngle::from_degrees(state.pitch),
-        on_ground: state.on_ground,
-    })
-}
-
 impl Region {
     pub(super) fn player_moved(
         &mut self,
@@ -151,19 +141,12 @@ impl Region {
             }
             return;
         }
-        let moved = absolute_position(&framing, &player.state);
-        let spawn = player.state.spawn_packets(&framing);
+        let moved = player.state.position_packet(&framing);
+        let entered = player.state.entered(&framing);
         self.outbox.feed(from, FeedEvent::Packets(moved));
         self.left_chunk(entity, from, to);
         if self.world.grid.contains(self.pos(), to) {
-            self.outbox.feed(
-                to,
-                FeedEvent::EntityEntered {
-                    entity,
-                    chunk: to,
-                    spawn,
-                },
-            );
+            self.outbox.feed(to, entered);
         } else {
             self.hand_off(entity);
         }
@@ -173,9 +156,7 @@ impl Region {
     pub(super) fn teleport(&mut self, entity: EntityId, to: DVec3) {
         let framing = self.world.framing;
         let Some(player) = self.players.get_mut(&entity) else {
-            return self
-                .handoffs
-                .forward(entity, crate::messages::RegionMsg::Teleport { entity, to });
+            return self.forward(entity, crate::messages::RegionMsg::Teleport { entity, to });
         };
         if !to.is_finite() {
             return;
@@ -191,10 +172,10 @@ impl Region {
             flags: PlayerPositionLookFlags::new(),
             teleport_id: VarInt(teleport_id),
         });
-        let session = player.session.clone();
-        self.outbox.unicast(&session, FeedEvent::Packets(packet));
-        let _ = session.actor.try_send(ToSession::Moved(to));
-        let moved = absolute_position(&framing, &self.players[&entity].state);
+        let session = player.session;
+        self.outbox.unicast(session, FeedEvent::Packets(packet));
+        self.tell(session, ToSession::Moved(to));
+        let moved = self.players[&entity].state.position_packet(&framing);
         if chunk_of_point(to.x, to.z) == before.chunk() {
             self.outbox.feed(before.chunk(), FeedEvent::Packets(moved));
         } else {
@@ -213,7 +194,7 @@ impl Region {
     pub(super) fn set_game_mode(&mut self, entity: EntityId, mode: GameMode) {
         let framing = self.world.framing;
         let Some(player) = self.players.get_mut(&entity) else {
-            return self.handoffs.forward(
+            return self.forward(
                 entity,
                 crate::messages::RegionMsg::SetGameMode { entity, mode },
             );
@@ -229,10 +210,9 @@ impl Region {
             },
         );
         abilities_packet(&framing, mode, &mut buf);
-        let session = player.session.clone();
-        self.outbox
-            .unicast(&session, FeedEvent::Packets(buf.into()));
-        let _ = session.actor.try_send(ToSession::GameModeChanged(mode));
+        let session = player.session;
+        self.outbox.unicast(session, FeedEvent::Packets(buf.into()));
+        self.tell(session, ToSession::GameModeChanged(mode));
     }
 
     pub(super) fn swing(&mut self, entity: EntityId, hand: Hand) {

@@ -4,11 +4,11 @@ use valence_protocol::ChunkPos;
 
 use super::{Region, Slot};
 use crate::chunk_packet::encode_chunk_packet;
-use crate::messages::{FeedEvent, SessionHandle, SessionId};
+use crate::messages::{FeedEvent, SessionAddr};
 
 pub(super) struct NewViewer {
     pub chunk: ChunkPos,
-    pub session: SessionHandle,
+    pub session: SessionAddr,
 }
 
 impl Region {
@@ -21,7 +21,7 @@ impl Region {
 
     /// Sends a subscriber the chunk as it is now and the players standing in
     /// it, then adds it to the chunk's feed.
-    pub(super) fn send_chunk(&mut self, chunk: ChunkPos, session: SessionHandle) {
+    pub(super) fn send_chunk(&mut self, chunk: ChunkPos, session: SessionAddr) {
         let framing = self.world.framing;
         let biome = self.world.biome;
         let Some(Slot::Ready(slot)) = self.chunks.get_mut(&chunk) else {
@@ -31,25 +31,18 @@ impl Region {
             .packet
             .get_or_insert_with(|| encode_chunk_packet(chunk, &slot.chunk, biome, &framing))
             .clone();
-        slot.viewers.insert(session.id, session.clone());
-        self.outbox.unicast(&session, FeedEvent::Packets(packet));
+        slot.viewers.insert(session);
+        self.outbox.unicast(session, FeedEvent::Packets(packet));
         for player in self.players.values() {
-            if player.state.chunk() == chunk && player.session.id != session.id {
-                self.outbox.unicast(
-                    &session,
-                    FeedEvent::EntityEntered {
-                        entity: player.state.entity,
-                        chunk,
-                        spawn: player.state.spawn_packets(&framing),
-                    },
-                );
+            if player.state.chunk() == chunk && player.session != session {
+                self.outbox.unicast(session, player.state.entered(&framing));
             }
         }
     }
 
-    pub(super) fn unsubscribe(&mut self, chunk: ChunkPos, session: SessionId) {
+    pub(super) fn unsubscribe(&mut self, chunk: ChunkPos, session: SessionAddr) {
         self.new_viewers
-            .retain(|(c, s)| !(*c == chunk && s.id == session));
+            .retain(|(c, s)| !(*c == chunk && *s == session));
         if let Some(Slot::Ready(slot)) = self.chunks.get_mut(&chunk) {
             slot.viewers.remove(&session);
         }
