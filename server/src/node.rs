@@ -11,6 +11,7 @@ use tessera_world::framing::Framing;
 use tessera_world::gen::{Flat, Generator, Terrain};
 use tessera_world::registry::Registries;
 use tessera_world::routing::SingleNode;
+use tessera_world::store::RegionStore;
 use tessera_world::{World, WorldSettings};
 use tokio::net::TcpListener;
 use tracing::info;
@@ -54,6 +55,7 @@ impl Node {
         let world = World::new(WorldSettings {
             node: SINGLE_NODE,
             placement: Arc::new(SingleNode(SINGLE_NODE)),
+            store: Some(RegionStore::new(config.world.data_dir.join("regions"))),
             generator,
             grid: RegionGrid {
                 size: config.world.region_size as i32,

@@ -122,6 +122,12 @@ impl Chunk {
         }
     }
 
+    /// A column from its sections, bottom first; `None` unless there is
+    /// one section for every 16 rows of the world.
+    pub fn from_sections(sections: Vec<Section>) -> Option<Self> {
+        (sections.len() == SECTION_COUNT).then_some(Self { sections })
+    }
+
     pub fn sections(&self) -> &[Section] {
         &self.sections
     }

@@ -13,6 +13,7 @@ pub mod player;
 mod region;
 pub mod registry;
 pub mod routing;
+pub mod store;
 mod world;
 
 pub use region::{LoadedChunk, RegionMail, TICK};

@@ -9,7 +9,7 @@ use valence_protocol::math::DVec3;
 use valence_protocol::packets::play::entity_equipment_update_s2c::EquipmentEntry;
 use valence_protocol::packets::play::{
     EntityEquipmentUpdateS2c, EntityPositionS2c, EntitySetHeadYawS2c, EntityTrackerUpdateS2c,
-    PlayerSpawnS2c,
+    PlayerSpawnS2c, ScreenHandlerSlotUpdateS2c,
 };
 use valence_protocol::{ByteAngle, ChunkPos, GameMode, ItemStack, RawBytes, VarInt};
 
@@ -162,6 +162,16 @@ impl PlayerState {
             yaw: ByteAngle::from_degrees(self.yaw),
             pitch: ByteAngle::from_degrees(self.pitch),
             on_ground: self.on_ground,
+        })
+    }
+
+    /// Tells the client what one of its inventory slots holds.
+    pub fn slot_packet(&self, framing: &Framing, slot: usize) -> Bytes {
+        framing.frame(&ScreenHandlerSlotUpdateS2c {
+            window_id: 0,
+            state_id: VarInt(0),
+            slot_idx: slot as i16,
+            slot_data: Cow::Borrowed(&self.inventory[slot]),
         })
     }
 

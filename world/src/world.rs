@@ -20,6 +20,7 @@ use crate::messages::{EntityId, NodeBatch, NodeId, RegionMsg, SessionAddr, Sessi
 use crate::metrics::WorldMetrics;
 use crate::region::{LoadedChunk, Region, RegionMail};
 use crate::routing::{Placement, RemoteLinks, Undelivered};
+use crate::store::RegionStore;
 
 const REGION_MAILBOX: usize = 4096;
 const SESSION_MAILBOX: usize = 1024;
@@ -35,6 +36,8 @@ pub struct WorldSettings {
     /// Block column players spawn on.
     pub spawn: (i32, i32),
     pub placement: Arc<dyn Placement>,
+    /// Where regions are saved; `None` keeps the world in memory only.
+    pub store: Option<RegionStore>,
 }
 
 struct LocalRegion {
@@ -51,6 +54,7 @@ pub struct World {
     pub metrics: WorldMetrics,
     spawn: (i32, i32),
     placement: Arc<dyn Placement>,
+    pub store: Option<RegionStore>,
     remote: OnceLock<Arc<dyn RemoteLinks>>,
     regions: Mutex<HashMap<RegionPos, LocalRegion>>,
     sessions: Mutex<HashMap<SessionId, ActorRef<ToSession>>>,
@@ -82,6 +86,7 @@ impl World {
             metrics: WorldMetrics::default(),
             spawn: settings.spawn,
             placement: settings.placement,
+            store: settings.store,
             remote: OnceLock::new(),
             regions: Mutex::new(HashMap::new()),
             sessions: Mutex::new(HashMap::new()),
@@ -119,6 +124,14 @@ impl World {
 
     pub fn next_teleport_id(&self) -> i32 {
         self.next_teleport.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// The epoch under which this node owns `region`, if it owns it.
+    pub fn epoch_of(&self, region: RegionPos) -> Option<u64> {
+        self.placement
+            .owner(region)
+            .filter(|owner| owner.node == self.node)
+            .map(|owner| owner.epoch)
     }
 
     pub fn region_of_point(&self, x: f64, z: f64) -> RegionPos {

@@ -6,7 +6,7 @@ use tracing::warn;
 
 use valence_protocol::block::{PropName, PropValue};
 use valence_protocol::packets::play::{
-    BlockBreakingProgressS2c, BlockUpdateS2c, PlayerActionResponseS2c, ScreenHandlerSlotUpdateS2c,
+    BlockBreakingProgressS2c, BlockUpdateS2c, PlayerActionResponseS2c,
 };
 use valence_protocol::{
     BlockKind, BlockPos, BlockState, ChunkPos, Direction, GameMode, Hand, ItemStack, VarInt,
@@ -245,12 +245,7 @@ impl Region {
         } else {
             stack.set_count(left);
         }
-        let packet = framing.frame(&ScreenHandlerSlotUpdateS2c {
-            window_id: 0,
-            state_id: VarInt(0),
-            slot_idx: slot as i16,
-            slot_data: std::borrow::Cow::Borrowed(&player.state.inventory[slot]),
-        });
+        let packet = player.state.slot_packet(&framing, slot);
         let session = player.session;
         self.outbox.unicast(session, FeedEvent::Packets(packet));
     }
@@ -267,9 +262,13 @@ impl Region {
             return;
         }
         player.state.inventory[slot as usize] = item;
+        // Vanilla confirms the slot, and clients wait for that confirmation.
+        let confirm = player.state.slot_packet(&framing, slot as usize);
+        let session = player.session;
         let mut buf = Vec::new();
         player.state.equipment_packet(&framing, &mut buf);
         let chunk = player.state.chunk();
+        self.outbox.unicast(session, FeedEvent::Packets(confirm));
         self.outbox.feed(chunk, FeedEvent::Packets(buf.into()));
     }
 
@@ -344,6 +343,7 @@ impl Region {
         let shown = if allowed {
             slot.chunk.set_block(x, change.pos.y, z, change.state);
             slot.packet = None;
+            self.persistence.changed(chunk);
             change.state
         } else {
             current

@@ -5,6 +5,7 @@ mod blocks;
 mod handoff;
 mod movement;
 mod outbox;
+mod persistence;
 mod view;
 
 use std::collections::{HashMap, HashSet};
@@ -85,6 +86,7 @@ pub struct Region {
     new_viewers: Vec<(ChunkPos, SessionAddr)>,
     handoffs: Handoffs,
     outbox: Outbox,
+    persistence: persistence::Persistence,
 }
 
 impl Region {
@@ -98,6 +100,7 @@ impl Region {
             new_viewers: Vec::new(),
             handoffs: Handoffs::default(),
             outbox: Outbox::default(),
+            persistence: Default::default(),
         }
     }
 
@@ -108,6 +111,7 @@ impl Region {
     /// Runs the actor until told to stop. A panic while handling one message
     /// or tick is logged and contained: the region keeps serving its players.
     pub async fn run(mut self, mailbox: &mut Mailbox<RegionMail>) -> Restart {
+        self.load_saved().await;
         let mut ticker = tokio::time::interval(TICK);
         ticker.set_missed_tick_behavior(MissedTickBehavior::Skip);
         loop {
@@ -117,6 +121,7 @@ impl Region {
                         None => return Restart::Done,
                         Some(RegionMail::Stop) => {
                             self.flush();
+                            self.save_now().await;
                             return Restart::Done;
                         }
                         Some(RegionMail::Msg(msg)) => self.contained("message", |r| r.handle(msg)),
@@ -149,8 +154,8 @@ impl Region {
                     self.start_loading(chunk);
                     if let Some(Slot::Loading(waiting)) = self.chunks.get_mut(&chunk) {
                         waiting.push(msg);
+                        return;
                     }
-                    return;
                 }
             }
         }
@@ -185,8 +190,10 @@ impl Region {
     }
 
     fn start_loading(&mut self, chunk: ChunkPos) {
-        self.chunks.insert(chunk, Slot::Loading(Vec::new()));
-        self.world.load_chunk(chunk, self.me.clone());
+        if !self.ready_from_save(chunk) {
+            self.chunks.insert(chunk, Slot::Loading(Vec::new()));
+            self.world.load_chunk(chunk, self.me.clone());
+        }
     }
 
     fn chunk_ready(&mut self, pos: ChunkPos, data: LoadedChunk) {
@@ -280,6 +287,7 @@ impl Region {
 
     fn tick(&mut self) {
         self.dig_progress();
+        self.save_if_due();
         for (handoff, target, msg) in self.handoffs.due_for_retry(self.pos) {
             warn!(region = %self.pos(), handoff, to = %target, "handoff not acknowledged; retrying");
             let _ = self.world.to_region(target, msg);
