@@ -1,8 +1,15 @@
 //! The actor runtime Tessera's services are built from: location-transparent
-//! references to bounded mailboxes, and supervision of actor tasks.
+//! references to bounded mailboxes, and supervision of actor tasks; and the
+//! authenticated node-to-node transport that carries messages between the
+//! nodes of a cluster.
 
 mod actor_ref;
+pub mod placement;
 mod supervisor;
+pub mod transport;
 
 pub use actor_ref::{mailbox, ActorRef, Mailbox, SendError};
 pub use supervisor::{supervise, Restart};
+pub use transport::{
+    ClusterSecret, Envelope, NodeId, RpcError, Topic, Transport, TransportConfig, TransportError,
+};
