@@ -1,0 +1,83 @@
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use super::envelope::ENVELOPE_OVERHEAD;
+use super::frame::DEFAULT_MAX_FRAME_LEN;
+use super::{ClusterSecret, NodeId, TransportError};
+
+/// How a node's transport listens, whom it dials and its limits.
+#[derive(Debug, Clone)]
+pub struct TransportConfig {
+    pub node_id: NodeId,
+    pub listen: SocketAddr,
+    pub secret: ClusterSecret,
+    /// Nodes to dial and keep connected. An entry for our own id is ignored,
+    /// so every node can be given the same list.
+    pub peers: HashMap<NodeId, SocketAddr>,
+    /// Frames queued per peer before `send` reports backpressure.
+    pub queue_capacity: usize,
+    /// Envelopes queued per topic subscriber before the connection's reader
+    /// waits (which, in turn, fills the sender's queue).
+    pub inbox_capacity: usize,
+    /// The largest frame sent or accepted.
+    pub max_frame_len: usize,
+    /// Connect plus authentication must finish within this.
+    pub handshake_timeout: Duration,
+    /// An idle writer sends a heartbeat this often.
+    pub heartbeat_interval: Duration,
+    /// A connection that received nothing (not even a heartbeat) for this long
+    /// is dropped and redialled: how fast a partition or a hung peer is noticed.
+    pub idle_timeout: Duration,
+    /// Reconnection delay after the first failure; it doubles up to the max.
+    pub reconnect_min: Duration,
+    pub reconnect_max: Duration,
+}
+
+impl TransportConfig {
+    /// A configuration with production defaults and no peers.
+    pub fn new(node_id: NodeId, listen: SocketAddr, secret: ClusterSecret) -> Self {
+        Self {
+            node_id,
+            listen,
+            secret,
+            peers: HashMap::new(),
+            queue_capacity: 1024,
+            inbox_capacity: 1024,
+            max_frame_len: DEFAULT_MAX_FRAME_LEN,
+            handshake_timeout: Duration::from_secs(5),
+            heartbeat_interval: Duration::from_secs(1),
+            idle_timeout: Duration::from_secs(5),
+            reconnect_min: Duration::from_millis(50),
+            reconnect_max: Duration::from_secs(2),
+        }
+    }
+
+    pub(crate) fn validate(&self) -> Result<(), TransportError> {
+        let invalid = TransportError::InvalidConfig;
+        if self.queue_capacity == 0 || self.inbox_capacity == 0 {
+            return Err(invalid("queue and inbox capacities must be at least 1"));
+        }
+        if self.max_frame_len <= ENVELOPE_OVERHEAD || self.max_frame_len > u32::MAX as usize {
+            return Err(invalid(
+                "max_frame_len must fit the u32 length prefix and an envelope",
+            ));
+        }
+        if self.heartbeat_interval.is_zero() || self.idle_timeout <= self.heartbeat_interval {
+            return Err(invalid(
+                "heartbeat_interval must be positive and below idle_timeout",
+            ));
+        }
+        if self.reconnect_min.is_zero() || self.reconnect_min > self.reconnect_max {
+            return Err(invalid(
+                "reconnect_min must be positive and at most reconnect_max",
+            ));
+        }
+        Ok(())
+    }
+
+    /// The largest body `send` accepts: the frame cap less the envelope's header.
+    pub(crate) fn max_body_len(&self) -> usize {
+        self.max_frame_len - ENVELOPE_OVERHEAD
+    }
+}

@@ -1,0 +1,538 @@
+//! The transport over real TCP on 127.0.0.1, several nodes in one process.
+//! Every wait is bounded: a broken transport fails a test, it never hangs it.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use tessera_cluster::transport::{
+    ClusterSecret, Envelope, NodeId, RpcError, TokioNet, Topic, Transport, TransportConfig,
+    TransportError,
+};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::mpsc;
+
+const SECRET: &str = "tessera test cluster secret";
+const OTHER_SECRET: &str = "not the cluster's secret at all";
+const WAIT: Duration = Duration::from_secs(5);
+
+/// Short heartbeats and backoff so failures are noticed and repaired quickly.
+fn config(id: u64, secret: &str) -> TransportConfig {
+    let listen = "127.0.0.1:0".parse().unwrap();
+    let mut config = TransportConfig::new(NodeId(id), listen, ClusterSecret::new(secret).unwrap());
+    config.handshake_timeout = Duration::from_secs(2);
+    config.heartbeat_interval = Duration::from_millis(100);
+    config.idle_timeout = Duration::from_millis(600);
+    config.reconnect_min = Duration::from_millis(20);
+    config.reconnect_max = Duration::from_millis(200);
+    config
+}
+
+async fn start(id: u64) -> Transport {
+    // Logs are shown for failed tests only (RUST_LOG picks the level).
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_test_writer()
+        .with_ansi(false)
+        .try_init();
+    Transport::start(TokioNet, config(id, SECRET))
+        .await
+        .unwrap()
+}
+
+/// Tells every node about every other (each ignores its own entry).
+fn introduce(nodes: &[&Transport]) {
+    for a in nodes {
+        for b in nodes {
+            a.add_peer(b.node_id(), b.local_addr());
+        }
+    }
+}
+
+async fn eventually(what: &str, mut condition: impl FnMut() -> bool) {
+    let deadline = Instant::now() + WAIT;
+    while !condition() {
+        assert!(Instant::now() < deadline, "timed out waiting until {what}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+async fn recv(inbox: &mut mpsc::Receiver<Envelope>) -> Envelope {
+    tokio::time::timeout(WAIT, inbox.recv())
+        .await
+        .expect("timed out waiting for a message")
+        .expect("inbox closed")
+}
+
+fn text(envelope: &Envelope) -> String {
+    String::from_utf8(envelope.body.to_vec()).unwrap()
+}
+
+/// Answers requests on `topic` with "echo: <body>", or fails those whose body
+/// is "fail".
+fn serve_echo(node: &Transport, topic: Topic) {
+    let mut requests = node.subscribe(topic).unwrap();
+    let node = node.clone();
+    tokio::spawn(async move {
+        while let Some(request) = requests.recv().await {
+            if &request.body[..] == b"fail" {
+                node.reply_error(&request, "refused by the handler")
+                    .unwrap();
+            } else {
+                let answer = format!("echo: {}", text(&request));
+                node.reply(&request, answer).unwrap();
+            }
+        }
+    });
+}
+
+#[tokio::test]
+async fn every_pair_exchanges_messages_and_requests() {
+    let nodes = [start(1).await, start(2).await, start(3).await];
+    let mut inboxes: Vec<_> = nodes
+        .iter()
+        .map(|n| n.subscribe(Topic::Region).unwrap())
+        .collect();
+    introduce(&nodes.iter().collect::<Vec<_>>());
+
+    // Sent before any connection is up: they wait in the peers' queues.
+    for a in &nodes {
+        for b in &nodes {
+            let body = format!("{}->{}", a.node_id(), b.node_id());
+            a.send(b.node_id(), Topic::Region, body).unwrap();
+        }
+    }
+    for (b, inbox) in nodes.iter().zip(&mut inboxes) {
+        let mut got = Vec::new();
+        for _ in 0..3 {
+            let envelope = recv(inbox).await;
+            assert_eq!(
+                text(&envelope),
+                format!("{}->{}", envelope.from, b.node_id())
+            );
+            got.push(envelope.from.0);
+        }
+        got.sort();
+        assert_eq!(got, [1, 2, 3]);
+    }
+    for node in &nodes {
+        let others: Vec<NodeId> = (1..=3)
+            .map(NodeId)
+            .filter(|&id| id != node.node_id())
+            .collect();
+        eventually("all pairs are connected", || {
+            node.peers_connected() == others
+        })
+        .await;
+    }
+
+    // Small messages queued together go out in one write.
+    let before = nodes[0].stats();
+    for i in 0..100 {
+        nodes[0]
+            .send(NodeId(2), Topic::Region, format!("burst {i}"))
+            .unwrap();
+    }
+    for i in 0..100 {
+        assert_eq!(text(&recv(&mut inboxes[1]).await), format!("burst {i}"));
+    }
+    let after = nodes[0].stats();
+    assert_eq!(after.frames_sent - before.frames_sent, 100);
+    assert!(after.writes - before.writes <= 2, "{before:?} {after:?}");
+
+    // Requests between every pair, including a node to itself.
+    for node in &nodes {
+        serve_echo(node, Topic::Register);
+    }
+    for a in &nodes {
+        for b in &nodes {
+            let question = format!("ping from {}", a.node_id());
+            let answer = a
+                .request(b.node_id(), Topic::Register, question.clone(), WAIT)
+                .await
+                .unwrap();
+            assert_eq!(answer, Bytes::from(format!("echo: {question}")));
+        }
+    }
+    match nodes[0]
+        .request(NodeId(2), Topic::Register, "fail", WAIT)
+        .await
+    {
+        Err(RpcError::Remote { from, message }) => {
+            assert_eq!(from, NodeId(2));
+            assert_eq!(message, "refused by the handler");
+        }
+        other => panic!("expected a remote error, got {other:?}"),
+    }
+    // Nobody handles Auth: the request fails at once instead of timing out.
+    match nodes[0].request(NodeId(3), Topic::Auth, "who", WAIT).await {
+        Err(RpcError::Remote { message, .. }) => {
+            assert!(message.contains("no handler"), "{message}")
+        }
+        other => panic!("expected a remote error, got {other:?}"),
+    }
+}
+
+/// Collects everything the tracing macros print on this thread.
+#[derive(Clone, Default)]
+struct Logs(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Logs {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Logs {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
+
+#[tokio::test]
+async fn a_node_with_the_wrong_secret_is_refused_while_the_others_work() {
+    // The runtime of `tokio::test` is single-threaded, so every node's tasks
+    // log through this thread's subscriber.
+    let logs = Logs::default();
+    let writer = logs.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let a = start(1).await;
+    let b = start(2).await;
+    let intruder = Transport::start(TokioNet, config(9, OTHER_SECRET))
+        .await
+        .unwrap();
+    let mut inbox_a = a.subscribe(Topic::Region).unwrap();
+    let mut inbox_b = b.subscribe(Topic::Region).unwrap();
+    let mut inbox_intruder = intruder.subscribe(Topic::Region).unwrap();
+    introduce(&[&a, &b, &intruder]);
+
+    intruder
+        .send(NodeId(1), Topic::Region, "let me in")
+        .unwrap();
+    intruder
+        .send(NodeId(2), Topic::Region, "let me in")
+        .unwrap();
+    a.send(NodeId(2), Topic::Region, "hello b").unwrap();
+    b.send(NodeId(1), Topic::Region, "hello a").unwrap();
+    a.send(NodeId(9), Topic::Region, "for your eyes").unwrap();
+    assert_eq!(text(&recv(&mut inbox_b).await), "hello b");
+    assert_eq!(text(&recv(&mut inbox_a).await), "hello a");
+
+    // Both honest nodes refuse the intruder, dialling and being dialled.
+    eventually("the intruder is refused both ways", || {
+        let refused = |n: &Transport| n.stats().handshakes_failed >= 2;
+        refused(&a) && refused(&b)
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(
+        inbox_a.try_recv().is_err(),
+        "the intruder's message got through"
+    );
+    assert!(
+        inbox_b.try_recv().is_err(),
+        "the intruder's message got through"
+    );
+    assert!(
+        inbox_intruder.try_recv().is_err(),
+        "a message reached the intruder"
+    );
+    assert_eq!(a.peers_connected(), [NodeId(2)]);
+    assert_eq!(b.peers_connected(), [NodeId(1)]);
+    assert!(intruder.peers_connected().is_empty());
+
+    let logs = logs.text();
+    let config_debug = format!("{:?}", config(1, SECRET));
+    assert!(config_debug.contains("<redacted>") && !config_debug.contains(SECRET));
+    let refused_inbound = logs.lines().any(|l| {
+        l.contains("WARN")
+            && l.contains("failed to prove the cluster secret")
+            && l.contains("claimed_node=9")
+    });
+    let intruder_addr = format!("addr={}", intruder.local_addr());
+    let refused_outbound = logs
+        .lines()
+        .any(|l| l.contains("WARN") && l.contains(&intruder_addr) && l.contains("claimed_node=9"));
+    assert!(refused_inbound && refused_outbound, "{logs}");
+    assert!(
+        !logs.contains(SECRET) && !logs.contains(OTHER_SECRET),
+        "{logs}"
+    );
+}
+
+#[tokio::test]
+async fn a_connection_that_does_not_authenticate_is_dropped() {
+    let mut config = config(1, SECRET);
+    config.handshake_timeout = Duration::from_secs(1);
+    let a = Transport::start(TokioNet, config).await.unwrap();
+    let mut buf = [0u8; 64];
+
+    // Announcing a frame far bigger than any handshake message: dropped at
+    // once, before anything is allocated for it.
+    let mut greedy = TcpStream::connect(a.local_addr()).await.unwrap();
+    greedy.write_all(&(1u32 << 24).to_be_bytes()).await.unwrap();
+    let read = tokio::time::timeout(Duration::from_millis(500), greedy.read(&mut buf)).await;
+    assert_eq!(read.expect("not dropped at once").unwrap_or(0), 0);
+
+    // Saying nothing: dropped when the handshake deadline passes.
+    let started = Instant::now();
+    let mut silent = TcpStream::connect(a.local_addr()).await.unwrap();
+    let read = tokio::time::timeout(WAIT, silent.read(&mut buf)).await;
+    assert_eq!(read.expect("never dropped").unwrap_or(0), 0);
+    assert!(started.elapsed() >= Duration::from_millis(900));
+
+    eventually("both attempts are counted", || {
+        a.stats().handshakes_failed == 2
+    })
+    .await;
+    assert!(a.peers_connected().is_empty());
+}
+
+#[tokio::test]
+async fn a_restarted_peer_is_reconnected_and_gets_what_was_queued() {
+    let a = start(1).await;
+    let b = start(2).await;
+    let b_addr = b.local_addr();
+    let mut inbox_a = a.subscribe(Topic::Region).unwrap();
+    let mut inbox_b = b.subscribe(Topic::Region).unwrap();
+    introduce(&[&a, &b]);
+    a.send(NodeId(2), Topic::Region, "before").unwrap();
+    assert_eq!(text(&recv(&mut inbox_b).await), "before");
+
+    b.shutdown().await;
+    drop((b, inbox_b));
+    eventually("a notices b is gone", || a.peers_connected().is_empty()).await;
+    a.send(NodeId(2), Topic::Region, "while away").unwrap();
+
+    let mut config = config(2, SECRET);
+    config.listen = b_addr;
+    config.peers.insert(NodeId(1), a.local_addr());
+    let b = Transport::start(TokioNet, config).await.unwrap();
+    let mut inbox_b = b.subscribe(Topic::Region).unwrap();
+    assert_eq!(text(&recv(&mut inbox_b).await), "while away");
+    b.send(NodeId(1), Topic::Region, "back").unwrap();
+    assert_eq!(text(&recv(&mut inbox_a).await), "back");
+    eventually("both see the link", || {
+        a.peers_connected() == [NodeId(2)] && b.peers_connected() == [NodeId(1)]
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn simultaneous_dials_leave_one_connection() {
+    let mut both_dials_completed = false;
+    for _ in 0..5 {
+        let a = start(1).await;
+        let b = start(2).await;
+        let mut inbox_a = a.subscribe(Topic::Region).unwrap();
+        let mut inbox_b = b.subscribe(Topic::Region).unwrap();
+        // No await in between: both dial loops start together.
+        a.add_peer(NodeId(2), b.local_addr());
+        b.add_peer(NodeId(1), a.local_addr());
+        eventually("the pair is connected", || {
+            !a.peers_connected().is_empty() && !b.peers_connected().is_empty()
+        })
+        .await;
+        // Several reconnect delays: time for a duplicate to show up or flap.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let (sa, sb) = (a.stats(), b.stats());
+        assert_eq!(
+            (sa.connections_open, sb.connections_open),
+            (1, 1),
+            "{sa:?} {sb:?}"
+        );
+        both_dials_completed |= sa.connections_established + sa.duplicate_connections >= 2;
+
+        a.send(NodeId(2), Topic::Region, "to b").unwrap();
+        b.send(NodeId(1), Topic::Region, "to a").unwrap();
+        assert_eq!(text(&recv(&mut inbox_b).await), "to b");
+        assert_eq!(text(&recv(&mut inbox_a).await), "to a");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let (later_a, later_b) = (a.stats(), b.stats());
+        assert_eq!(
+            later_a.connections_established, sa.connections_established,
+            "flapping"
+        );
+        assert_eq!(
+            later_b.connections_established, sb.connections_established,
+            "flapping"
+        );
+        a.shutdown().await;
+        b.shutdown().await;
+    }
+    assert!(
+        both_dials_completed,
+        "no round had two connections to pick from"
+    );
+}
+
+#[tokio::test]
+async fn removed_peers_are_disconnected_and_forgotten() {
+    let a = start(1).await;
+    let b = start(2).await;
+    // Takes requests and never answers them.
+    let _silent = b.subscribe(Topic::Register).unwrap();
+    let mut inbox_a = a.subscribe(Topic::Region).unwrap();
+    introduce(&[&a, &b]);
+    eventually("the pair is connected", || {
+        a.peers_connected() == [NodeId(2)]
+    })
+    .await;
+
+    let pending = a.request(NodeId(2), Topic::Register, "never answered", WAIT);
+    let remove = async {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        a.remove_peer(NodeId(2));
+        b.remove_peer(NodeId(1));
+    };
+    let (outcome, ()) = tokio::join!(pending, remove);
+    assert!(matches!(outcome, Err(RpcError::PeerUnreachable(NodeId(2)))));
+    eventually("both sides let go", || {
+        a.peers_connected().is_empty() && b.peers_connected().is_empty()
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(
+        a.peers_connected().is_empty(),
+        "a removed peer was redialled"
+    );
+    assert!(matches!(
+        a.send(NodeId(2), Topic::Region, "gone"),
+        Err(TransportError::UnknownPeer(NodeId(2)))
+    ));
+
+    // Only a dials again; b accepts a node it was not told about and can
+    // answer it over the same connection.
+    a.set_peers(HashMap::from([(NodeId(2), b.local_addr())]));
+    eventually("a is back", || b.peers_connected() == [NodeId(1)]).await;
+    b.send(NodeId(1), Topic::Region, "welcome back").unwrap();
+    assert_eq!(text(&recv(&mut inbox_a).await), "welcome back");
+}
+
+#[tokio::test]
+async fn full_queues_report_backpressure_and_bad_sends_are_refused() {
+    let unreachable = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let mut config = config(1, SECRET);
+    config.queue_capacity = 4;
+    config.inbox_capacity = 2;
+    let a = Transport::start(TokioNet, config).await.unwrap();
+    a.add_peer(NodeId(2), unreachable);
+
+    for _ in 0..4 {
+        a.send(NodeId(2), Topic::Region, "queued").unwrap();
+    }
+    assert!(matches!(
+        a.send(NodeId(2), Topic::Region, "one too many"),
+        Err(TransportError::Backpressure(NodeId(2)))
+    ));
+    assert_eq!(a.stats().backpressure, 1);
+    let wait = a.send_wait(NodeId(2), Topic::Region, "waits for room");
+    assert!(tokio::time::timeout(Duration::from_millis(100), wait)
+        .await
+        .is_err());
+    assert!(matches!(
+        a.request(
+            NodeId(2),
+            Topic::Register,
+            "anyone?",
+            Duration::from_millis(100)
+        )
+        .await,
+        Err(RpcError::Timeout { to: NodeId(2), .. })
+    ));
+
+    // The local inbox has its own bound.
+    let _inbox = a.subscribe(Topic::Session).unwrap();
+    a.send(NodeId(1), Topic::Session, "1").unwrap();
+    a.send(NodeId(1), Topic::Session, "2").unwrap();
+    assert!(matches!(
+        a.send(NodeId(1), Topic::Session, "3"),
+        Err(TransportError::Backpressure(NodeId(1)))
+    ));
+    assert!(matches!(
+        a.subscribe(Topic::Session),
+        Err(TransportError::AlreadySubscribed(Topic::Session))
+    ));
+
+    assert!(matches!(
+        a.send(NodeId(7), Topic::Region, "who?"),
+        Err(TransportError::UnknownPeer(NodeId(7)))
+    ));
+    assert!(matches!(
+        a.request(NodeId(7), Topic::Region, "who?", WAIT).await,
+        Err(RpcError::PeerUnreachable(NodeId(7)))
+    ));
+    assert!(matches!(
+        a.send(NodeId(2), Topic::Region, vec![0u8; 16 * 1024 * 1024]),
+        Err(TransportError::TooLarge { .. })
+    ));
+}
+
+#[tokio::test]
+async fn an_oversized_frame_drops_only_that_connection() {
+    let mut small = config(1, SECRET);
+    small.max_frame_len = 4096;
+    let a = Transport::start(TokioNet, small).await.unwrap();
+    let b = start(2).await;
+    let c = start(3).await;
+    let mut inbox_a = a.subscribe(Topic::Region).unwrap();
+    introduce(&[&a, &b, &c]);
+    eventually("a is connected to b and c", || {
+        a.peers_connected() == [NodeId(2), NodeId(3)]
+    })
+    .await;
+    // Let the duplicate connections of the start settle before counting.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let established_a = a.stats().connections_established;
+    let established_c = c.stats().connections_established;
+
+    // Within b's limit, beyond a's: a drops the connection to b (and b or a
+    // dials again at once).
+    b.send(NodeId(1), Topic::Region, vec![0u8; 10_000]).unwrap();
+    eventually("a drops and re-establishes the link to b", || {
+        a.stats().connections_established > established_a
+    })
+    .await;
+    c.send(NodeId(1), Topic::Region, "c is unaffected").unwrap();
+    assert_eq!(text(&recv(&mut inbox_a).await), "c is unaffected");
+
+    // A message sent while the link was failing may be lost, so keep sending
+    // until one arrives.
+    let deadline = Instant::now() + WAIT;
+    loop {
+        assert!(Instant::now() < deadline, "b never got through again");
+        let _ = b.send(NodeId(1), Topic::Region, "b again");
+        match tokio::time::timeout(Duration::from_millis(100), inbox_a.recv()).await {
+            Ok(Some(envelope)) => {
+                assert_eq!(
+                    text(&envelope),
+                    "b again",
+                    "the oversized frame got through"
+                );
+                break;
+            }
+            _ => continue,
+        }
+    }
+    assert_eq!(
+        c.stats().connections_established,
+        established_c,
+        "c's connections were disturbed"
+    );
+}
