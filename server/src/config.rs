@@ -24,11 +24,13 @@ const ENV_PREFIX: &str = "TESSERA_";
 enum Kind {
     Integer,
     String,
+    /// A TOML array of strings; in the environment, comma-separated.
+    StringList,
 }
 
 /// Every key the file may set (dotted path, type). Keys not listed here are
 /// rejected, so a misspelt key fails loudly instead of leaving a default.
-const KEYS: [(&str, Kind); 12] = [
+const KEYS: [(&str, Kind); 16] = [
     ("server.bind", Kind::String),
     ("server.motd", Kind::String),
     ("server.max_players", Kind::Integer),
@@ -41,18 +43,70 @@ const KEYS: [(&str, Kind); 12] = [
     ("world.region_size", Kind::Integer),
     ("world.data_dir", Kind::String),
     ("admin.bind", Kind::String),
+    ("cluster.node_id", Kind::Integer),
+    ("cluster.bind", Kind::String),
+    ("cluster.seeds", Kind::StringList),
+    ("cluster.secret", Kind::String),
 ];
 
 /// Minecraft's standard port, used by the default `server.bind`.
 const DEFAULT_PORT: u16 = 25565;
 const DEFAULT_ADMIN_PORT: u16 = 25580;
+const DEFAULT_CLUSTER_PORT: u16 = 25590;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
     pub server: ServerConfig,
     pub world: WorldConfig,
     pub admin: AdminConfig,
+    pub cluster: Option<ClusterConfig>,
 }
+
+/// Present when the node is part of a cluster; absent for a single node.
+#[derive(Clone, PartialEq)]
+pub struct ClusterConfig {
+    /// This node's id, unique in the cluster.
+    pub node_id: u64,
+    /// Address of the cluster port other nodes connect to.
+    pub bind: SocketAddr,
+    /// Other nodes to contact at start, as `id@host:port`.
+    pub seeds: Vec<Seed>,
+    /// Shared secret every node must prove it holds; never printed.
+    pub secret: String,
+}
+
+impl fmt::Debug for ClusterConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClusterConfig")
+            .field("node_id", &self.node_id)
+            .field("bind", &self.bind)
+            .field("seeds", &self.seeds)
+            .field("secret", &"<redacted>")
+            .finish()
+    }
+}
+
+/// A node to contact at start: its id and a `host:port` that may be a DNS name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Seed {
+    pub node_id: u64,
+    pub address: String,
+}
+
+impl Seed {
+    fn parse(text: &str) -> Option<Self> {
+        let (id, address) = text.trim().split_once('@')?;
+        let node_id = id.parse().ok().filter(|&id| id > 0)?;
+        let (host, port) = address.rsplit_once(':')?;
+        (!host.is_empty() && port.parse::<u16>().is_ok()).then(|| Seed {
+            node_id,
+            address: address.to_owned(),
+        })
+    }
+}
+
+/// Shortest cluster secret accepted: guessing it must be out of reach.
+const MIN_SECRET_LEN: usize = 16;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct AdminConfig {
@@ -159,6 +213,11 @@ pub enum ConfigError {
         value: i64,
         origin: Origin,
     },
+    #[error("`{key}` must be set when the node is part of a cluster")]
+    Missing { key: &'static str },
+    // The value is a secret: the message names where it came from, never it.
+    #[error("`{key}` must be at least {MIN_SECRET_LEN} bytes long {origin}")]
+    WeakSecret { key: &'static str, origin: Origin },
     #[error("`{key}` must be {expected}, got {value:?} {origin}")]
     Invalid {
         key: &'static str,
@@ -199,7 +258,36 @@ fn build(settings: &Settings, config_dir: &Path) -> Result<Config, ConfigError> 
         server: server_config(settings)?,
         world: world_config(settings, config_dir)?,
         admin: admin_config(settings)?,
+        cluster: cluster_config(settings)?,
     })
+}
+
+fn cluster_config(settings: &Settings) -> Result<Option<ClusterConfig>, ConfigError> {
+    if !settings.0.keys().any(|key| key.starts_with("cluster.")) {
+        return Ok(None);
+    }
+    // A value of the wrong kind is reported before a missing one, so each
+    // message points at the first thing to fix in the file.
+    let node_id = settings.integer("cluster.node_id", 0, i64::MAX, 0)?;
+    let bind = settings.string(
+        "cluster.bind",
+        "an address:port such as \"0.0.0.0:25590\"",
+        SocketAddr::from(([0, 0, 0, 0], DEFAULT_CLUSTER_PORT)),
+        |text| text.parse().ok(),
+    )?;
+    let seeds = settings.string_list("cluster.seeds", "a list of \"id@host:port\"", Seed::parse)?;
+    let secret = settings.secret("cluster.secret")?;
+    if node_id == 0 {
+        return Err(ConfigError::Missing {
+            key: "cluster.node_id",
+        });
+    }
+    Ok(Some(ClusterConfig {
+        node_id: node_id as u64,
+        bind,
+        seeds,
+        secret,
+    }))
 }
 
 fn admin_config(settings: &Settings) -> Result<AdminConfig, ConfigError> {
@@ -285,6 +373,10 @@ fn is_section(path: &str) -> bool {
 /// text verbatim, so a MOTD of `2024` stays a string rather than failing as an
 /// integer.
 fn env_value(raw: &str, kind: Kind) -> Value {
+    if kind == Kind::StringList {
+        let items = raw.split(',').map(str::trim).filter(|s| !s.is_empty());
+        return Value::Array(items.map(|s| Value::String(s.to_owned())).collect());
+    }
     let parsed = Value::deserialize(toml::de::ValueDeserializer::new(raw.trim())).ok();
     match parsed {
         Some(value @ (Value::Integer(_) | Value::Float(_) | Value::Boolean(_)))
@@ -406,6 +498,50 @@ impl Settings {
             })
     }
 
+    /// A secret string of at least `MIN_SECRET_LEN` bytes.
+    fn secret(&self, key: &'static str) -> Result<String, ConfigError> {
+        let Some(setting) = self.0.get(key) else {
+            return Err(ConfigError::Missing { key });
+        };
+        match &setting.value {
+            Value::String(text) if text.len() >= MIN_SECRET_LEN => Ok(text.clone()),
+            Value::String(_) => Err(ConfigError::WeakSecret {
+                key,
+                origin: setting.origin.clone(),
+            }),
+            _ => Err(setting.wrong_type(key, "a string")),
+        }
+    }
+
+    /// A list of strings, each turned into `T` by `parse`.
+    fn string_list<T>(
+        &self,
+        key: &'static str,
+        expected: &'static str,
+        parse: impl Fn(&str) -> Option<T>,
+    ) -> Result<Vec<T>, ConfigError> {
+        let Some(setting) = self.0.get(key) else {
+            return Ok(Vec::new());
+        };
+        let Value::Array(items) = &setting.value else {
+            return Err(setting.wrong_type(key, "an array of strings"));
+        };
+        items
+            .iter()
+            .map(|item| {
+                let text = item
+                    .as_str()
+                    .ok_or_else(|| setting.wrong_type(key, "an array of strings"))?;
+                parse(text).ok_or_else(|| ConfigError::Invalid {
+                    key,
+                    expected,
+                    value: text.to_owned(),
+                    origin: setting.origin.clone(),
+                })
+            })
+            .collect()
+    }
+
     /// A string key turned into `T` by `parse`; `None` from `parse` means the
     /// text is not `expected`.
     fn string<T>(
@@ -497,7 +633,13 @@ mod tests {
             .add_table(text.parse().expect("valid TOML"), "", &path)
             .expect("only known keys");
         for (key, _) in KEYS {
-            assert!(settings.0.contains_key(key), "config.toml lacks `{key}`");
+            // A cluster section would make the default a cluster node, so
+            // its keys are shown commented out.
+            let present = match key.strip_prefix("cluster.") {
+                Some(name) => text.contains(&format!("# {name} =")),
+                None => settings.0.contains_key(key),
+            };
+            assert!(present, "config.toml lacks `{key}`");
         }
     }
 
@@ -630,10 +772,11 @@ mod tests {
 
     #[test]
     fn every_key_is_read_and_type_checked() {
-        // An array is the wrong type for every key, so each must fail naming
+        // An array (a number, for lists) is the wrong type for every key, so each must fail naming
         // itself; a key listed in KEYS but never read would load instead.
-        for (key, _) in KEYS {
-            let file = TempConfig::new(&format!("{key} = []\n"));
+        for (key, kind) in KEYS {
+            let wrong = if kind == Kind::StringList { "5" } else { "[]" };
+            let file = TempConfig::new(&format!("{key} = {wrong}\n"));
             let message = file.error(&[]);
             assert!(
                 message.starts_with(&format!("`{key}` must be")),
@@ -737,5 +880,64 @@ mod tests {
             .load(&[("TESSERA_WORLD_DATA_DIR", absolute_text)])
             .expect("loads");
         assert_eq!(config.world.data_dir, absolute);
+    }
+
+    #[test]
+    fn a_cluster_section_names_its_seeds_and_hides_its_secret() {
+        let file = TempConfig::new(
+            "[cluster]\nnode_id = 2\nbind = \"127.0.0.1:25591\"\nseeds = [\"1@localhost:25590\"]\n",
+        );
+        let config = file
+            .load(&[("TESSERA_CLUSTER_SECRET", "sixteen-bytes-or-more")])
+            .expect("cluster config loads");
+        let cluster = config.cluster.expect("cluster section");
+        assert_eq!(cluster.node_id, 2);
+        assert_eq!(
+            cluster.seeds,
+            vec![Seed {
+                node_id: 1,
+                address: "localhost:25590".into()
+            }]
+        );
+        assert!(!format!("{cluster:?}").contains("sixteen"));
+
+        let weak = file.error(&[("TESSERA_CLUSTER_SECRET", "short-secret")]);
+        assert!(
+            weak.contains("at least 16 bytes") && !weak.contains("short-secret"),
+            "{weak}"
+        );
+        let missing = file.error(&[]);
+        assert!(
+            missing.starts_with("`cluster.secret` must be set"),
+            "{missing}"
+        );
+        let from_env = TempConfig::new("").load(&[
+            ("TESSERA_CLUSTER_NODE_ID", "3"),
+            ("TESSERA_CLUSTER_SEEDS", "1@a:1, 2@b:2"),
+            ("TESSERA_CLUSTER_SECRET", "sixteen-bytes-or-more"),
+        ]);
+        assert_eq!(
+            from_env
+                .expect("env cluster")
+                .cluster
+                .expect("cluster")
+                .seeds
+                .len(),
+            2
+        );
+        let bad_seed = TempConfig::new("[cluster]\nseeds = [\"nohost\"]\n").error(&[]);
+        assert!(
+            bad_seed.starts_with("`cluster.seeds` must be a list of \"id@host:port\""),
+            "{bad_seed}"
+        );
+    }
+
+    #[test]
+    fn no_cluster_section_means_a_single_node() {
+        assert!(TempConfig::new("")
+            .load(&[])
+            .expect("loads")
+            .cluster
+            .is_none());
     }
 }
