@@ -74,7 +74,7 @@ impl Frontend {
 
     /// `There are N of a max of M players online: a, b`, as vanilla prints it.
     pub fn list_line(&self) -> String {
-        let names: Vec<String> = self.players.names().into_iter().map(|(n, _)| n).collect();
+        let names: Vec<String> = self.all_names().into_iter().map(|(n, _)| n).collect();
         format!(
             "There are {} of a max of {} players online: {}",
             names.len(),
@@ -84,13 +84,30 @@ impl Frontend {
     }
 
     pub fn say(&self, from: &str, text: &str) {
-        self.players
-            .broadcast_message(format!("[{from}] {text}").color(Color::LIGHT_PURPLE));
+        self.broadcast_message(format!("[{from}] {text}").color(Color::LIGHT_PURPLE));
     }
 
+    /// Disconnects a player, on this node or whichever node it is on.
     pub fn kick(&self, name: &str, reason: &str) -> Result<(), AdminError> {
+        if let Some(remote) = self.directory.find(name) {
+            self.directory.kick_remote(&remote, reason);
+            return Ok(());
+        }
         self.find_player(name)?.kick(&self.world, reason);
         Ok(())
+    }
+
+    /// Everyone online in the cluster, by name.
+    pub fn all_names(&self) -> Vec<(String, uuid::Uuid)> {
+        let mut names = self.players.names();
+        names.extend(
+            self.directory
+                .remote_players()
+                .into_iter()
+                .map(|p| (p.name, p.uuid)),
+        );
+        names.sort();
+        names
     }
 
     pub fn teleport(&self, name: &str, to: DVec3) -> Result<(), AdminError> {

@@ -17,6 +17,7 @@ use valence_protocol::packets::play::WorldTimeUpdateS2c;
 use valence_protocol::{CompressionThreshold, Text};
 
 use crate::connection::Connection;
+use crate::directory::Directory;
 use crate::error::ClientError;
 use crate::metrics::NetMetrics;
 use crate::players::Players;
@@ -45,6 +46,7 @@ pub struct Frontend {
     pub registries: Registries,
     pub framing: Framing,
     pub metrics: Arc<NetMetrics>,
+    pub directory: Directory,
     started: std::time::Instant,
     /// Becomes true when the node shuts down: sessions then leave with the reason.
     shutdown: watch::Sender<Option<String>>,
@@ -58,6 +60,7 @@ impl Frontend {
             registries: Registries::vanilla(),
             framing,
             metrics: Arc::default(),
+            directory: Directory::default(),
             config,
             world,
             started: std::time::Instant::now(),

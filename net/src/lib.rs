@@ -4,6 +4,7 @@
 
 pub mod admin;
 mod connection;
+pub mod directory;
 mod error;
 pub mod frontend;
 mod login;

@@ -51,7 +51,10 @@ pub async fn login(
         return Err(ClientError::Refused("Invalid player name".into()));
     }
     let players = &frontend.players;
-    if players.count() >= players.max() && players.get(hello.username).is_none() {
+    let online = players.count() + frontend.directory.remote_count();
+    let known =
+        players.get(hello.username).is_some() || frontend.directory.find(hello.username).is_some();
+    if online >= players.max() && !known {
         return Err(ClientError::Refused("The server is full!".into()));
     }
     let profile = Profile {

@@ -10,6 +10,8 @@ use tessera_world::coords::RegionPos;
 use tessera_world::framing::Framing;
 use tessera_world::messages::{Delivery, EntityId, FeedEvent, SessionAddr, ToSession};
 use tessera_world::World;
+
+use crate::directory::RemotePlayer;
 use uuid::Uuid;
 use valence_protocol::math::DVec3;
 use valence_protocol::packets::play::player_list_s2c::{PlayerListActions, PlayerListEntry};
@@ -37,6 +39,16 @@ impl OnlinePlayer {
 
     pub fn owner(&self) -> RegionPos {
         *self.owner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// How other nodes see this player.
+    pub fn as_remote(&self, node: u64) -> RemotePlayer {
+        RemotePlayer {
+            uuid: self.uuid,
+            name: self.name.clone(),
+            node,
+            game_mode: self.game_mode(),
+        }
     }
 
     pub fn game_mode(&self) -> GameMode {
@@ -155,20 +167,26 @@ impl Players {
         }));
     }
 
-    /// The tab-list packet that adds these players.
-    pub fn tab_add(&self, players: &[Arc<OnlinePlayer>]) -> Bytes {
-        let entries: Vec<PlayerListEntry> = players
+    /// The tab-list packet that adds these players, local and remote.
+    pub fn tab_entries(&self, local: &[Arc<OnlinePlayer>], remote: &[RemotePlayer]) -> Bytes {
+        let entry = |uuid, username, game_mode| PlayerListEntry {
+            player_uuid: uuid,
+            username,
+            properties: Cow::Borrowed(&[]),
+            chat_data: None,
+            listed: true,
+            ping: 0,
+            game_mode,
+            display_name: None,
+        };
+        let entries: Vec<PlayerListEntry> = local
             .iter()
-            .map(|p| PlayerListEntry {
-                player_uuid: p.uuid,
-                username: &p.name,
-                properties: Cow::Borrowed(&[]),
-                chat_data: None,
-                listed: true,
-                ping: 0,
-                game_mode: p.game_mode(),
-                display_name: None,
-            })
+            .map(|p| entry(p.uuid, p.name.as_str(), p.game_mode()))
+            .chain(
+                remote
+                    .iter()
+                    .map(|p| entry(p.uuid, p.name.as_str(), p.game_mode)),
+            )
             .collect();
         self.framing.frame(&PlayerListS2c {
             actions: PlayerListActions::new()
@@ -180,10 +198,10 @@ impl Players {
         })
     }
 
-    pub fn tab_game_mode(&self, player: &OnlinePlayer) -> Bytes {
+    pub fn tab_game_mode(&self, uuid: Uuid, game_mode: GameMode) -> Bytes {
         let entry = PlayerListEntry {
-            player_uuid: player.uuid,
-            game_mode: player.game_mode(),
+            player_uuid: uuid,
+            game_mode,
             ..Default::default()
         };
         self.framing.frame(&PlayerListS2c {

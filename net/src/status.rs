@@ -14,7 +14,7 @@ use crate::frontend::Frontend;
 const SAMPLE_SIZE: usize = 12;
 
 pub fn status_json(frontend: &Frontend) -> String {
-    let names = frontend.players.names();
+    let names = frontend.all_names();
     let sample: Vec<_> = names
         .iter()
         .take(SAMPLE_SIZE)

@@ -3,6 +3,7 @@
 mod admin_http;
 mod config;
 mod console;
+mod links;
 mod node;
 
 use std::io::IsTerminal;

@@ -27,6 +27,8 @@ pub enum Topic {
     Session,
     /// Messages to remote actors addressed through an `ActorRef`.
     Actor,
+    /// Between frontends: cluster-wide chat, tab list and player directory.
+    Frontend,
 }
 
 /// A request's correlation id, unique per requesting node.

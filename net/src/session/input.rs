@@ -171,7 +171,7 @@ impl Session {
     fn chat(&self, message: &str) {
         let text = format!("<{}> {}", self.me.name, message);
         tracing::info!(target: "chat", "{text}");
-        self.frontend.players.broadcast_message(text.into());
+        self.frontend.broadcast_message(text.into());
     }
 }
 

@@ -28,9 +28,16 @@ impl Session {
             Ok(None) => {}
         }
         self.send_game_join();
-        players.broadcast(players.tab_add(std::slice::from_ref(&self.me)));
-        self.conn.queue_framed(&players.tab_add(&players.all()));
-        players.broadcast_message(format!("{} joined the game", self.me.name).color(Color::YELLOW));
+        let directory = &frontend.directory;
+        if let Some(elsewhere) = directory.find(&self.me.name) {
+            directory.kick_remote(&elsewhere, "You logged in from another location");
+        }
+        directory.announce_joined(self.me.as_remote(frontend.world.node));
+        players.broadcast(players.tab_entries(std::slice::from_ref(&self.me), &[]));
+        self.conn
+            .queue_framed(&players.tab_entries(&players.all(), &directory.remote_players()));
+        frontend
+            .broadcast_message(format!("{} joined the game", self.me.name).color(Color::YELLOW));
         let mut state = PlayerState::new(
             self.me.uuid,
             self.me.name.clone(),

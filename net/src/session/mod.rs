@@ -152,7 +152,10 @@ impl Session {
                     .lock()
                     .unwrap_or_else(std::sync::PoisonError::into_inner) = mode;
                 let players = &self.frontend.players;
-                players.broadcast(players.tab_game_mode(&self.me));
+                players.broadcast(players.tab_game_mode(self.me.uuid, mode));
+                self.frontend
+                    .directory
+                    .announce_game_mode(self.me.uuid, mode);
             }
             ToSession::Disconnect(reason) => return Err(End::Kick(reason)),
         }
@@ -213,7 +216,8 @@ impl Session {
         let players = &self.frontend.players;
         if players.remove(&self.me.name, self.me.session) {
             players.broadcast(players.tab_remove(self.me.uuid));
-            players.broadcast_message(self.left_message());
+            self.frontend.directory.announce_left(self.me.uuid);
+            self.frontend.broadcast_message(self.left_message());
         }
         self.to_owner(RegionMsg::Leave {
             entity: self.me.entity,
