@@ -112,6 +112,9 @@ pub enum ToSession {
     Moved(DVec3),
     /// The player's game mode changed.
     GameModeChanged(#[serde(with = "crate::wire::protocol")] GameMode),
+    /// The player's state as its region holds it now, so the session can
+    /// bring the player back if that region's node dies.
+    Snapshot(Box<PlayerState>),
     /// Close the connection with this reason.
     Disconnect(String),
 }

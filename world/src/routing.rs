@@ -11,6 +11,10 @@ use crate::messages::{NodeBatch, NodeId, RegionMsg, SessionAddr, ToSession};
 pub trait Placement: Send + Sync + 'static {
     /// The owner of `region`, or `None` while it is not decided yet.
     fn owner(&self, region: RegionPos) -> Option<Ownership>;
+
+    /// Asks for an owner to be chosen for `region`; the world is told
+    /// through `World::placement_changed` once there is one.
+    fn request(&self, _region: RegionPos) {}
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,8 +43,14 @@ pub enum Undelivered {
     Gone,
     #[error("the recipient's mailbox is full")]
     Full,
-    #[error("nobody owns region {0} yet")]
-    Unplaced(RegionPos),
+}
+
+/// A region's owner changed from one node to another (`None`: no owner).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OwnerChange {
+    pub region: RegionPos,
+    pub from: Option<NodeId>,
+    pub to: Option<NodeId>,
 }
 
 /// Every region on this node: the placement of a server without a cluster.

@@ -19,7 +19,7 @@ use crate::gen::Generator;
 use crate::messages::{EntityId, NodeBatch, NodeId, RegionMsg, SessionAddr, SessionId, ToSession};
 use crate::metrics::WorldMetrics;
 use crate::region::{LoadedChunk, Region, RegionMail};
-use crate::routing::{Placement, RemoteLinks, Undelivered};
+use crate::routing::{OwnerChange, Placement, RemoteLinks, Undelivered};
 use crate::store::RegionStore;
 
 const REGION_MAILBOX: usize = 4096;
@@ -57,6 +57,9 @@ pub struct World {
     pub store: Option<RegionStore>,
     remote: OnceLock<Arc<dyn RemoteLinks>>,
     regions: Mutex<HashMap<RegionPos, LocalRegion>>,
+    /// Messages for regions that have no owner yet, sent once they do.
+    unplaced: Mutex<HashMap<RegionPos, Vec<RegionMsg>>>,
+    ownership: tokio::sync::broadcast::Sender<OwnerChange>,
     sessions: Mutex<HashMap<SessionId, ActorRef<ToSession>>>,
     next_entity: AtomicI32,
     next_handoff: AtomicU64,
@@ -89,6 +92,8 @@ impl World {
             store: settings.store,
             remote: OnceLock::new(),
             regions: Mutex::new(HashMap::new()),
+            unplaced: Mutex::new(HashMap::new()),
+            ownership: tokio::sync::broadcast::channel(1024).0,
             sessions: Mutex::new(HashMap::new()),
             next_entity: AtomicI32::new(1),
             next_handoff: AtomicU64::new(1),
@@ -148,10 +153,15 @@ impl World {
         region: RegionPos,
         msg: RegionMsg,
     ) -> Result<(), Undelivered> {
-        let owner = self
-            .placement
-            .owner(region)
-            .ok_or(Undelivered::Unplaced(region))?;
+        let Some(owner) = self.placement.owner(region) else {
+            let mut unplaced = lock(&self.unplaced);
+            let waiting = unplaced.entry(region).or_default();
+            if waiting.is_empty() {
+                self.placement.request(region);
+            }
+            waiting.push(msg);
+            return Ok(());
+        };
         if owner.node == self.node {
             return self
                 .local_region(region)
@@ -162,6 +172,40 @@ impl World {
             Some(remote) => remote.to_region(owner.node, region, msg),
             None => Err(Undelivered::NoRoute(owner.node)),
         }
+    }
+
+    /// Placement gave `region` a new owner: sends what waited for one, stops
+    /// the local actor if this node no longer owns it (it saves first), and
+    /// tells sessions so they can re-attach.
+    pub async fn placement_changed(self: &Arc<Self>, region: RegionPos, from: Option<NodeId>) {
+        let owner = self.placement.owner(region);
+        if owner.is_some_and(|o| o.node != self.node) {
+            let local = lock(&self.regions).remove(&region);
+            if let Some(local) = local {
+                let _ = local.actor.send(RegionMail::Stop).await;
+                let _ = local.task.await;
+            }
+        }
+        let waiting = lock(&self.unplaced).remove(&region).unwrap_or_default();
+        for msg in waiting {
+            if let Err(e) = self.to_region(region, msg) {
+                warn!(%region, "message for a newly placed region not delivered: {e}");
+            }
+        }
+        let to = owner.map(|o| o.node);
+        if from != to {
+            let _ = self.ownership.send(OwnerChange { region, from, to });
+        }
+    }
+
+    /// Regions whose owner changed, for sessions to re-attach to.
+    pub fn ownership_changes(&self) -> tokio::sync::broadcast::Receiver<OwnerChange> {
+        self.ownership.subscribe()
+    }
+
+    /// The regions this node runs now.
+    pub fn local_regions(&self) -> Vec<RegionPos> {
+        lock(&self.regions).keys().copied().collect()
     }
 
     /// Sends a message to a session, on this node or another.

@@ -2,7 +2,8 @@
 //! set of shown entities in step with the view.
 
 use tessera_world::messages::{Delivery, FeedEvent, RegionMsg};
-use tessera_world::player::despawn_packet;
+use tessera_world::player::{despawn_packet, PlayerState};
+use tessera_world::routing::OwnerChange;
 use valence_protocol::packets::play::{ChunkRenderDistanceCenterS2c, UnloadChunkS2c};
 use valence_protocol::{ChunkPos, VarInt};
 
@@ -103,6 +104,57 @@ impl Session {
                 session: self.me.session,
             };
             let _ = world.to_region(world.region_of_chunk(chunk), msg);
+        }
+    }
+}
+
+impl Session {
+    /// A region changed hands (its node died or it was moved): what the
+    /// client sees of it is fetched again from the new owner, and a player
+    /// who stood in it is brought back there from its last known state.
+    pub(super) fn reattach(&mut self, change: OwnerChange) {
+        let world = self.frontend.world.clone();
+        let in_region: Vec<ChunkPos> = self
+            .view
+            .loaded()
+            .filter(|c| world.region_of_chunk(*c) == change.region)
+            .collect();
+        let stale: Vec<_> = self
+            .visible
+            .iter()
+            .filter(|(_, c)| in_region.contains(c))
+            .map(|(&e, _)| e)
+            .collect();
+        if !stale.is_empty() {
+            for entity in &stale {
+                self.visible.remove(entity);
+            }
+            self.conn
+                .queue_framed(&despawn_packet(&self.frontend.framing, &stale));
+        }
+        if self.owner == change.region {
+            let state = self.last_state.clone().unwrap_or_else(|| {
+                PlayerState::new(
+                    self.me.uuid,
+                    self.me.name.clone(),
+                    self.me.entity,
+                    self.position,
+                )
+            });
+            tracing::info!(region = %change.region, "re-attaching the player to the region's new owner");
+            self.to_owner(RegionMsg::Join {
+                player: Box::new(state),
+                session: self.me.session,
+            });
+        }
+        for chunk in in_region {
+            let msg = RegionMsg::Subscribe {
+                chunk,
+                session: self.me.session,
+            };
+            if let Err(e) = world.to_region(change.region, msg) {
+                tracing::warn!(region = %change.region, "chunk not requested again: {e}");
+            }
         }
     }
 }

@@ -15,6 +15,8 @@ use std::time::{Duration, Instant};
 use tessera_cluster::Mailbox;
 use tessera_world::coords::RegionPos;
 use tessera_world::messages::{EntityId, RegionMsg, ToSession};
+use tessera_world::player::PlayerState;
+use tessera_world::routing::OwnerChange;
 use tracing::{info, warn};
 use valence_protocol::decode::PacketFrame;
 use valence_protocol::math::DVec3;
@@ -33,6 +35,7 @@ const KEEP_ALIVE_TIMEOUT: Duration = Duration::from_secs(30);
 
 enum Event {
     Packet(Result<PacketFrame, ClientError>),
+    Owner(OwnerChange),
     Message(Option<ToSession>),
     Timer,
     Shutdown(String),
@@ -59,6 +62,8 @@ pub struct Session {
     teleport_pending: bool,
     keep_alive: Option<(u64, Instant)>,
     last_keep_alive_sent: Instant,
+    /// The player as its region last reported it.
+    last_state: Option<PlayerState>,
 }
 
 impl Session {
@@ -92,6 +97,7 @@ impl Session {
             teleport_pending: false,
             keep_alive: None,
             last_keep_alive_sent: Instant::now(),
+            last_state: None,
         };
         let end = match session.join().await {
             Ok(()) => session.play().await,
@@ -103,10 +109,12 @@ impl Session {
     async fn play(&mut self) -> End {
         let mut shutdown = self.frontend.shutdown_signal();
         let mut timer = tokio::time::interval(Duration::from_secs(1));
+        let mut owners = self.frontend.world.ownership_changes();
         loop {
             let event = tokio::select! {
                 frame = self.conn.next_frame() => Event::Packet(frame),
                 msg = self.inbox.recv() => Event::Message(msg),
+                Ok(change) = owners.recv() => Event::Owner(change),
                 _ = timer.tick() => Event::Timer,
                 Ok(()) = shutdown.changed() => {
                     Event::Shutdown(shutdown.borrow().clone().unwrap_or_default())
@@ -115,6 +123,10 @@ impl Session {
             let outcome = match event {
                 Event::Packet(Ok(frame)) => self.handle_packet(frame),
                 Event::Packet(Err(e)) => Err(End::from(e)),
+                Event::Owner(change) => {
+                    self.reattach(change);
+                    Ok(())
+                }
                 Event::Message(Some(msg)) => self.handle_message(msg),
                 Event::Message(None) => Err(End::Kick("Server closed".into())),
                 Event::Timer => self.keep_alive(),
@@ -157,6 +169,7 @@ impl Session {
                     .directory
                     .announce_game_mode(self.me.uuid, mode);
             }
+            ToSession::Snapshot(state) => self.last_state = Some(*state),
             ToSession::Disconnect(reason) => return Err(End::Kick(reason)),
         }
         Ok(())

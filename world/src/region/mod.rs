@@ -29,6 +29,8 @@ use handoff::Handoffs;
 use outbox::Outbox;
 
 pub const TICK: Duration = Duration::from_millis(50);
+/// How often sessions get a copy of their player's state (one second).
+const SNAPSHOT_EVERY_TICKS: u64 = 20;
 
 /// A generated chunk with its encoded packet, made off the tick path.
 #[derive(Debug)]
@@ -87,6 +89,7 @@ pub struct Region {
     handoffs: Handoffs,
     outbox: Outbox,
     persistence: persistence::Persistence,
+    ticks: u64,
 }
 
 impl Region {
@@ -101,6 +104,7 @@ impl Region {
             handoffs: Handoffs::default(),
             outbox: Outbox::default(),
             persistence: Default::default(),
+            ticks: 0,
         }
     }
 
@@ -218,6 +222,15 @@ impl Region {
         self.insert_player(state, session);
     }
 
+    fn send_snapshots(&self) {
+        for player in self.players.values() {
+            self.tell(
+                player.session,
+                ToSession::Snapshot(Box::new(player.state.clone())),
+            );
+        }
+    }
+
     /// Sends a session a message outside the tick's batch.
     fn tell(&self, session: SessionAddr, msg: ToSession) {
         if let Err(e) = self.world.to_session(session, msg) {
@@ -286,6 +299,10 @@ impl Region {
     }
 
     fn tick(&mut self) {
+        self.ticks += 1;
+        if self.ticks % SNAPSHOT_EVERY_TICKS == 0 {
+            self.send_snapshots();
+        }
         self.dig_progress();
         self.save_if_due();
         for (handoff, target, msg) in self.handoffs.due_for_retry(self.pos) {
