@@ -4,6 +4,7 @@
 //! nodes of a cluster.
 
 mod actor_ref;
+pub mod membership;
 pub mod placement;
 mod supervisor;
 pub mod transport;

@@ -31,6 +31,9 @@ pub struct SessionAddr {
 pub enum FeedEvent {
     /// Framed packets to write as they are.
     Packets(Bytes),
+    /// Packets about what an entity does (moves, looks, swings, wears); the
+    /// player who is that entity is not shown its own doings.
+    Entity { entity: EntityId, packets: Bytes },
     /// An entity is now in this chunk. A client that does not show it yet
     /// writes `spawn`; one that does writes `position`, since moves sent by
     /// the region it came from may arrive in any order with these.

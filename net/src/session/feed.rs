@@ -28,6 +28,11 @@ impl Session {
     fn apply(&mut self, event: FeedEvent) {
         match event {
             FeedEvent::Packets(bytes) => self.conn.queue_framed(&bytes),
+            FeedEvent::Entity { entity, packets } => {
+                if entity != self.me.entity {
+                    self.conn.queue_framed(&packets);
+                }
+            }
             FeedEvent::EntityEntered {
                 entity,
                 chunk,

@@ -1,6 +1,7 @@
 //! Entering the world: the packets a client needs before it can play.
 
 use std::borrow::Cow;
+use std::time::Duration;
 
 use tessera_world::messages::RegionMsg;
 use tessera_world::player::{abilities_packet, PlayerState};
@@ -16,22 +17,24 @@ use valence_protocol::{ident, BlockPos, Difficulty, Ident, Text, VarInt};
 use super::{End, Session};
 use crate::players::AdmitError;
 
+const DISPLACED: &str = "You logged in from another location";
+/// Longest a new login waits for the session it replaces to end.
+const DISPLACE_WAIT: Duration = Duration::from_secs(5);
+
 impl Session {
     /// Admits the player, sends the client into the world and hands the
     /// player to the region at the spawn point.
     pub(super) async fn join(&mut self) -> Result<(), End> {
         let frontend = self.frontend.clone();
         let players = &frontend.players;
+        self.displace_older_login().await;
         match players.admit(self.me.clone()) {
             Err(AdmitError::Full) => return Err(End::Kick("The server is full!".into())),
-            Ok(Some(older)) => older.kick(&frontend.world, "You logged in from another location"),
+            Ok(Some(older)) => older.kick(&frontend.world, DISPLACED),
             Ok(None) => {}
         }
         self.send_game_join();
         let directory = &frontend.directory;
-        if let Some(elsewhere) = directory.find(&self.me.name) {
-            directory.kick_remote(&elsewhere, "You logged in from another location");
-        }
         directory.announce_joined(self.me.as_remote(frontend.world.node));
         players.broadcast(players.tab_entries(std::slice::from_ref(&self.me), &[]));
         self.conn
@@ -50,6 +53,34 @@ impl Session {
             session: self.me.session,
         });
         self.conn.flush().await.map_err(End::Gone)
+    }
+
+    /// A second login of a name ends the first one, as in vanilla: the old
+    /// player leaves completely (entity, tab entry, "left the game") before
+    /// the new one appears, so viewers never confuse the two.
+    async fn displace_older_login(&self) {
+        let frontend = &self.frontend;
+        let name = self.me.name.as_str();
+        let mut displaced = false;
+        if let Some(older) = frontend.players.get(name) {
+            older.kick(&frontend.world, DISPLACED);
+            displaced = true;
+        }
+        if let Some(elsewhere) = frontend.directory.find(name) {
+            frontend.directory.kick_remote(&elsewhere, DISPLACED);
+            displaced = true;
+        }
+        if !displaced {
+            return;
+        }
+        let deadline = tokio::time::Instant::now() + DISPLACE_WAIT;
+        while (frontend.players.get(name).is_some() || frontend.directory.find(name).is_some())
+            && tokio::time::Instant::now() < deadline
+        {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        // The old entity's removal reaches viewers with its region's next tick.
+        tokio::time::sleep(tessera_world::TICK * 2).await;
     }
 
     fn send_game_join(&mut self) {

@@ -226,15 +226,17 @@ impl Session {
             }
             End::Gone(e) => info!("player left: {e}"),
         }
+        // The entity goes first: a login waiting to replace this one
+        // proceeds as soon as the name is free.
+        self.to_owner(RegionMsg::Leave {
+            entity: self.me.entity,
+        });
         let players = &self.frontend.players;
         if players.remove(&self.me.name, self.me.session) {
             players.broadcast(players.tab_remove(self.me.uuid));
             self.frontend.directory.announce_left(self.me.uuid);
             self.frontend.broadcast_message(self.left_message());
         }
-        self.to_owner(RegionMsg::Leave {
-            entity: self.me.entity,
-        });
         let chunks: Vec<ChunkPos> = self.view.loaded().collect();
         self.unsubscribe(&chunks);
         self.frontend.world.close_session(self.me.session);

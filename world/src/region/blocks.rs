@@ -179,7 +179,13 @@ impl Region {
             position: pos,
             destroy_stage: stage,
         });
-        self.outbox.feed(chunk, FeedEvent::Packets(packet));
+        self.outbox.feed(
+            chunk,
+            FeedEvent::Entity {
+                entity,
+                packets: packet,
+            },
+        );
     }
 
     pub(super) fn place(
@@ -269,7 +275,13 @@ impl Region {
         player.state.equipment_packet(&framing, &mut buf);
         let chunk = player.state.chunk();
         self.outbox.unicast(session, FeedEvent::Packets(confirm));
-        self.outbox.feed(chunk, FeedEvent::Packets(buf.into()));
+        self.outbox.feed(
+            chunk,
+            FeedEvent::Entity {
+                entity,
+                packets: buf.into(),
+            },
+        );
     }
 
     pub(super) fn held_slot(&mut self, entity: EntityId, slot: u8) {
@@ -284,7 +296,13 @@ impl Region {
         let mut buf = Vec::new();
         player.state.equipment_packet(&framing, &mut buf);
         let chunk = player.state.chunk();
-        self.outbox.feed(chunk, FeedEvent::Packets(buf.into()));
+        self.outbox.feed(
+            chunk,
+            FeedEvent::Entity {
+                entity,
+                packets: buf.into(),
+            },
+        );
     }
 
     /// The block at `pos`, if its chunk belongs to this region and is loaded.

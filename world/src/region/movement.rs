@@ -137,13 +137,20 @@ impl Region {
         let to = player.state.chunk();
         if from == to {
             if !packets.is_empty() {
-                self.outbox.feed(from, FeedEvent::Packets(packets));
+                self.outbox
+                    .feed(from, FeedEvent::Entity { entity, packets });
             }
             return;
         }
         let moved = player.state.position_packet(&framing);
         let entered = player.state.entered(&framing);
-        self.outbox.feed(from, FeedEvent::Packets(moved));
+        self.outbox.feed(
+            from,
+            FeedEvent::Entity {
+                entity,
+                packets: moved,
+            },
+        );
         self.left_chunk(entity, from, to);
         if self.world.grid.contains(self.pos(), to) {
             self.outbox.feed(to, entered);
@@ -177,7 +184,13 @@ impl Region {
         self.tell(session, ToSession::Moved(to));
         let moved = self.players[&entity].state.position_packet(&framing);
         if chunk_of_point(to.x, to.z) == before.chunk() {
-            self.outbox.feed(before.chunk(), FeedEvent::Packets(moved));
+            self.outbox.feed(
+                before.chunk(),
+                FeedEvent::Entity {
+                    entity,
+                    packets: moved,
+                },
+            );
         } else {
             self.relocated(entity, &before, moved);
         }
@@ -229,8 +242,13 @@ impl Region {
             entity_id: VarInt(entity),
             animation,
         });
-        self.outbox
-            .feed(player.state.chunk(), FeedEvent::Packets(packet));
+        self.outbox.feed(
+            player.state.chunk(),
+            FeedEvent::Entity {
+                entity,
+                packets: packet,
+            },
+        );
     }
 
     pub(super) fn update_flags(&mut self, entity: EntityId, change: impl FnOnce(&mut PlayerState)) {
@@ -242,7 +260,13 @@ impl Region {
         let mut buf = Vec::new();
         player.state.metadata_packet(&framing, &mut buf);
         let chunk = player.state.chunk();
-        self.outbox.feed(chunk, FeedEvent::Packets(buf.into()));
+        self.outbox.feed(
+            chunk,
+            FeedEvent::Entity {
+                entity,
+                packets: buf.into(),
+            },
+        );
     }
 }
 

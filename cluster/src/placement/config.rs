@@ -1,0 +1,77 @@
+//! Timing of the placement group.
+
+use std::time::Duration;
+
+use openraft::SnapshotPolicy;
+
+use super::PlacementError;
+
+/// How the placement group keeps time. The defaults suit a cloud network
+/// with durable (fsynced) logs; tests shorten them.
+#[derive(Debug, Clone)]
+pub struct PlacementConfig {
+    /// The leader's heartbeat period. It is also the time a follower has to
+    /// persist and acknowledge a batch of entries (openraft times an
+    /// append-entries call out after one heartbeat interval), so it must
+    /// cover a round trip plus an fsync.
+    pub heartbeat_interval: Duration,
+    /// A follower that hears no leader for a random time in this range
+    /// starts an election. Well above the heartbeat, so one late heartbeat
+    /// does not depose a healthy leader.
+    pub election_timeout_min: Duration,
+    pub election_timeout_max: Duration,
+    /// How long one request to another node (a forwarded proposal, a join
+    /// request, a snapshot chunk) may take before it is retried elsewhere.
+    pub request_timeout: Duration,
+    /// How long `propose` keeps trying (through leader changes) before it
+    /// gives up.
+    pub propose_timeout: Duration,
+    /// Pause between retries while no leader is known.
+    pub retry_interval: Duration,
+    /// Compact the log into a snapshot after this many applied entries.
+    pub snapshot_every: u64,
+}
+
+impl Default for PlacementConfig {
+    fn default() -> Self {
+        Self {
+            heartbeat_interval: Duration::from_millis(250),
+            election_timeout_min: Duration::from_millis(1500),
+            election_timeout_max: Duration::from_millis(3000),
+            request_timeout: Duration::from_secs(2),
+            propose_timeout: Duration::from_secs(15),
+            retry_interval: Duration::from_millis(100),
+            snapshot_every: 5000,
+        }
+    }
+}
+
+impl PlacementConfig {
+    /// The openraft configuration these timings amount to.
+    pub(crate) fn raft_config(&self) -> Result<openraft::Config, PlacementError> {
+        let millis = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+        if self.request_timeout.is_zero()
+            || self.propose_timeout.is_zero()
+            || self.retry_interval.is_zero()
+        {
+            return Err(PlacementError::Config(
+                "request_timeout, propose_timeout and retry_interval must be positive".into(),
+            ));
+        }
+        let config = openraft::Config {
+            cluster_name: "tessera-placement".into(),
+            heartbeat_interval: millis(self.heartbeat_interval),
+            election_timeout_min: millis(self.election_timeout_min),
+            election_timeout_max: millis(self.election_timeout_max),
+            install_snapshot_timeout: millis(self.request_timeout),
+            snapshot_policy: SnapshotPolicy::LogsSinceLast(self.snapshot_every.max(1)),
+            // Keep some log behind the snapshot so a briefly lagging follower
+            // catches up from entries rather than a whole snapshot.
+            max_in_snapshot_log_to_keep: self.snapshot_every.max(1),
+            ..Default::default()
+        };
+        config
+            .validate()
+            .map_err(|e| PlacementError::Config(e.to_string()))
+    }
+}

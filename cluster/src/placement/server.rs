@@ -1,0 +1,147 @@
+//! Serves the Placement topic: Raft RPCs from peers, proposals forwarded to
+//! this node, and learners asking to join.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use openraft::error::{ClientWriteError, Fatal, RaftError};
+use openraft::EmptyNode;
+use tokio::sync::mpsc;
+use tracing::{debug, warn, Instrument};
+
+use super::messages::{JoinReply, PlacementRequest, ProposeReply};
+use super::types::{Raft, RaftId};
+use super::Command;
+use crate::transport::{BodyError, Envelope, Kind, Transport};
+
+/// Answers every request on the Placement topic until the inbox closes.
+pub(crate) async fn serve(
+    raft: Raft,
+    transport: Transport,
+    mut inbox: mpsc::Receiver<Envelope>,
+    request_timeout: Duration,
+) {
+    while let Some(envelope) = inbox.recv().await {
+        if !matches!(envelope.kind, Kind::Request(_)) {
+            debug!(from = %envelope.from, "ignoring a placement message that is not a request");
+            continue;
+        }
+        let request: PlacementRequest = match envelope.decode_body() {
+            Ok(request) => request,
+            Err(e) => {
+                warn!(from = %envelope.from, "bad placement request: {e}");
+                let _ = transport.reply_error(&envelope, e.to_string());
+                continue;
+            }
+        };
+        // One task per request: a proposal waits for a commit and must not
+        // hold up the heartbeats queued behind it.
+        let raft = raft.clone();
+        let transport = transport.clone();
+        let work = async move {
+            let from = envelope.from.0;
+            let sent = match answer(&raft, from, request, request_timeout).await {
+                Ok(body) => transport.reply(&envelope, body),
+                Err(e) => transport.reply_error(&envelope, e.to_string()),
+            };
+            if let Err(e) = sent {
+                // The requester times out and retries.
+                debug!(to = from, "cannot reply to a placement request: {e}");
+            }
+        };
+        tokio::spawn(work.in_current_span());
+    }
+}
+
+async fn answer(
+    raft: &Raft,
+    from: RaftId,
+    request: PlacementRequest,
+    request_timeout: Duration,
+) -> Result<Bytes, BodyError> {
+    match request {
+        PlacementRequest::AppendEntries(rpc) => {
+            Envelope::encode_body(&raft.append_entries(rpc).await.map_err(fatal))
+        }
+        PlacementRequest::Vote(rpc) => Envelope::encode_body(&raft.vote(rpc).await.map_err(fatal)),
+        PlacementRequest::InstallSnapshot(rpc) => {
+            Envelope::encode_body(&raft.install_snapshot(rpc).await)
+        }
+        PlacementRequest::Propose(command) => {
+            // A stopped Raft here is just "not here" to the proposer.
+            let reply = commit_here(raft, command, request_timeout)
+                .await
+                .unwrap_or(ProposeReply::Retry { leader: None });
+            Envelope::encode_body(&reply)
+        }
+        PlacementRequest::AddLearner => {
+            Envelope::encode_body(&add_learner(raft, from, request_timeout).await)
+        }
+    }
+}
+
+/// The only error of a Raft RPC handler.
+fn fatal(e: RaftError<RaftId>) -> Fatal<RaftId> {
+    match e {
+        RaftError::Fatal(fatal) => fatal,
+        RaftError::APIError(never) => match never {},
+    }
+}
+
+/// Commits `command` through this node's Raft if it leads; otherwise says
+/// whom to ask. `Err` only if Raft has stopped.
+pub(crate) async fn commit_here(
+    raft: &Raft,
+    command: Command,
+    within: Duration,
+) -> Result<ProposeReply, Fatal<RaftId>> {
+    match tokio::time::timeout(within, raft.client_write(command)).await {
+        Ok(Ok(response)) => Ok(ProposeReply::Committed {
+            index: response.log_id.index,
+            applied: response.data,
+        }),
+        Ok(Err(RaftError::APIError(ClientWriteError::ForwardToLeader(forward)))) => {
+            Ok(ProposeReply::Retry {
+                leader: forward.leader_id,
+            })
+        }
+        // Only membership changes fail this way; a command never does.
+        Ok(Err(RaftError::APIError(ClientWriteError::ChangeMembershipError(_)))) => {
+            Ok(ProposeReply::Retry { leader: None })
+        }
+        Ok(Err(RaftError::Fatal(fatal))) => Err(fatal),
+        // A leader cut off from its majority cannot commit; the proposer
+        // looks for another.
+        Err(_elapsed) => Ok(ProposeReply::Retry { leader: None }),
+    }
+}
+
+/// Adds `node` to the group as a learner, so it receives the table.
+async fn add_learner(raft: &Raft, node: RaftId, within: Duration) -> JoinReply {
+    let known = raft
+        .metrics()
+        .borrow()
+        .membership_config
+        .membership()
+        .get_node(&node)
+        .is_some();
+    if known {
+        return JoinReply::Added;
+    }
+    let added = tokio::time::timeout(within, raft.add_learner(node, EmptyNode {}, false)).await;
+    match added {
+        Ok(Ok(_)) => JoinReply::Added,
+        Ok(Err(RaftError::APIError(ClientWriteError::ForwardToLeader(forward)))) => {
+            JoinReply::Retry {
+                leader: forward.leader_id,
+            }
+        }
+        // Another membership change in progress, Raft stopping, or no commit
+        // in time: the learner asks again.
+        Ok(Err(e)) => {
+            debug!(learner = node, "cannot add a learner yet: {e}");
+            JoinReply::Retry { leader: None }
+        }
+        Err(_elapsed) => JoinReply::Retry { leader: None },
+    }
+}
