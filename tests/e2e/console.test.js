@@ -57,7 +57,7 @@ ctx.test('console "kick <name> <reason>" and "kick <name>" (default reason)', as
   await h.waitForSeenPlayer(stay, 'Kicked1')
   const since = stay.chatLog.length
   server.send('kick Kicked1 Go away now')
-  await h.withTimeout(k1.ended, 10000, 'Kicked1 to be disconnected by the console kick')
+  await h.withTimeout(k1.whenEnded, 10000, 'Kicked1 to be disconnected by the console kick')
   assert.ok(k1.kicks.length >= 1, 'Kicked1 was disconnected without a reason')
   assert.equal(k1.kicks[0].text.trim(), 'Go away now', `Kicked1's kick reason: ${JSON.stringify(k1.kicks[0].reason)}`)
   await h.waitForMessage(stay, 'Kicked1 left the game', { since })
@@ -65,7 +65,7 @@ ctx.test('console "kick <name> <reason>" and "kick <name>" (default reason)', as
   assert.ok(!k2.isEnded, 'Kicked2 was disconnected by "kick Kicked1"')
 
   server.send('kick Kicked2')
-  await h.withTimeout(k2.ended, 10000, 'Kicked2 to be disconnected')
+  await h.withTimeout(k2.whenEnded, 10000, 'Kicked2 to be disconnected')
   assert.ok(k2.kicks.length >= 1, 'Kicked2 was disconnected without a reason')
   assert.match(k2.kicks[0].text, /Kicked by an operator/, `Kicked2's kick reason: ${JSON.stringify(k2.kicks[0].reason)}`)
   assert.ok(!stay.isEnded, 'Stayer was disconnected')
@@ -95,7 +95,7 @@ ctx.test('console "stop": players get "Server closed", the process exits 0', asy
   const a = await bot('Last1', { allowNetworkErrors: true })
   const b = await bot('Last2', { allowNetworkErrors: true })
   server.send('stop')
-  await h.withTimeout(Promise.all([a.ended, b.ended]), 10000, 'players to be disconnected by stop')
+  await h.withTimeout(Promise.all([a.whenEnded, b.whenEnded]), 10000, 'players to be disconnected by stop')
   for (const x of [a, b]) {
     assert.ok(x.kicks.length >= 1, `${x.label} was disconnected without a reason by stop`)
     assert.match(x.kicks[0].text, /Server closed/, `${x.label}'s reason: ${JSON.stringify(x.kicks[0].reason)}`)

@@ -47,7 +47,7 @@ async function players (bot, tag) {
 }
 
 async function expectClosed (client, what, timeout = 10000) {
-  await h.withTimeout(client.ended, timeout, `${what}: the server to close the connection`)
+  await h.withTimeout(client.whenEnded, timeout, `${what}: the server to close the connection`)
 }
 
 // Raw TCP socket; resolves when the server closes it (or rejects on timeout).
@@ -56,8 +56,8 @@ function rawSocket (server) {
   sock.on('error', () => {})
   sock.received = []
   sock.on('data', (d) => sock.received.push(d))
-  sock.closed = new Promise((resolve) => sock.once('close', resolve))
-  sock.opened = new Promise((resolve, reject) => { sock.once('connect', resolve); sock.once('error', reject) })
+  sock.whenClosed = new Promise((resolve) => sock.once('close', resolve))
+  sock.whenOpen = new Promise((resolve, reject) => { sock.once('connect', resolve); sock.once('error', reject) })
   return sock
 }
 
@@ -115,27 +115,27 @@ ctx.test('garbage instead of a handshake, and a handshake with an invalid next s
   const stillPlaying = await players(bot, 5)
   // random bytes straight away (first byte not 0xFE, which would be a legacy ping)
   const s1 = rawSocket(server)
-  await h.withTimeout(s1.opened, 5000, 'connect')
+  await h.withTimeout(s1.whenOpen, 5000, 'connect')
   const junk = crypto.randomBytes(2048)
   junk[0] = 0x10 // a plausible frame length, followed by garbage
   junk[1] = 0x55 // and a packet id that does not exist in the handshake state
   s1.write(junk)
-  await h.withTimeout(s1.closed, 10000, 'the server to close a connection that sent garbage instead of a handshake')
+  await h.withTimeout(s1.whenClosed, 10000, 'the server to close a connection that sent garbage instead of a handshake')
   // a well-formed handshake with next state 7
   const s2 = rawSocket(server)
-  await h.withTimeout(s2.opened, 5000, 'connect')
+  await h.withTimeout(s2.whenOpen, 5000, 'connect')
   const host = Buffer.from('127.0.0.1')
   const port = Buffer.alloc(2)
   port.writeUInt16BE(server.port)
   const hs = Buffer.concat([Buffer.from([0x00]), varint(763), varint(host.length), host, port, varint(7)])
   s2.write(Buffer.concat([varint(hs.length), hs]))
-  await h.withTimeout(s2.closed, 10000, 'the server to close a connection whose handshake asked for next state 7')
+  await h.withTimeout(s2.whenClosed, 10000, 'the server to close a connection whose handshake asked for next state 7')
   // a connection that sends half a frame and then closes: nothing bad happens
   const s3 = rawSocket(server)
-  await h.withTimeout(s3.opened, 5000, 'connect')
+  await h.withTimeout(s3.whenOpen, 5000, 'connect')
   s3.write(Buffer.from([0x20, 0x00, 0xf3]))
   s3.end()
-  await h.withTimeout(s3.closed, 10000, 'half-frame connection to close')
+  await h.withTimeout(s3.whenClosed, 10000, 'half-frame connection to close')
   await stillPlaying()
   assert.ok(server.running, 'the server process died')
 })
@@ -151,9 +151,9 @@ ctx.test('many garbage clients at once do not disturb the players', async ({ bot
     const s = rawSocket(server)
     sockets.push(s)
   }
-  await Promise.all(sockets.map((s) => h.withTimeout(s.opened, 5000, 'connect')))
+  await Promise.all(sockets.map((s) => h.withTimeout(s.whenOpen, 5000, 'connect')))
   for (const s of sockets) { const j = crypto.randomBytes(512); j[0] = 0x30; j[1] = 0x55; s.write(j) }
-  await Promise.all(sockets.map((s) => h.withTimeout(s.closed, 10000, 'garbage socket to be closed')))
+  await Promise.all(sockets.map((s) => h.withTimeout(s.whenClosed, 10000, 'garbage socket to be closed')))
   await stillPlaying()
   await stillPlaying()
   assert.ok(server.running, 'the server process died')

@@ -114,6 +114,17 @@ async function withTimeout (promise, ms, message) {
   }
 }
 
+// Resolves with the promise's value, or with `fallback` after `ms` (the timer is cleared either way).
+async function settleWithin (promise, ms, fallback = null) {
+  let timer
+  const t = new Promise((resolve) => { timer = setTimeout(() => resolve(fallback), ms) })
+  try {
+    return await Promise.race([promise, t])
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
 // Poll `predicate` until it returns a truthy value; returns that value.
 async function waitFor (predicate, { timeout = 10000, interval = 50, message = 'condition' } = {}) {
   const deadline = Date.now() + timeout
@@ -123,6 +134,7 @@ async function waitFor (predicate, { timeout = 10000, interval = 50, message = '
       const value = await predicate()
       if (value) return value
     } catch (err) {
+      if (err && err.fatal) throw err
       lastError = err
     }
     if (Date.now() > deadline) {
@@ -327,7 +339,7 @@ class ServerProcess {
         if (typeof pattern === 'string') return text
         return text.match(pattern)
       }
-      if (!this.running) throw new Error(`server exited (${JSON.stringify(this.exitInfo)})`)
+      if (!this.running) throw Object.assign(new Error(`server exited (${JSON.stringify(this.exitInfo)}) while waiting for ${message || pattern}`), { fatal: true })
       return null
     }, { timeout, interval: 50, message: message || `server output matching ${pattern}` })
   }
@@ -347,7 +359,7 @@ class ServerProcess {
   async stop ({ timeout = 15000 } = {}) {
     if (!this.running) return this.exitInfo
     try { this.send('stop') } catch (_) {}
-    const res = await Promise.race([this.exited, sleep(timeout).then(() => null)])
+    const res = await settleWithin(this.exited, timeout, null)
     if (res) return res
     this._append(`[harness] server did not exit within ${timeout} ms after 'stop'; killing\n`)
     return this.kill()
@@ -388,6 +400,16 @@ const DEFAULT_CONFIG = {
 
 let serverCounter = 0
 
+// The server treats every TESSERA_* variable as a config override (and refuses unknown ones),
+// so the test runner's own variables (TESSERA_BIN, TESSERA_TEST_*, ...) are not passed on.
+function serverEnv () {
+  const out = {}
+  for (const [k, v] of Object.entries(process.env)) {
+    if (!k.startsWith('TESSERA_')) out[k] = v
+  }
+  return out
+}
+
 async function startServer ({ name = 'server', config = {}, env = {}, port, startTimeout = 60000, bindOverride } = {}) {
   if (!fs.existsSync(BIN)) {
     throw new Error(`tessera binary not found at ${BIN} (build with 'cargo build --release' or set TESSERA_BIN)`)
@@ -405,7 +427,7 @@ async function startServer ({ name = 'server', config = {}, env = {}, port, star
   const cwd = fs.mkdtempSync(path.join(os.tmpdir(), 'tessera-e2e-cwd-'))
   const child = spawn(BIN, ['--config', configPath], {
     cwd,
-    env: { ...process.env, RUST_BACKTRACE: '1', NO_COLOR: '1', ...env },
+    env: { ...serverEnv(), RUST_BACKTRACE: '1', NO_COLOR: '1', ...env },
     stdio: ['pipe', 'pipe', 'pipe']
   })
   const server = new ServerProcess({ child, port: listenPort, dir, logPath, configPath, name })
@@ -444,6 +466,21 @@ function lib () {
 
 const liveClients = new Set()
 
+// Counts packets received by name (for failure messages).
+function countPackets (client) {
+  const counts = {}
+  client.on('packet', (_data, meta) => { counts[meta.name] = (counts[meta.name] || 0) + 1 })
+  return counts
+}
+
+// One-line description of what a client has seen, for failure messages.
+function describeClient (c) {
+  const client = c._client || c
+  const counts = Object.entries(c.packetCounts || {}).map(([k, v]) => `${k}=${v}`).join(' ')
+  const flags = c.sawSpawn !== undefined || c.sawForcedMove !== undefined || c.entity ? ` spawn-event=${!!c.sawSpawn} forced-move=${!!c.sawForcedMove} position=${c.entity && c.entity.position}` : ''
+  return `${c.label}: state=${client.state} ended=${!!c.isEnded}${flags} kicks=${JSON.stringify((c.kicks || []).map((k) => k.text))} received packets: ${counts || 'none'}`
+}
+
 function trackClient (client, label) {
   liveClients.add(client)
   client.once('end', () => liveClients.delete(client))
@@ -451,7 +488,7 @@ function trackClient (client, label) {
 
 // Create a mineflayer bot without waiting for it to spawn.
 // The bot gets extra fields:
-//   bot.label, bot.kicks [{reason, text, loggedIn}], bot.ended (promise of the 'end' reason),
+//   bot.label, bot.kicks [{reason, text, loggedIn}], bot.whenEnded (promise of the 'end' reason),
 //   bot.spawned (promise: 'spawn' event AND first forced position), bot.endReason
 function createBot (server, username, opts = {}) {
   const { mineflayer } = lib()
@@ -467,6 +504,7 @@ function createBot (server, username, opts = {}) {
     ...opts.botOptions
   })
   bot.label = `bot ${username}`
+  bot.packetCounts = countPackets(bot._client)
   bot.kicks = []
   bot.chatLog = [] // every system/chat message string received
   bot.endReason = null
@@ -476,7 +514,7 @@ function createBot (server, username, opts = {}) {
     bot.kicks.push({ reason, text: chatText(reason), loggedIn })
   })
   bot.on('messagestr', (msg) => { bot.chatLog.push(msg) })
-  bot.ended = new Promise((resolve) => {
+  bot.whenEnded = new Promise((resolve) => {
     bot.once('end', (reason) => {
       bot.isEnded = true
       bot.endReason = reason
@@ -487,9 +525,9 @@ function createBot (server, username, opts = {}) {
   let placedFlag = false
   bot.spawned = new Promise((resolve, reject) => {
     const check = () => { if (spawnedFlag && placedFlag) resolve() }
-    bot.once('spawn', () => { spawnedFlag = true; check() })
-    bot.once('forcedMove', () => { placedFlag = true; check() })
-    bot.ended.then((reason) => reject(new Error(`${bot.label} disconnected before spawning: ${reason}; kicks: ${JSON.stringify(bot.kicks.map((k) => k.text))}`)))
+    bot.once('spawn', () => { spawnedFlag = true; bot.sawSpawn = true; check() })
+    bot.once('forcedMove', () => { placedFlag = true; bot.sawForcedMove = true; check() })
+    bot.whenEnded.then((reason) => reject(new Error(`${bot.label} disconnected before spawning: ${reason}; kicks: ${JSON.stringify(bot.kicks.map((k) => k.text))}`)))
   })
   bot.spawned.catch(() => {})
   trackClient(bot, bot.label)
@@ -522,13 +560,14 @@ async function rawClient (server, username, opts = {}) {
     hideErrors: false
   })
   client.label = `raw client ${username}`
+  client.packetCounts = countPackets(client)
   if (opts.onCreate) opts.onCreate(client)
   client.kicks = []
   client.isEnded = false
   watchClientErrors(client, client.label, { allowNetworkErrors: opts.allowNetworkErrors !== false })
   client.on('kick_disconnect', (p) => client.kicks.push({ reason: p.reason, text: chatText(p.reason), loggedIn: true, time: Date.now() }))
   client.on('disconnect', (p) => client.kicks.push({ reason: p.reason, text: chatText(p.reason), loggedIn: false, time: Date.now() }))
-  client.ended = new Promise((resolve) => client.once('end', (reason) => {
+  client.whenEnded = new Promise((resolve) => client.once('end', (reason) => {
     client.isEnded = true
     client.endTime = Date.now()
     resolve(reason)
@@ -537,12 +576,13 @@ async function rawClient (server, username, opts = {}) {
   // Minecraft 1.20.1: the 'login' event is the Join Game packet.
   await withTimeout(Promise.race([
     waitForEvent(client, 'login', { timeout: 20000 }),
-    client.ended.then((r) => { throw new Error(`${client.label} ended before Join Game: ${r}; kicks: ${JSON.stringify(client.kicks.map((k) => k.text))}`) })
+    client.whenEnded.then((r) => { throw new Error(`${client.label} ended before Join Game: ${r}; kicks: ${JSON.stringify(client.kicks.map((k) => k.text))}`) })
   ]), 21000, `${client.label} to receive Join Game`)
   return client
 }
 
 function endClient (c) {
+  if (c.isEnded) return
   try {
     if (typeof c.quit === 'function') c.quit()
     else c.end('bye')
@@ -552,12 +592,12 @@ function endClient (c) {
 async function quitAll (clients, timeout = 5000) {
   const list = [...clients].filter(Boolean)
   for (const c of list) endClient(c)
-  await Promise.race([
-    Promise.all(list.map((c) => c.ended || Promise.resolve())),
-    sleep(timeout)
-  ])
+  await settleWithin(Promise.all(list.map((c) => c.whenEnded || Promise.resolve())), timeout)
   for (const c of list) {
-    try { c._client ? c._client.socket?.destroy() : c.socket?.destroy() } catch (_) {}
+    const client = c._client || c
+    try { client.socket?.destroy() } catch (_) {}
+    // minecraft-protocol's end() arms a 30 s timer that keeps the process alive
+    try { clearTimeout(client.closeTimer) } catch (_) {}
   }
 }
 
@@ -566,6 +606,20 @@ async function quitAll (clients, timeout = 5000) {
 // ---------------------------------------------------------------------------
 
 // The entity that `observer` sees for player `name` (or undefined).
+// Records what `observer` sees happen to player `name` (tab list, entity spawn/despawn, chat
+// join/leave lines), for failure messages: returns an array of strings, newest last.
+function recordPlayerEvents (observer, name) {
+  const events = []
+  const t0 = Date.now()
+  const at = () => `+${Date.now() - t0}ms`
+  observer.on('playerJoined', (p) => { if (p.username === name) events.push(`${at()} tab add (uuid ${p.uuid})`) })
+  observer.on('playerLeft', (p) => { if (p.username === name) events.push(`${at()} tab remove`) })
+  observer.on('entitySpawn', (e) => { if (e.username === name) events.push(`${at()} entity spawn id=${e.id}`) })
+  observer.on('entityGone', (e) => { if (e.username === name) events.push(`${at()} entity gone id=${e.id}`) })
+  observer.on('messagestr', (m) => { if (m.includes(name)) events.push(`${at()} message ${JSON.stringify(m)}`) })
+  return events
+}
+
 function seenPlayer (observer, name) {
   const p = observer.players[name]
   return p && p.entity && p.entity.isValid !== false ? p.entity : undefined
@@ -653,8 +707,13 @@ function defineTest (ctx, title, fn, opts) {
       bot: async (username, botOpts = {}) => {
         const b = createBot(ctx.server, username, botOpts)
         clients.add(b)
-        await withTimeout(b.spawned, botOpts.timeout || 20000, `${b.label} to spawn ('spawn' event and a Synchronize Player Position)`)
-        await withTimeout(b.waitForChunksToLoad(), 15000, `${b.label} to load the chunks around it`)
+        try {
+          await withTimeout(b.spawned, botOpts.timeout || 20000, `${b.label} to spawn ('spawn' event and a Synchronize Player Position)`)
+          await withTimeout(b.waitForChunksToLoad(), 15000, `${b.label} to load the chunks around it`)
+        } catch (err) {
+          err.message += `\n${describeClient(b)}`
+          throw err
+        }
         return b
       },
       createBot: (username, botOpts = {}) => {
@@ -708,6 +767,8 @@ module.exports = {
   rawClient,
   quitAll,
   seenPlayer,
+  describeClient,
+  recordPlayerEvents,
   waitForSeenPlayer,
   waitForMessage,
   blockName,

@@ -17,7 +17,12 @@ ctx.test('a client that never answers keep-alives is kicked with "Timed out"; an
   silent.on('keep_alive', () => silentKeepAlives.push(Date.now()))
   const sinceChat = healthy.chatLog.length
 
-  await h.withTimeout(silent.ended, 50000, 'Silent (never answers keep-alives) to be disconnected')
+  try {
+    await h.withTimeout(silent.whenEnded, 50000, 'Silent (never answers keep-alives) to be disconnected')
+  } catch (err) {
+    err.message += `; Silent received ${silentKeepAlives.length} keep-alives (at +${silentKeepAlives.map((t) => ((t - loginAt) / 1000).toFixed(1)).join(', +')} s), Healthy received ${healthyKeepAlives.length}\n${h.describeClient(silent)}`
+    throw err
+  }
   const after = (silent.endTime - loginAt) / 1000
   assert.ok(silentKeepAlives.length >= 1, `Silent received no keep-alive in ${after.toFixed(1)} s before being disconnected`)
   assert.ok(after >= 15, `Silent was disconnected after only ${after.toFixed(1)} s (should be ~30 s after an unanswered keep-alive)`)

@@ -74,16 +74,25 @@ ctx.test('a bot walks 60 blocks across 4+ region borders, seen all the way by a 
   // Walker's view of Stander: unchanged too.
   assert.deepEqual(s.gone, [], 'Walker saw Stander\'s entity despawn')
   assert.equal(h.seenPlayer(walker, 'Stander')?.id, stander.entity.id, 'Walker\'s view of Stander changed id')
-  // The walker's chunks followed it: the chunk 4 ahead is loaded, the ground is right.
-  const cx = Math.floor(end.x / 16)
-  for (let dx = -4; dx <= 4; dx++) {
-    assert.ok(walker.world.getColumn(cx + dx, 0), `Walker lacks chunk (${cx + dx}, 0) at x=${end.x.toFixed(1)}`)
-  }
-  assert.equal(h.blockName(walker, new Vec3(Math.floor(end.x) + 40, -61, 0)), 'grass_block', 'ground 40 blocks ahead of the Walker')
   // Both still play: chat crosses regions.
   const got = h.waitForEvent(stander, 'chat', { timeout: 5000, filter: (u, m) => u === 'Walker' && m === 'made it', message: 'Stander: chat from Walker' })
   walker.chat('made it')
   await got
+  // The walker's chunks followed it: every chunk within view distance 4 of its chunk is loaded
+  // (the same square the server sends at spawn), the ground ahead is right.
+  assert.equal(h.blockName(walker, new Vec3(Math.floor(end.x) + 40, -61, 0)), 'grass_block', 'ground 40 blocks ahead of the Walker')
+  const cx = Math.floor(end.x / 16)
+  const cz = Math.floor(end.z / 16)
+  const missing = []
+  for (let dx = -4; dx <= 4; dx++) {
+    for (let dz = -4; dz <= 4; dz++) {
+      if (!walker.world.getColumn(cx + dx, cz + dz)) missing.push(`${cx + dx},${cz + dz}`)
+    }
+  }
+  const loadedRow = walker.world.getColumns().filter((c) => Number(c.chunkZ) === cz).map((c) => Number(c.chunkX)).sort((a, b) => a - b)
+  assert.deepEqual(missing, [], `Walker at x=${end.x.toFixed(1)} (chunk ${cx},${cz}) lacks chunks within view distance 4; loaded chunk x in row z=${cz}: ${loadedRow.join(' ')}`)
+  // last, as it masks nothing else: real walking speed (~4.3 blocks/s)
+  assert.ok(took > 10, `walking 60 blocks took only ${took.toFixed(1)} s (${(60 / took).toFixed(1)} blocks/s, walking is ~4.3): the client's own position is being moved by the server`)
 })
 
 ctx.test('walking back and forth across one region border many times keeps the entity stable', async ({ bot }) => {

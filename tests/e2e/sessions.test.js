@@ -12,8 +12,9 @@ describe('duplicate login', () => {
     const first = await bot('Twin', { allowNetworkErrors: true })
     const firstUuid = first.player.uuid
     await h.waitForSeenPlayer(observer, 'Twin')
+    const events = h.recordPlayerEvents(observer, 'Twin')
     const second = await bot('Twin')
-    await h.withTimeout(first.ended, 10000, 'the older Twin session to be disconnected')
+    await h.withTimeout(first.whenEnded, 10000, 'the older Twin session to be disconnected')
     assert.ok(first.kicks.length >= 1, 'the older Twin was disconnected without a reason')
     assert.match(first.kicks[0].text, /logged in from another location/i, `older session's kick reason: ${JSON.stringify(first.kicks[0].reason)}`)
     assert.ok(!second.isEnded, 'the newer Twin session was disconnected too')
@@ -26,7 +27,7 @@ describe('duplicate login', () => {
     await h.waitFor(() => {
       const e = h.seenPlayer(observer, 'Twin')
       return e && e.id === second.entity.id
-    }, { timeout: 5000, message: () => `Observer to see the new Twin entity (id ${second.entity.id}; sees ${h.seenPlayer(observer, 'Twin')?.id})` })
+    }, { timeout: 5000, message: () => `Observer to see the new Twin entity (id ${second.entity.id}; sees ${h.seenPlayer(observer, 'Twin')?.id}; Twin in tab list: ${!!observer.players.Twin}; old session's entity id was ${first.entity.id}; Observer saw: ${events.join(' | ')})` })
     const twins = Object.values(observer.entities).filter((e) => e.type === 'player' && e.username === 'Twin' && e.isValid !== false)
     assert.equal(twins.length, 1, `Observer has ${twins.length} Twin entities: ${twins.map((e) => e.id)}`)
     assert.ok(observer.players.Twin, 'Twin missing from the Observer\'s tab list')
@@ -40,11 +41,15 @@ describe('duplicate login', () => {
   ctx.test('the older session leaving afterwards does not remove the newer one', async ({ bot }) => {
     const observer = await bot('Watcher2')
     const first = await bot('Dupe', { allowNetworkErrors: true })
+    await h.waitForSeenPlayer(observer, 'Dupe')
+    const events = h.recordPlayerEvents(observer, 'Dupe')
     const second = await bot('Dupe')
-    await h.withTimeout(first.ended, 10000, 'older Dupe to be kicked')
+    await h.withTimeout(first.whenEnded, 10000, 'older Dupe to be kicked')
     await h.sleep(1500)
     assert.ok(!second.isEnded, 'the newer Dupe was disconnected')
-    assert.ok(observer.players.Dupe, 'Dupe removed from the tab list when the older session ended')
+    assert.ok(observer.players.Dupe, `Dupe removed from the Observer's tab list when the older session ended; Observer saw: ${events.join(' | ')}`)
+    const e = h.seenPlayer(observer, 'Dupe')
+    assert.ok(e && e.id === second.entity.id, `Observer's entity for Dupe: ${e && e.id}, the new session's id is ${second.entity.id}; Observer saw: ${events.join(' | ')}`)
     const got = h.waitForEvent(observer, 'chat', { timeout: 5000, filter: (u, m) => u === 'Dupe' && m === 'still me', message: 'chat from the newer Dupe' })
     second.chat('still me')
     await got
@@ -57,7 +62,7 @@ describe('max_players = 1', () => {
   ctx.test('a second player is refused with a message containing "full"; the slot frees when the first leaves', async ({ bot, createBot }) => {
     const first = await bot('Solo')
     const refused = createBot('Extra', { allowNetworkErrors: true })
-    await h.withTimeout(refused.ended, 10000, 'the second player to be refused')
+    await h.withTimeout(refused.whenEnded, 10000, 'the second player to be refused')
     assert.ok(refused.kicks.length >= 1, `the second player was disconnected without a reason (end: ${refused.endReason})`)
     assert.match(refused.kicks[0].text, /full/i, `refusal reason: ${JSON.stringify(refused.kicks[0].reason)}`)
     assert.ok(!first.isEnded, 'the first player was disconnected')
@@ -68,7 +73,7 @@ describe('max_players = 1', () => {
     await got
     // after the first leaves, a newcomer gets in
     first.quit()
-    await h.withTimeout(first.ended, 5000, 'Solo to quit')
+    await h.withTimeout(first.whenEnded, 5000, 'Solo to quit')
     const next = await h.waitFor(async () => {
       const b = createBot('Next', { allowNetworkErrors: true })
       try {

@@ -42,6 +42,11 @@ ctx.test('two bots join and stand on the flat world generator\'s grass at the sp
 ctx.test('chunk data: the generator\'s layers in many columns, across chunk and region borders and negative coordinates', async ({ bot }) => {
   const a = await bot('Cid')
   const columns = [[0, 0], [-1, -1], [15, 15], [16, 16], [-16, 5], [-17, -17], [31, -32], [33, 33], [-40, 40], [47, -47], [-50, -50], [60, 0], [0, -60]]
+  // the bot helper waits for the 5x5 chunks around the bot; these reach out to chunk distance 4
+  await h.waitFor(() => columns.every(([x, z]) => a.world.getColumn(Math.floor(x / 16), Math.floor(z / 16))), {
+    timeout: 10000,
+    message: () => `chunks of all sampled columns to arrive (missing: ${columns.filter(([x, z]) => !a.world.getColumn(Math.floor(x / 16), Math.floor(z / 16))).map(([x, z]) => `${x},${z}`).join(' ')})`
+  })
   const problems = []
   for (const [x, z] of columns) {
     for (const [y, name] of FLAT_COLUMN) {
@@ -148,6 +153,39 @@ ctx.test('A sees B walk, turn its head, swing its arm and sneak', async ({ bot }
   const uncrouch = h.waitForEvent(a, 'entityUncrouch', { timeout: 5000, filter: (e) => e.id === hal.id, message: 'Gus: entityUncrouch for Hal' })
   b.setControlState('sneak', false)
   await uncrouch
+})
+
+ctx.test('a player\'s own movement, look and arm swing are not echoed back to it as entity packets', async ({ bot }) => {
+  const a = await bot('Solo')
+  const b = await bot('Mirror')
+  await h.waitForSeenPlayer(b, 'Solo')
+  // Packets that move/animate an entity: a vanilla server never sends them about the receiver itself
+  // (mineflayer applies them to bot.entity, so its own position would drift).
+  const names = ['rel_entity_move', 'entity_move_look', 'entity_look', 'entity_teleport', 'entity_head_rotation', 'animation', 'entity_equipment']
+  const self = {}
+  a._client.on('packet', (d, m) => {
+    if (names.includes(m.name) && d && d.entityId === a.entity.id) self[m.name] = (self[m.name] || 0) + 1
+  })
+  const start = a.entity.position.clone()
+  await h.walk(a, { toward: new Vec3(start.x, 0, start.z - 100), until: (x) => x.entity.position.z < start.z - 3, timeout: 8000 })
+  await a.look(2.0, -0.3, true)
+  a.swingArm('right')
+  await h.sleep(1000)
+  assert.deepEqual(self, {}, `packets about Solo's own entity (id ${a.entity.id}) sent to Solo`)
+  // and the server agrees with the client on where it is: another bot sees it at the same place
+  const seen = h.seenPlayer(b, 'Solo')
+  assert.ok(seen && seen.position.distanceTo(a.entity.position) < 0.3, `Mirror sees Solo at ${seen && seen.position}, Solo is at ${a.entity.position}`)
+})
+
+ctx.test('walking speed is physical: 12 blocks take about 2.8 s (the server does not push the walker)', async ({ bot }) => {
+  const a = await bot('Pacer')
+  const start = a.entity.position.clone()
+  const t0 = Date.now()
+  await h.walk(a, { toward: new Vec3(start.x - 100, 0, start.z), until: (x) => x.entity.position.x < start.x - 12, timeout: 10000 })
+  const took = (Date.now() - t0) / 1000
+  // walking speed is ~4.3 blocks/s: 12 blocks take ~2.8 s
+  assert.ok(took > 2.0, `the bot covered 12 blocks in ${took.toFixed(2)} s (${(12 / took).toFixed(1)} blocks/s; walking is ~4.3): its position is being moved by something else`)
+  assert.ok(took < 6, `the bot needed ${took.toFixed(2)} s for 12 blocks (server corrections?)`)
 })
 
 ctx.test('chat: A\'s message reaches B (and A) as "<A> message"', async ({ bot }) => {

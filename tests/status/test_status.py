@@ -53,13 +53,17 @@ class Server:
             "spawn = { x = 0, z = 0 }\n"
             "region_size = 2\n"
             'data_dir = "data"\n'
+            "\n[admin]\n"
+            'bind = "127.0.0.1:0"\n'
         )
         LOG_DIR.mkdir(parents=True, exist_ok=True)
         self.log_path = LOG_DIR / f"status-{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}.log"
         self.log = open(self.log_path, "w", encoding="utf-8")
         self.output = io.StringIO()
         self.lock = threading.Lock()
-        env = dict(os.environ, RUST_BACKTRACE="1", NO_COLOR="1")
+        # every TESSERA_* variable is a config override for the server: don't pass ours (TESSERA_BIN)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("TESSERA_")}
+        env.update(RUST_BACKTRACE="1", NO_COLOR="1")
         self.proc = subprocess.Popen(
             [str(BIN), "--config", str(config)],
             cwd=tmp,
