@@ -133,20 +133,11 @@ pub enum PlayerInput {
     Swing(#[serde(with = "crate::wire::protocol")] Hand),
     Sneak(bool),
     Sprint(bool),
-    StartDigging {
+    Dig {
         #[serde(with = "crate::wire::protocol")]
         pos: BlockPos,
         sequence: i32,
-    },
-    AbortDigging {
-        #[serde(with = "crate::wire::protocol")]
-        pos: BlockPos,
-        sequence: i32,
-    },
-    FinishDigging {
-        #[serde(with = "crate::wire::protocol")]
-        pos: BlockPos,
-        sequence: i32,
+        phase: DigPhase,
     },
     Place {
         #[serde(with = "crate::wire::protocol")]
@@ -177,6 +168,26 @@ pub struct BlockChange {
     pub state: BlockState,
     /// The session to acknowledge the change to, and its sequence number.
     pub ack: Option<(SessionAddr, i32)>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum DigPhase {
+    Start,
+    Abort,
+    Finish,
+}
+
+/// A player's digging, sent to the region that owns the block so that
+/// region times it against the block it holds.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Dig {
+    pub entity: EntityId,
+    pub session: SessionAddr,
+    #[serde(with = "crate::wire::protocol")]
+    pub pos: BlockPos,
+    pub sequence: i32,
+    pub phase: DigPhase,
+    pub creative: bool,
 }
 
 /// What must be at a position for a block change to apply.
@@ -236,4 +247,6 @@ pub enum RegionMsg {
     },
     /// A block in one of this region's chunks, changed by a player elsewhere.
     SetBlock(BlockChange),
+    /// Digging of a block in one of this region's chunks.
+    Dig(Dig),
 }

@@ -1,6 +1,6 @@
 //! Decoding a client's play packets into what the player does.
 
-use tessera_world::messages::{PlayerInput, RegionMsg};
+use tessera_world::messages::{DigPhase, PlayerInput, RegionMsg};
 use valence_protocol::decode::PacketFrame;
 use valence_protocol::packets::play::client_command_c2s::ClientCommand;
 use valence_protocol::packets::play::player_action_c2s::PlayerAction;
@@ -88,17 +88,18 @@ impl Session {
             PlayerActionC2s::ID => {
                 let p: PlayerActionC2s = decode(&frame)?;
                 let (pos, sequence) = (p.position, p.sequence.0);
-                match p.action {
-                    PlayerAction::StartDestroyBlock => {
-                        self.input(PlayerInput::StartDigging { pos, sequence })
-                    }
-                    PlayerAction::AbortDestroyBlock => {
-                        self.input(PlayerInput::AbortDigging { pos, sequence })
-                    }
-                    PlayerAction::StopDestroyBlock => {
-                        self.input(PlayerInput::FinishDigging { pos, sequence })
-                    }
-                    _ => {}
+                let phase = match p.action {
+                    PlayerAction::StartDestroyBlock => Some(DigPhase::Start),
+                    PlayerAction::AbortDestroyBlock => Some(DigPhase::Abort),
+                    PlayerAction::StopDestroyBlock => Some(DigPhase::Finish),
+                    _ => None,
+                };
+                if let Some(phase) = phase {
+                    self.input(PlayerInput::Dig {
+                        pos,
+                        sequence,
+                        phase,
+                    });
                 }
             }
             PlayerInteractBlockC2s::ID => {

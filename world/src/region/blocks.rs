@@ -15,7 +15,9 @@ use valence_protocol::{
 use super::{Digging, Region, Slot};
 use crate::coords::in_height;
 use crate::hardness::break_time;
-use crate::messages::{BlockChange, EntityId, FeedEvent, Precondition, RegionMsg, SessionAddr};
+use crate::messages::{
+    BlockChange, Dig, DigPhase, EntityId, FeedEvent, Precondition, RegionMsg, SessionAddr,
+};
 use crate::player::{PlayerState, HOTBAR_START, INVENTORY_SLOTS, OFF_HAND_SLOT};
 
 /// Farthest block a player can reach, from the eyes to the block's centre,
@@ -58,103 +60,105 @@ impl Region {
         self.outbox.unicast(session, FeedEvent::Packets(packet));
     }
 
-    fn digger(&self, entity: EntityId, pos: BlockPos) -> Option<(SessionAddr, GameMode)> {
-        let player = self.players.get(&entity)?;
-        let allowed = matches!(
-            player.state.game_mode,
-            GameMode::Survival | GameMode::Creative
-        );
-        (allowed && in_reach(&player.state, pos))
-            .then_some((player.session, player.state.game_mode))
-    }
-
-    pub(super) fn start_digging(&mut self, entity: EntityId, pos: BlockPos, sequence: i32) {
-        let Some((session, mode)) = self.digger(entity, pos) else {
-            return self.refuse(entity, pos, sequence);
-        };
-        let instant = mode == GameMode::Creative
-            || self
-                .block_at(pos)
-                .and_then(break_time)
-                .is_some_and(|t| t.is_zero());
-        if instant {
-            return self.change_block(
-                pos,
-                BlockState::AIR,
-                Precondition::Breakable,
-                (session, sequence),
-            );
-        }
-        if let Some(player) = self.players.get_mut(&entity) {
-            player.digging = Some(Digging {
-                pos,
-                started: Instant::now(),
-                stage: 0,
-            });
-        }
-        self.ack(session, sequence);
-    }
-
-    pub(super) fn abort_digging(&mut self, entity: EntityId, pos: BlockPos, sequence: i32) {
-        let Some(player) = self.players.get_mut(&entity) else {
+    /// A player's digging, checked here for reach and game mode, then timed
+    /// by the region that owns the block (it may be across the border).
+    pub(super) fn dig(&mut self, entity: EntityId, pos: BlockPos, sequence: i32, phase: DigPhase) {
+        let Some(player) = self.players.get(&entity) else {
             return;
         };
         let session = player.session;
-        if player.digging.take().is_some() {
-            self.show_cracks(entity, pos, NO_CRACKS);
+        let allowed = match player.state.game_mode {
+            GameMode::Survival | GameMode::Creative => true,
+            GameMode::Adventure | GameMode::Spectator => false,
+        };
+        if phase != DigPhase::Abort && !(allowed && in_reach(&player.state, pos)) {
+            return self.refuse(entity, pos, sequence);
         }
-        self.ack(session, sequence);
+        let dig = Dig {
+            entity,
+            session,
+            pos,
+            sequence,
+            phase,
+            creative: player.state.game_mode == GameMode::Creative,
+        };
+        let chunk = ChunkPos::from_block_pos(pos);
+        if self.world.grid.contains(self.pos(), chunk) {
+            self.handle(RegionMsg::Dig(dig));
+        } else {
+            let region = self.world.region_of_chunk(chunk);
+            if let Err(e) = self.world.to_region(region, RegionMsg::Dig(dig)) {
+                warn!(region = %self.pos(), to = %region, "dig not sent: {e}");
+            }
+        }
     }
 
-    pub(super) fn finish_digging(&mut self, entity: EntityId, pos: BlockPos, sequence: i32) {
-        let Some((session, _)) = self.digger(entity, pos) else {
-            return self.refuse(entity, pos, sequence);
-        };
-        let started = match self.players.get_mut(&entity).and_then(|p| p.digging.take()) {
-            Some(digging) if digging.pos == pos => digging.started,
-            _ => return self.refuse(entity, pos, sequence),
-        };
-        self.show_cracks(entity, pos, NO_CRACKS);
-        let long_enough = match self.block_at(pos) {
-            Some(state) => {
-                break_time(state).is_some_and(|t| started.elapsed() >= t.mul_f32(DIG_TOLERANCE))
-            }
-            // In a neighbour's chunk: the neighbour cannot time this dig, so
-            // the start was already checked against reach and game mode.
-            None => true,
-        };
-        if !long_enough {
-            return self.refuse(entity, pos, sequence);
-        }
-        self.change_block(
+    /// Digging of a block in one of this region's chunks: instant in
+    /// creative, otherwise it must last about as long as the block takes.
+    pub(super) fn timed_dig(&mut self, dig: Dig) {
+        let Dig {
+            entity,
+            session,
             pos,
-            BlockState::AIR,
-            Precondition::Breakable,
-            (session, sequence),
-        );
+            sequence,
+            phase,
+            creative,
+        } = dig;
+        let current = self.block_at(pos);
+        match phase {
+            DigPhase::Start => {
+                let instant = creative || current.and_then(break_time).is_some_and(|t| t.is_zero());
+                if instant {
+                    return self.apply_block_change(BlockChange {
+                        pos,
+                        only_if: Precondition::Breakable,
+                        state: BlockState::AIR,
+                        ack: Some((session, sequence)),
+                    });
+                }
+                self.diggers.insert(
+                    entity,
+                    Digging {
+                        pos,
+                        started: Instant::now(),
+                        stage: 0,
+                    },
+                );
+                self.ack(session, sequence);
+            }
+            DigPhase::Abort => {
+                if self.diggers.remove(&entity).is_some() {
+                    self.show_cracks(entity, pos, NO_CRACKS);
+                }
+                self.ack(session, sequence);
+            }
+            DigPhase::Finish => {
+                let started = match self.diggers.remove(&entity) {
+                    Some(digging) if digging.pos == pos => digging.started,
+                    _ => return self.refuse_to(session, pos, sequence),
+                };
+                self.show_cracks(entity, pos, NO_CRACKS);
+                let long_enough = current
+                    .and_then(break_time)
+                    .is_some_and(|t| started.elapsed() >= t.mul_f32(DIG_TOLERANCE));
+                if !long_enough {
+                    return self.refuse_to(session, pos, sequence);
+                }
+                self.apply_block_change(BlockChange {
+                    pos,
+                    only_if: Precondition::Breakable,
+                    state: BlockState::AIR,
+                    ack: Some((session, sequence)),
+                });
+            }
+        }
     }
 
     /// Advances the breaking cracks other players see on blocks being dug.
     pub(super) fn dig_progress(&mut self) {
         let mut updates = Vec::new();
-        for (&entity, player) in &mut self.players {
-            let Some(digging) = &mut player.digging else {
-                continue;
-            };
-            let Some(total) = self
-                .chunks
-                .get(&ChunkPos::from_block_pos(digging.pos))
-                .and_then(|slot| match slot {
-                    Slot::Ready(slot) => {
-                        let (x, z) = (
-                            digging.pos.x.rem_euclid(16) as usize,
-                            digging.pos.z.rem_euclid(16) as usize,
-                        );
-                        break_time(slot.chunk.block(x, digging.pos.y, z))
-                    }
-                    Slot::Loading(_) => None,
-                })
-            else {
+        for (&entity, digging) in &mut self.diggers {
+            let Some(total) = block_in(&self.chunks, digging.pos).and_then(break_time) else {
                 continue;
             };
             let done = digging.started.elapsed().as_secs_f32() / total.as_secs_f32().max(0.05);
@@ -171,9 +175,6 @@ impl Region {
 
     fn show_cracks(&mut self, entity: EntityId, pos: BlockPos, stage: u8) {
         let chunk = ChunkPos::from_block_pos(pos);
-        if !self.world.grid.contains(self.pos(), chunk) {
-            return;
-        }
         let packet = self.world.framing.frame(&BlockBreakingProgressS2c {
             entity_id: VarInt(entity),
             position: pos,
@@ -307,14 +308,7 @@ impl Region {
 
     /// The block at `pos`, if its chunk belongs to this region and is loaded.
     fn block_at(&self, pos: BlockPos) -> Option<BlockState> {
-        match self.chunks.get(&ChunkPos::from_block_pos(pos))? {
-            Slot::Ready(slot) => Some(slot.chunk.block(
-                pos.x.rem_euclid(16) as usize,
-                pos.y,
-                pos.z.rem_euclid(16) as usize,
-            )),
-            Slot::Loading(_) => None,
-        }
+        block_in(&self.chunks, pos)
     }
 
     /// Changes a block here or, across the border, asks its region to.
@@ -384,10 +378,13 @@ impl Region {
 
     /// Tells a client its action did not happen: the block stays as it was.
     fn refuse(&mut self, entity: EntityId, pos: BlockPos, sequence: i32) {
-        let Some(player) = self.players.get(&entity) else {
-            return;
-        };
-        let session = player.session;
+        if let Some(player) = self.players.get(&entity) {
+            let session = player.session;
+            self.refuse_to(session, pos, sequence);
+        }
+    }
+
+    fn refuse_to(&mut self, session: SessionAddr, pos: BlockPos, sequence: i32) {
         if let Some(state) = self.block_at(pos) {
             let update = self.world.framing.frame(&BlockUpdateS2c {
                 position: pos,
@@ -396,5 +393,20 @@ impl Region {
             self.outbox.unicast(session, FeedEvent::Packets(update));
         }
         self.ack(session, sequence);
+    }
+}
+
+/// The block at `pos` among `chunks`, if its chunk is loaded.
+fn block_in(
+    chunks: &std::collections::HashMap<ChunkPos, Slot>,
+    pos: BlockPos,
+) -> Option<BlockState> {
+    match chunks.get(&ChunkPos::from_block_pos(pos))? {
+        Slot::Ready(slot) => Some(slot.chunk.block(
+            pos.x.rem_euclid(16) as usize,
+            pos.y,
+            pos.z.rem_euclid(16) as usize,
+        )),
+        Slot::Loading(_) => None,
     }
 }

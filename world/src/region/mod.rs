@@ -75,7 +75,6 @@ struct Digging {
 struct Player {
     state: PlayerState,
     session: SessionAddr,
-    digging: Option<Digging>,
 }
 
 pub struct Region {
@@ -84,6 +83,9 @@ pub struct Region {
     world: Arc<World>,
     chunks: HashMap<ChunkPos, Slot>,
     players: HashMap<EntityId, Player>,
+    /// Blocks of this region being dug, by the digging entity (which may
+    /// stand in another region).
+    diggers: HashMap<EntityId, Digging>,
     /// Viewers that subscribed this tick; they get the chunk at the flush.
     new_viewers: Vec<(ChunkPos, SessionAddr)>,
     handoffs: Handoffs,
@@ -100,6 +102,7 @@ impl Region {
             world,
             chunks: HashMap::new(),
             players: HashMap::new(),
+            diggers: HashMap::new(),
             new_viewers: Vec::new(),
             handoffs: Handoffs::default(),
             outbox: Outbox::default(),
@@ -179,6 +182,7 @@ impl Region {
             RegionMsg::Subscribe { chunk, session } => self.new_viewers.push((chunk, session)),
             RegionMsg::Unsubscribe { chunk, session } => self.unsubscribe(chunk, session),
             RegionMsg::SetBlock(change) => self.apply_block_change(change),
+            RegionMsg::Dig(dig) => self.timed_dig(dig),
         }
     }
 
@@ -188,6 +192,7 @@ impl Region {
             RegionMsg::Join { player, .. } | RegionMsg::Adopt { player, .. } => player.chunk(),
             RegionMsg::Subscribe { chunk, .. } => *chunk,
             RegionMsg::SetBlock(change) => ChunkPos::from_block_pos(change.pos),
+            RegionMsg::Dig(dig) => ChunkPos::from_block_pos(dig.pos),
             _ => return None,
         };
         (!matches!(self.chunks.get(&chunk), Some(Slot::Ready(_)))).then_some(chunk)
@@ -242,14 +247,7 @@ impl Region {
     fn insert_player(&mut self, state: PlayerState, session: SessionAddr) {
         let chunk = state.chunk();
         self.outbox.feed(chunk, state.entered(&self.world.framing));
-        self.players.insert(
-            state.entity,
-            Player {
-                state,
-                session,
-                digging: None,
-            },
-        );
+        self.players.insert(state.entity, Player { state, session });
     }
 
     fn leave(&mut self, entity: EntityId) {
@@ -277,15 +275,11 @@ impl Region {
             PlayerInput::Swing(hand) => self.swing(entity, hand),
             PlayerInput::Sneak(on) => self.update_flags(entity, |s| s.sneaking = on),
             PlayerInput::Sprint(on) => self.update_flags(entity, |s| s.sprinting = on),
-            PlayerInput::StartDigging { pos, sequence } => {
-                self.start_digging(entity, pos, sequence)
-            }
-            PlayerInput::AbortDigging { pos, sequence } => {
-                self.abort_digging(entity, pos, sequence)
-            }
-            PlayerInput::FinishDigging { pos, sequence } => {
-                self.finish_digging(entity, pos, sequence)
-            }
+            PlayerInput::Dig {
+                pos,
+                sequence,
+                phase,
+            } => self.dig(entity, pos, sequence, phase),
             PlayerInput::Place {
                 hand,
                 against,

@@ -213,7 +213,6 @@ impl Region {
             );
         };
         player.state.game_mode = mode;
-        player.digging = None;
         let mut buf = Vec::new();
         framing.append(
             &mut buf,
