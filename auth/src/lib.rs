@@ -1,1 +1,3 @@
 //! Authentication service and the replicated user register.
+
+pub mod register;

@@ -12,5 +12,6 @@ pub mod transport;
 pub use actor_ref::{mailbox, ActorRef, Mailbox, SendError};
 pub use supervisor::{supervise, Restart};
 pub use transport::{
-    ClusterSecret, Envelope, NodeId, RpcError, Topic, Transport, TransportConfig, TransportError,
+    ClusterSecret, Envelope, NodeId, RpcError, TokioNet, Topic, Transport, TransportConfig,
+    TransportError,
 };

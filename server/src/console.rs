@@ -2,13 +2,17 @@
 
 use std::sync::Arc;
 
+use std::fmt::Write;
 use tessera_net::admin::{game_mode_name, parse_coordinates, parse_game_mode, AdminError};
-use tessera_net::Frontend;
+
+use crate::node::Node;
 use tokio::io::{AsyncBufReadExt, BufReader};
 
 const HELP: &str = "Commands: help, list, say <message>, kick <player> [reason], \
                     tp <player> <x> <y> <z> | tp <player> <target>, \
-                    gamemode <mode> <player>, stop";
+                    gamemode <mode> <player>, nodes, regions [node id], stop";
+/// Regions `regions` lists one by one; beyond that it only counts.
+const REGIONS_LISTED: usize = 64;
 const DEFAULT_KICK_REASON: &str = "Kicked by an operator";
 
 /// What the console loop should do after a command.
@@ -19,9 +23,16 @@ pub enum Next {
 }
 
 /// Runs one console line and returns what to print and whether to stop.
-pub fn execute(frontend: &Frontend, line: &str) -> (String, Next) {
+pub fn execute(node: &Node, line: &str) -> (String, Next) {
+    let frontend = &node.frontend;
     let words: Vec<&str> = line.split_whitespace().collect();
     let result = match words.as_slice() {
+        ["nodes"] => Ok(nodes(node)),
+        ["regions"] => Ok(regions(node, None)),
+        ["regions", id] => match id.parse::<u64>() {
+            Ok(id) => Ok(regions(node, Some(id))),
+            Err(_) => Ok(format!("Not a node id: {id}")),
+        },
         [] => Ok(String::new()),
         ["help"] | ["?"] => Ok(HELP.to_owned()),
         ["list"] => Ok(frontend.list_line()),
@@ -72,12 +83,91 @@ pub fn execute(frontend: &Frontend, line: &str) -> (String, Next) {
     )
 }
 
+/// Every node: its state, the regions it owns and the players on it.
+fn nodes(node: &Node) -> String {
+    let local_players = node.frontend.players.count();
+    let Some(cluster) = &node.cluster else {
+        return format!(
+            "1 node (no cluster): node {} alive, {} regions, {local_players} players",
+            node.world.node,
+            node.world.region_count()
+        );
+    };
+    let table = cluster.placement.table();
+    let remote = node.frontend.directory.remote_players();
+    let members = cluster.membership.members();
+    let mut out = format!(
+        "{} nodes; placement leader: {:?}",
+        members.len(),
+        cluster.placement.leader().map(|n| n.0)
+    );
+    for member in members {
+        let id = member.id.0;
+        let players = if id == node.world.node {
+            local_players
+        } else {
+            remote.iter().filter(|p| p.node == id).count()
+        };
+        let regions = table.regions_of(member.id).count();
+        let _ = write!(
+            out,
+            "\nnode {id} at {}: {:?}, {regions} regions, {players} players",
+            member.addr, member.state
+        );
+    }
+    out
+}
+
+/// Which node owns which region, under which epoch; only `only`'s regions
+/// when a node is named.
+fn regions(node: &Node, only: Option<u64>) -> String {
+    let Some(cluster) = &node.cluster else {
+        let mut local = node.world.local_regions();
+        local.sort();
+        let listed: Vec<String> = local
+            .iter()
+            .take(REGIONS_LISTED)
+            .map(|r| r.to_string())
+            .collect();
+        return format!(
+            "{} regions, all on this node: {}",
+            local.len(),
+            listed.join(", ")
+        );
+    };
+    let table = cluster.placement.table();
+    let mut per_node: std::collections::BTreeMap<u64, usize> = Default::default();
+    for (_, owner) in table.regions() {
+        *per_node.entry(owner.node.0).or_default() += 1;
+    }
+    let all: Vec<_> = table
+        .regions()
+        .filter(|(_, owner)| only.is_none_or(|id| owner.node.0 == id))
+        .collect();
+    let counts: Vec<String> = per_node
+        .iter()
+        .map(|(n, c)| format!("node {n}: {c}"))
+        .collect();
+    let mut out = format!("{} regions placed ({})", all.len(), counts.join(", "));
+    for (key, owner) in all.iter().take(REGIONS_LISTED) {
+        let _ = write!(
+            out,
+            "\nr.{}.{} -> node {} (epoch {})",
+            key.x, key.z, owner.node.0, owner.epoch
+        );
+    }
+    if all.len() > REGIONS_LISTED {
+        let _ = write!(out, "\n... and {} more", all.len() - REGIONS_LISTED);
+    }
+    out
+}
+
 /// Reads commands until `stop`. End of input leaves the server running: a
 /// server started without a terminal is stopped by a signal instead.
-pub async fn run(frontend: Arc<Frontend>) {
+pub async fn run(node: Arc<Node>) {
     let mut lines = BufReader::new(tokio::io::stdin()).lines();
     while let Ok(Some(line)) = lines.next_line().await {
-        let (output, next) = execute(&frontend, &line);
+        let (output, next) = execute(&node, &line);
         if !output.is_empty() {
             println!("{output}");
         }

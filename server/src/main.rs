@@ -1,6 +1,7 @@
 //! `tessera`: a Minecraft 1.20.1 server node.
 
 mod admin_http;
+mod cluster;
 mod config;
 mod console;
 mod links;
@@ -9,6 +10,7 @@ mod node;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use anyhow::Context;
 use tracing::error;
@@ -56,10 +58,10 @@ async fn run() -> anyhow::Result<()> {
     let path = config_path()?;
     let config = config::load(&path, std::env::vars())?;
     let folder = path.parent().map(PathBuf::from).unwrap_or_default();
-    let node = Node::start(&config, &folder).await?;
+    let node = Arc::new(Node::start(&config, &folder).await?);
     admin_http::start(config.admin.bind, node.frontend.clone(), node.world.clone()).await?;
     tokio::select! {
-        _ = console::run(node.frontend.clone()) => {}
+        _ = console::run(node.clone()) => {}
         _ = shutdown_signal() => {}
     }
     node.stop("Server closed").await;

@@ -10,12 +10,13 @@ use tessera_world::coords::RegionGrid;
 use tessera_world::framing::Framing;
 use tessera_world::gen::{Flat, Generator, Terrain};
 use tessera_world::registry::Registries;
-use tessera_world::routing::SingleNode;
+use tessera_world::routing::{Placement, SingleNode};
 use tessera_world::store::RegionStore;
 use tessera_world::{World, WorldSettings};
 use tokio::net::TcpListener;
 use tracing::info;
 
+use crate::cluster::{Cluster, ClusterStart};
 use crate::config::{Config, GeneratorKind};
 
 const ICON_FILE: &str = "server-icon.png";
@@ -25,6 +26,7 @@ const SINGLE_NODE: u64 = 1;
 pub struct Node {
     pub frontend: Arc<Frontend>,
     pub world: Arc<World>,
+    pub cluster: Option<Cluster>,
 }
 
 /// The server-list icon from `server-icon.png` beside the config, if present.
@@ -52,9 +54,18 @@ impl Node {
         let framing = Framing {
             threshold: config.server.compression_threshold,
         };
+        let (node, cluster, placement): (u64, Option<ClusterStart>, Arc<dyn Placement>) =
+            match &config.cluster {
+                Some(cluster) => {
+                    let (start, placement) =
+                        ClusterStart::begin(cluster, &config.world.data_dir).await?;
+                    (cluster.node_id, Some(start), placement)
+                }
+                None => (SINGLE_NODE, None, Arc::new(SingleNode(SINGLE_NODE))),
+            };
         let world = World::new(WorldSettings {
-            node: SINGLE_NODE,
-            placement: Arc::new(SingleNode(SINGLE_NODE)),
+            node,
+            placement,
             store: Some(RegionStore::new(config.world.data_dir.join("regions"))),
             generator,
             grid: RegionGrid {
@@ -79,9 +90,17 @@ impl Node {
             .await
             .with_context(|| format!("cannot listen on {bind} (server.bind)"))?;
         let addr = listener.local_addr().context("listener has no address")?;
+        let cluster = match cluster {
+            Some(start) => Some(start.finish(world.clone(), frontend.clone()).await?),
+            None => None,
+        };
         info!("listening on {addr}");
         tokio::spawn(frontend.clone().serve(listener));
-        Ok(Self { frontend, world })
+        Ok(Self {
+            frontend,
+            world,
+            cluster,
+        })
     }
 
     /// Disconnects every player with `reason` and stops the regions.
@@ -89,5 +108,8 @@ impl Node {
         info!("stopping: {reason}");
         self.frontend.disconnect_all(reason).await;
         self.world.stop().await;
+        if let Some(cluster) = &self.cluster {
+            cluster.leave().await;
+        }
     }
 }

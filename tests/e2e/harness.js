@@ -246,6 +246,7 @@ function freePort () {
 function tomlValue (v) {
   if (typeof v === 'string') return JSON.stringify(v)
   if (typeof v === 'number' || typeof v === 'boolean') return String(v)
+  if (Array.isArray(v)) return '[' + v.map(tomlValue).join(', ') + ']'
   if (v && typeof v === 'object') {
     return '{ ' + Object.entries(v).map(([k, x]) => `${k} = ${tomlValue(x)}`).join(', ') + ' }'
   }

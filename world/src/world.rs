@@ -193,7 +193,8 @@ impl World {
             }
         }
         let to = owner.map(|o| o.node);
-        if from != to {
+        // A region placed for the first time has nothing stale to replace.
+        if from.is_some() && from != to {
             let _ = self.ownership.send(OwnerChange { region, from, to });
         }
     }

@@ -9,6 +9,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::transport::NodeId;
 
+/// How many regions more than the least loaded node a node may own and
+/// still be given a neighbour of its regions: neighbours stay together, but
+/// not at the price of one node holding the whole world.
+const NEIGHBOUR_SLACK: usize = 3;
+
 /// A region, by its position on the region grid.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct RegionKey {
@@ -91,23 +96,28 @@ impl PlacementTable {
 
     /// The live node a region should go to: the one owning most of its
     /// neighbours (regions that trade players and block changes stay on one
-    /// node), then the least loaded, then the lowest id.
+    /// node) unless that node is already well ahead of the least loaded one,
+    /// then the least loaded, then the lowest id.
     fn choose(&self, region: RegionKey, excluding: Option<NodeId>) -> Option<NodeId> {
-        self.live
-            .iter()
-            .copied()
-            .filter(|n| Some(*n) != excluding)
-            .max_by_key(|&node| {
-                let neighbours = region
+        let candidates = || {
+            self.live
+                .iter()
+                .copied()
+                .filter(move |n| Some(*n) != excluding)
+        };
+        let lightest = candidates().map(|n| self.load(n)).min()?;
+        candidates().max_by_key(|&node| {
+            let load = self.load(node);
+            let neighbours = if load <= lightest + NEIGHBOUR_SLACK {
+                region
                     .neighbours()
                     .filter(|r| self.owners.get(r).is_some_and(|o| o.node == node))
-                    .count();
-                (
-                    neighbours,
-                    std::cmp::Reverse(self.load(node)),
-                    std::cmp::Reverse(node),
-                )
-            })
+                    .count()
+            } else {
+                0
+            };
+            (neighbours, std::cmp::Reverse(load), std::cmp::Reverse(node))
+        })
     }
 
     fn give(&mut self, region: RegionKey, node: NodeId) -> Ownership {
@@ -283,6 +293,31 @@ mod tests {
         t.apply(&Command::NodeDown(NodeId(1)));
         assert_eq!(t.owner(key(0, 0)), None);
         assert!(t.apply(&Command::Place(key(0, 0))).changed.is_empty());
+    }
+
+    #[test]
+    fn a_growing_area_spreads_once_a_node_is_well_ahead() {
+        let mut t = table(&[1, 2, 3]);
+        for x in 0..12 {
+            t.apply(&Command::Place(key(x, 0)));
+        }
+        let loads: Vec<usize> = [1, 2, 3]
+            .iter()
+            .map(|&n| t.regions_of(NodeId(n)).count())
+            .collect();
+        assert!(
+            loads.iter().all(|&l| l >= 3),
+            "a row of 12 regions spreads over 3 nodes: {loads:?}"
+        );
+        let runs = (1..12)
+            .filter(|&x| {
+                t.owner(key(x, 0)).map(|o| o.node) != t.owner(key(x - 1, 0)).map(|o| o.node)
+            })
+            .count();
+        assert!(
+            runs <= 4,
+            "neighbours still come in runs: {runs} changes of owner along the row"
+        );
     }
 
     #[test]

@@ -1,0 +1,264 @@
+//! A node's part in a cluster: the authenticated transport, membership,
+//! the Raft placement group, and the wiring that lets the world and the
+//! frontend use them.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::Context;
+use tessera_cluster::membership::{MemberEvent, MemberInfo, Membership, MembershipConfig, Seed};
+use tessera_cluster::placement::{
+    Command, PlacementConfig, PlacementService, RegionKey, TableEvent,
+};
+use tessera_cluster::{ClusterSecret, NodeId, TokioNet, Transport, TransportConfig};
+use tessera_net::Frontend;
+use tessera_world::coords::RegionPos;
+use tessera_world::routing::{Ownership, Placement};
+use tessera_world::World;
+use tokio::sync::mpsc;
+use tracing::{info, warn};
+
+use crate::config::ClusterConfig;
+
+/// Nodes in the Raft group: the three lowest ids, as every node computes the same.
+const VOTERS: usize = 3;
+
+pub struct Cluster {
+    pub transport: Transport,
+    pub membership: Membership,
+    pub placement: PlacementService,
+}
+
+fn key(region: RegionPos) -> RegionKey {
+    RegionKey {
+        x: region.x,
+        z: region.z,
+    }
+}
+
+fn region(key: RegionKey) -> RegionPos {
+    RegionPos { x: key.x, z: key.z }
+}
+
+/// The world's view of placement: the local replica of the Raft table.
+struct RaftPlacement {
+    service: PlacementService,
+    requests: mpsc::UnboundedSender<RegionPos>,
+}
+
+impl Placement for RaftPlacement {
+    fn owner(&self, region: RegionPos) -> Option<Ownership> {
+        self.service.owner(key(region)).map(|o| Ownership {
+            node: o.node.0,
+            epoch: o.epoch,
+        })
+    }
+
+    fn request(&self, region: RegionPos) {
+        let _ = self.requests.send(region);
+    }
+}
+
+/// The first half of starting a cluster node: transport and placement,
+/// which the world needs before it exists.
+pub struct ClusterStart {
+    transport: Transport,
+    placement: PlacementService,
+    requests: mpsc::UnboundedReceiver<RegionPos>,
+    config: ClusterConfig,
+}
+
+impl ClusterStart {
+    pub async fn begin(
+        config: &ClusterConfig,
+        data_dir: &Path,
+    ) -> anyhow::Result<(Self, Arc<dyn Placement>)> {
+        let me = NodeId(config.node_id);
+        let secret = ClusterSecret::new(config.secret.as_bytes()).context("cluster.secret")?;
+        let transport = Transport::start(TokioNet, TransportConfig::new(me, config.bind, secret))
+            .await
+            .with_context(|| format!("cannot listen on {} (cluster.bind)", config.bind))?;
+        let mut ids: Vec<NodeId> = config.seeds.iter().map(|s| NodeId(s.node_id)).collect();
+        ids.push(me);
+        ids.sort();
+        ids.dedup();
+        ids.truncate(VOTERS);
+        let store = data_dir.join(format!("placement-{}", config.node_id));
+        let placement = PlacementService::start(
+            transport.clone(),
+            ids,
+            Some(store),
+            PlacementConfig::default(),
+        )
+        .await
+        .context("cannot start the placement group")?;
+        let (requests_tx, requests) = mpsc::unbounded_channel();
+        let view = Arc::new(RaftPlacement {
+            service: placement.clone(),
+            requests: requests_tx,
+        });
+        info!(node = config.node_id, voters = ?placement.voters(), "cluster transport on {}", transport.local_addr());
+        Ok((
+            Self {
+                transport,
+                placement,
+                requests,
+                config: config.clone(),
+            },
+            view,
+        ))
+    }
+
+    /// Wires the started world and frontend to the cluster and joins it.
+    pub async fn finish(
+        self,
+        world: Arc<World>,
+        frontend: Arc<Frontend>,
+    ) -> anyhow::Result<Cluster> {
+        let Self {
+            transport,
+            placement,
+            requests,
+            config,
+        } = self;
+        world.set_remote(Arc::new(crate::links::ClusterLinks::new(transport.clone())));
+        crate::links::serve_inbound(&transport, world.clone())?;
+        frontend.attach_cluster(transport.clone())?;
+        let seeds: Vec<Seed> = config
+            .seeds
+            .iter()
+            .map(|s| format!("{}@{}", s.node_id, s.address).parse())
+            .collect::<Result<_, _>>()
+            .context("cluster.seeds")?;
+        let me = MemberInfo {
+            id: transport.node_id(),
+            addr: config.bind,
+        };
+        let membership =
+            Membership::start(transport.clone(), me, seeds, MembershipConfig::default())
+                .context("cannot start membership")?;
+        tokio::spawn(place_on_request(placement.clone(), world.clone(), requests));
+        tokio::spawn(follow_table(placement.clone(), world.clone()));
+        tokio::spawn(follow_members(
+            membership.clone(),
+            placement.clone(),
+            frontend,
+        ));
+        tokio::spawn(announce_self(placement.clone(), transport.node_id()));
+        Ok(Cluster {
+            transport,
+            membership,
+            placement,
+        })
+    }
+}
+
+/// Proposes an owner for each region the world asked about.
+async fn place_on_request(
+    placement: PlacementService,
+    world: Arc<World>,
+    mut requests: mpsc::UnboundedReceiver<RegionPos>,
+) {
+    while let Some(pos) = requests.recv().await {
+        let (placement, world) = (placement.clone(), world.clone());
+        tokio::spawn(async move {
+            loop {
+                match placement.propose(Command::Place(key(pos))).await {
+                    Ok(_) => return world.placement_changed(pos, None).await,
+                    Err(e) => {
+                        warn!(region = %pos, "placing the region failed, retrying: {e}");
+                        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+                    }
+                }
+            }
+        });
+    }
+}
+
+/// Tells the world about every ownership change its replica applies.
+async fn follow_table(placement: PlacementService, world: Arc<World>) {
+    let mut known: HashMap<RegionKey, Option<u64>> = HashMap::new();
+    let mut events = placement.subscribe();
+    loop {
+        let changed: Vec<(RegionKey, Option<u64>)> = match events.recv().await {
+            Ok(TableEvent::Applied { applied, .. }) => applied
+                .changed
+                .into_iter()
+                .map(|(k, owner)| (k, owner.map(|o| o.node.0)))
+                .collect(),
+            Ok(TableEvent::Replaced { .. })
+            | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => placement
+                .table()
+                .regions()
+                .map(|(k, o)| (k, Some(o.node.0)))
+                .collect(),
+            Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+        };
+        for (k, owner) in changed {
+            let previous = known.insert(k, owner).flatten();
+            world.placement_changed(region(k), previous).await;
+        }
+    }
+}
+
+/// Nodes coming and going: the frontend's player directory follows, and the
+/// placement group moves a dead node's regions.
+async fn follow_members(
+    membership: Membership,
+    placement: PlacementService,
+    frontend: Arc<Frontend>,
+) {
+    let mut events = membership.subscribe();
+    loop {
+        match events.recv().await {
+            Ok(MemberEvent::Up(node, addr)) => {
+                info!(%node, %addr, "node up");
+                frontend.node_up(node.0);
+                if placement.is_voter() {
+                    if let Err(e) = placement.on_node_up(node).await {
+                        warn!(%node, "could not mark the node live: {e}");
+                    }
+                }
+            }
+            Ok(MemberEvent::Down(node)) => {
+                warn!(%node, "node down; its regions move to live nodes");
+                frontend.node_down(node.0);
+                if placement.is_voter() {
+                    if let Err(e) = placement.on_node_down(node).await {
+                        warn!(%node, "could not move the dead node's regions: {e}");
+                    }
+                }
+            }
+            Err(tokio::sync::broadcast::error::RecvError::Lagged(missed)) => {
+                warn!(missed, "membership events missed");
+            }
+            Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+        }
+    }
+}
+
+/// Marks this node live in the placement table once the group can take it.
+async fn announce_self(placement: PlacementService, me: NodeId) {
+    loop {
+        match placement.on_node_up(me).await {
+            Ok(_) => return info!("this node hosts regions now"),
+            Err(e) => {
+                warn!("not yet live in placement: {e}");
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            }
+        }
+    }
+}
+
+impl Cluster {
+    /// Leaves the cluster in order: membership first, so the others move
+    /// this node's regions at once rather than after a failure timeout.
+    pub async fn leave(&self) {
+        if let Err(e) = self.membership.leave().await {
+            warn!("leaving the cluster: {e}");
+        }
+        self.placement.shutdown().await;
+        self.transport.shutdown().await;
+    }
+}

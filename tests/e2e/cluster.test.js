@@ -1,0 +1,172 @@
+'use strict'
+// Three real tessera nodes on 127.0.0.1 form one world: players connected to
+// different nodes see each other, chat, and build across region borders that
+// are node borders; a SIGKILLed node's regions move to the survivors while
+// their players keep playing; a node started later takes regions; a node with
+// the wrong cluster secret is refused.
+const assert = require('node:assert/strict')
+const fs = require('node:fs')
+const os = require('node:os')
+const path = require('node:path')
+const { test, after } = require('node:test')
+const { Vec3 } = require('vec3')
+const h = require('./harness')
+
+const SECRET = 'e2e-cluster-secret-0123456789'
+const shared = fs.mkdtempSync(path.join(os.tmpdir(), 'tessera-e2e-cluster-'))
+const servers = []
+const clients = new Set()
+
+after(async () => {
+  await h.quitAll(clients)
+  for (const s of servers) {
+    await s.close().catch(() => {})
+    process.stdout.write(`# server log for ${s.name}: ${s.logPath}\n`)
+  }
+  fs.rmSync(shared, { recursive: true, force: true })
+})
+
+// `nodes` maps node id -> cluster port; every node gets all of them as seeds.
+async function startNode (id, nodes, { secret = SECRET, name = `node${id}` } = {}) {
+  const seeds = Object.entries(nodes).map(([node, port]) => `${node}@127.0.0.1:${port}`)
+  const server = await h.startServer({
+    name,
+    config: {
+      server: { view_distance: 3 },
+      world: { region_size: 1, data_dir: shared },
+      cluster: { node_id: id, bind: `127.0.0.1:${nodes[id]}`, seeds }
+    },
+    env: { TESSERA_CLUSTER_SECRET: secret }
+  })
+  servers.push(server)
+  return server
+}
+
+async function join (server, name) {
+  const bot = await h.joinBot(server, name)
+  clients.add(bot)
+  return bot
+}
+
+// The `regions` console command as a map "r.x.z" -> node id.
+async function regions (server, node) {
+  const since = server.mark()
+  server.send(node ? `regions ${node}` : 'regions')
+  const out = await server.waitForOutput(/(\d+) regions placed[^\n]*\n?((?:r\.-?\d+\.-?\d+ -> node \d+ \(epoch \d+\)\n?)*)/, { since, timeout: 5000 })
+  const map = new Map()
+  for (const m of out[0].matchAll(/r\.(-?\d+)\.(-?\d+) -> node (\d+)/g)) map.set(`r.${m[1]}.${m[2]}`, Number(m[3]))
+  return map
+}
+
+async function tpTo (bot, x, y, z) {
+  bot.chat(`/tp ${x} ${y} ${z}`)
+  const target = new Vec3(x, y, z)
+  await h.waitFor(() => bot.entity.position.distanceTo(target) < 0.01, { timeout: 10000, message: () => `${bot.label} to be teleported to ${target} (is at ${bot.entity.position})` })
+  await h.withTimeout(bot.waitForChunksToLoad(), 20000, `${bot.label} chunks after teleport`)
+}
+
+let ports, n1, n2, n3
+
+test('three nodes form one world', { timeout: 120000 }, async () => {
+  ports = { 1: await h.freePort(), 2: await h.freePort(), 3: await h.freePort() }
+  ;[n1, n2, n3] = await Promise.all([1, 2, 3].map((id) => startNode(id, ports)))
+  for (const s of [n1, n2, n3]) {
+    await s.waitForOutput('this node hosts regions now', { timeout: 30000 })
+  }
+  await h.waitFor(async () => {
+    const out = await n1.command('nodes', /\d+ nodes; placement leader[^\n]*(\n[^\n]*){3}/, { timeout: 3000 }).catch(() => null)
+    return out && (out[0].match(/Alive/g) || []).length === 3
+  }, { timeout: 20000, message: 'node 1 to list three live nodes' })
+})
+
+test('players on different nodes walk across node borders, see each other, chat and build', { timeout: 150000 }, async () => {
+  const walker = await join(n1, 'Walker')
+  const watcher = await join(n2, 'Watcher')
+  await h.waitFor(() => h.seenPlayer(watcher, 'Walker') && h.seenPlayer(walker, 'Watcher'), { timeout: 15000, message: 'Walker (node 1) and Watcher (node 2) to see each other' })
+  const walkerId = h.seenPlayer(watcher, 'Walker').id
+  assert.equal(walkerId, walker.entity.id, 'entity ids are the same for everyone in the cluster')
+
+  const heard = h.waitForEvent(walker, 'chat', { timeout: 5000, filter: (u, m) => u === 'Watcher' && m === 'hello across nodes' })
+  watcher.chat('hello across nodes')
+  await heard
+  assert.ok(walker.players.Watcher && watcher.players.Walker, 'both are in each other\'s tab list')
+
+  // Pick a straight walk of three regions from spawn that crosses a node border.
+  const map = await regions(n1)
+  const directions = [[1, 0], [-1, 0], [0, 1], [0, -1]]
+  const crossing = directions.find(([dx, dz]) => new Set([0, 1, 2].map((i) => map.get(`r.${i * dx}.${i * dz}`))).size >= 2)
+  assert.ok(crossing, `no straight walk from spawn crosses a node border: ${JSON.stringify([...map])}`)
+  const [dx, dz] = crossing
+  let gone = 0
+  watcher.on('entityGone', (e) => { if (e.id === walkerId) gone++ })
+  const target = new Vec3(0.5 + dx * 1000, 0, 0.5 + dz * 1000)
+  const progress = (b) => (b.entity.position.x - 0.5) * dx + (b.entity.position.z - 0.5) * dz
+  await h.walk(walker, { toward: target, until: (b) => progress(b) >= 40, timeout: 40000 })
+  assert.ok(!walker.isEnded, 'Walker stayed connected across node borders')
+  await h.sleep(1000)
+  const seen = h.seenPlayer(watcher, 'Walker')
+  assert.ok(seen, 'Watcher still sees Walker after the walk')
+  assert.equal(seen.id, walkerId)
+  assert.equal(gone, 0, 'Watcher saw Walker despawn while it crossed node borders')
+  assert.ok(seen.position.distanceTo(walker.entity.position) < 1, `Watcher sees Walker at ${seen.position}, Walker is at ${walker.entity.position}`)
+
+  // Build in a region owned by another node than the builder's region may be; Watcher sees it.
+  walker.chat('/gamemode creative')
+  await h.waitFor(() => walker.game.gameMode === 'creative', { timeout: 5000, message: 'Walker in creative' })
+  const Item = require('prismarine-item')(walker.registry)
+  await walker.creative.setInventorySlot(36, new Item(walker.registry.itemsByName.gold_block.id, 16))
+  const ground = walker.entity.position.floored().offset(2, -1, 0)
+  await walker.placeBlock(walker.blockAt(ground), new Vec3(0, 1, 0))
+  const placed = ground.offset(0, 1, 0)
+  await h.waitForBlock(watcher, placed, 'gold_block', 10000)
+  await walker.dig(walker.blockAt(placed), true)
+  await h.waitForBlock(watcher, placed, 'air', 10000)
+})
+
+test('a SIGKILLed node\'s regions move to the others and their players keep playing', { timeout: 120000 }, async () => {
+  const before = await regions(n1)
+  const onThree = [...before].filter(([, node]) => node === 3).map(([r]) => r)
+  assert.ok(onThree.length > 0, `node 3 owns no region to lose: ${JSON.stringify([...before])}`)
+  const walker = [...clients].find((c) => c.username === 'Walker')
+  const killedAt = Date.now()
+  await n3.kill()
+  let after
+  await h.waitFor(async () => {
+    after = await regions(n1)
+    return onThree.every((r) => after.get(r) !== undefined && after.get(r) !== 3)
+  }, { timeout: 30000, interval: 250, message: () => `node 3's regions ${onThree} to move (now ${JSON.stringify([...after || []])})` })
+  const movedIn = Date.now() - killedAt
+  process.stdout.write(`# node 3's ${onThree.length} regions were reassigned ${movedIn} ms after SIGKILL\n`)
+  // Players on the surviving frontends play on in the moved regions.
+  const [rx] = onThree[0].slice(2).split('.').map(Number)
+  await tpTo(walker, rx * 16 + 8.5, -60, 0.5)
+  const below = walker.entity.position.floored().offset(0, -1, 0)
+  assert.equal(h.blockName(walker, below), 'grass_block', 'the moved region serves its chunks')
+  assert.ok(!walker.isEnded, 'Walker is still connected')
+  const heard = h.waitForEvent(walker, 'chat', { timeout: 5000, filter: (u, m) => u === 'Watcher' && m === 'still here' })
+  const watcher = [...clients].find((c) => c.username === 'Watcher')
+  watcher.chat('still here')
+  await heard
+})
+
+test('a node started later takes over regions', { timeout: 120000 }, async () => {
+  const n4 = await startNode(4, { ...ports, 4: await h.freePort() })
+  await n4.waitForOutput('this node hosts regions now', { timeout: 30000 })
+  const explorer = await join(n1, 'Explorer')
+  // Fresh land far away is placed on the least loaded node: the newcomer.
+  await tpTo(explorer, 5000.5, -60, 5000.5)
+  const mine = await regions(n1, 4)
+  assert.equal(mine.get('r.312.312'), 4, `r.312.312 is not among the newcomer's regions: ${JSON.stringify([...mine])}`)
+  assert.equal(h.blockName(explorer, explorer.entity.position.floored().offset(0, -1, 0)), 'grass_block')
+})
+
+test('a node with the wrong cluster secret is refused', { timeout: 60000 }, async () => {
+  const since = n1.mark()
+  const intruder = await startNode(9, { ...ports, 9: await h.freePort() }, { secret: 'not-the-cluster-secret-at-all', name: 'intruder' })
+  await n1.waitForOutput(/WARN[^\n]*(refus|secret|authenticat)/i, { since, timeout: 15000, message: 'node 1 to log the refused peer' })
+  await h.sleep(3000)
+  const listed = await n1.command('nodes', /\d+ nodes; placement leader[^\n]*((\n[^\n]*node \d+ at[^\n]*)*)/, { timeout: 5000 })
+  assert.ok(!/node 9 at/.test(listed[0]), `the intruder became a member: ${listed[0]}`)
+  assert.ok(!/e2e-cluster-secret|not-the-cluster-secret/.test(n1.output), 'a secret appeared in node 1\'s log')
+  await intruder.close()
+})
