@@ -36,10 +36,7 @@ impl Frame {
     pub fn body(&self) -> anyhow::Result<Bytes> {
         match &self.body {
             Body::Plain(body) => Ok(body.clone()),
-            Body::Deflated {
-                data_len,
-                deflated,
-            } => {
+            Body::Deflated { data_len, deflated } => {
                 let data = inflate(deflated, *data_len)?;
                 let mut r = &data[..];
                 VarInt::decode(&mut r).context("packet id")?;

@@ -140,7 +140,7 @@ impl Frontend {
         tokio::spawn(async move {
             while let Some(envelope) = inbox.recv().await {
                 match envelope.decode_body::<FrontendMsg>() {
-                    Ok(msg) => frontend.from_peer(envelope.from.0, msg),
+                    Ok(msg) => frontend.handle_peer_message(envelope.from.0, msg),
                     Err(e) => warn!(from = %envelope.from, "undecodable frontend message: {e}"),
                 }
             }
@@ -148,7 +148,7 @@ impl Frontend {
         Ok(())
     }
 
-    fn from_peer(&self, node: u64, msg: FrontendMsg) {
+    fn handle_peer_message(&self, node: u64, msg: FrontendMsg) {
         let players = &self.players;
         match msg {
             FrontendMsg::Joined(player) => {

@@ -294,7 +294,7 @@ impl Region {
 
     fn tick(&mut self) {
         self.ticks += 1;
-        if self.ticks % SNAPSHOT_EVERY_TICKS == 0 {
+        if self.ticks.is_multiple_of(SNAPSHOT_EVERY_TICKS) {
             self.send_snapshots();
         }
         self.dig_progress();
