@@ -12,20 +12,17 @@ use axum::Router;
 use tessera_net::metrics::NetMetrics;
 use tessera_net::Frontend;
 use tessera_world::World;
+
+use crate::node::Node;
 use tokio::net::TcpListener;
 use tracing::{info, warn};
 
 #[derive(Clone)]
 struct Admin {
-    frontend: Arc<Frontend>,
-    world: Arc<World>,
+    node: Arc<Node>,
 }
 
-pub async fn start(
-    bind: std::net::SocketAddr,
-    frontend: Arc<Frontend>,
-    world: Arc<World>,
-) -> anyhow::Result<()> {
+pub async fn start(bind: std::net::SocketAddr, node: Arc<Node>) -> anyhow::Result<()> {
     let listener = TcpListener::bind(bind)
         .await
         .with_context(|| format!("cannot listen on {bind} (admin.bind)"))?;
@@ -37,7 +34,7 @@ pub async fn start(
         .route("/livez", get(|| async { "ok\n" }))
         .route("/readyz", get(ready))
         .route("/metrics", get(metrics))
-        .with_state(Admin { frontend, world });
+        .with_state(Admin { node });
     tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, app).await {
             warn!("admin interface stopped: {e}");
@@ -46,17 +43,23 @@ pub async fn start(
     Ok(())
 }
 
-/// Ready while the node accepts players: not once it is shutting down.
+/// Ready while the node accepts players: not once it is shutting down, nor
+/// in a cluster while no placement leader is known (regions cannot be placed).
 async fn ready(State(admin): State<Admin>) -> impl IntoResponse {
-    if admin.frontend.is_shutting_down() {
-        (StatusCode::SERVICE_UNAVAILABLE, "shutting down\n")
-    } else {
-        (StatusCode::OK, "ready\n")
+    let node = &admin.node;
+    if node.frontend.is_shutting_down() {
+        return (StatusCode::SERVICE_UNAVAILABLE, "shutting down\n");
+    }
+    match &node.cluster {
+        Some(cluster) if cluster.placement.leader().is_none() => {
+            (StatusCode::SERVICE_UNAVAILABLE, "no placement leader\n")
+        }
+        _ => (StatusCode::OK, "ready\n"),
     }
 }
 
 async fn metrics(State(admin): State<Admin>) -> impl IntoResponse {
-    let body = render(&admin.frontend, &admin.world);
+    let body = render(&admin.node.frontend, &admin.node.world);
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body)
 }
 

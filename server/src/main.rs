@@ -59,7 +59,7 @@ async fn run() -> anyhow::Result<()> {
     let config = config::load(&path, std::env::vars())?;
     let folder = path.parent().map(PathBuf::from).unwrap_or_default();
     let node = Arc::new(Node::start(&config, &folder).await?);
-    admin_http::start(config.admin.bind, node.frontend.clone(), node.world.clone()).await?;
+    admin_http::start(config.admin.bind, node.clone()).await?;
     tokio::select! {
         _ = console::run(node.clone()) => {}
         _ = shutdown_signal() => {}
