@@ -1,3 +1,4 @@
 //! Authentication service and the replicated user register.
 
+pub mod accounts;
 pub mod register;

@@ -1,0 +1,13 @@
+//! The authentication service: accounts (offline-mode passwords), bans,
+//! the whitelist and operators, over the replicated register.
+
+mod limiter;
+mod password;
+pub mod records;
+mod registers;
+mod service;
+
+pub use registers::{
+    LocalRegisters, MemoryRegisters, RegisterFuture, RegisterUnavailable, Registers,
+};
+pub use service::{now, AccountError, Accounts, Admission, MIN_PASSWORD_LEN};

@@ -1,0 +1,388 @@
+//! The authentication service: accounts, bans, whitelist and operators, kept
+//! in the replicated register so every node agrees on them. Frontends ask
+//! this service; they never touch the register themselves.
+
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use super::limiter::FailureLimiter;
+use super::password;
+use super::records::{
+    ban_key, ip_ban_key, user_key, BanRecord, Ops, UserRecord, Whitelist, OPS_KEY, WHITELIST_KEY,
+};
+use super::registers::{RegisterUnavailable, Registers};
+
+/// Shortest password accepted at registration.
+pub const MIN_PASSWORD_LEN: usize = 6;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AccountError {
+    #[error(transparent)]
+    Unavailable(#[from] RegisterUnavailable),
+    #[error("This name is already registered; use /login <password>")]
+    AlreadyRegistered,
+    #[error("This name is not registered yet; use /register <password> <password>")]
+    NotRegistered,
+    #[error("Wrong password")]
+    WrongPassword,
+    #[error("Too many failed attempts; wait a minute and try again")]
+    TooManyAttempts,
+    #[error("The two passwords differ")]
+    PasswordsDiffer,
+    #[error("The password must have at least {MIN_PASSWORD_LEN} characters")]
+    PasswordTooShort,
+    #[error("A stored record is damaged: {0}")]
+    Corrupt(String),
+}
+
+/// Whether a player may join.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Admission {
+    Allowed,
+    Banned(BanRecord),
+    NotWhitelisted,
+}
+
+pub struct Accounts {
+    registers: Arc<dyn Registers>,
+    limiter: FailureLimiter,
+}
+
+pub fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+impl Accounts {
+    pub fn new(registers: Arc<dyn Registers>) -> Self {
+        Self {
+            registers,
+            limiter: FailureLimiter::default(),
+        }
+    }
+
+    async fn get<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, AccountError> {
+        match self.registers.read(key).await? {
+            None => Ok(None),
+            Some(bytes) => serde_json::from_slice(&bytes)
+                .map(Some)
+                .map_err(|e| AccountError::Corrupt(format!("{key}: {e}"))),
+        }
+    }
+
+    async fn put<T: Serialize>(&self, key: &str, value: Option<&T>) -> Result<(), AccountError> {
+        let bytes = match value {
+            Some(v) => {
+                Some(serde_json::to_vec(v).map_err(|e| AccountError::Corrupt(e.to_string()))?)
+            }
+            None => None,
+        };
+        Ok(self.registers.write(key, bytes).await?)
+    }
+
+    /// Bans, IP bans and the whitelist, read at once: one round trip to a
+    /// quorum in the common case.
+    pub async fn admission(&self, uuid: &str, address: &str) -> Result<Admission, AccountError> {
+        let (ban_key, ip_ban_key) = (ban_key(uuid), ip_ban_key(address));
+        let (ban, ip_ban, whitelist) = tokio::join!(
+            self.get::<BanRecord>(&ban_key),
+            self.get::<BanRecord>(&ip_ban_key),
+            self.get::<Whitelist>(WHITELIST_KEY),
+        );
+        let now = now();
+        for ban in [ban?, ip_ban?].into_iter().flatten() {
+            if ban.in_force(now) {
+                return Ok(Admission::Banned(ban));
+            }
+        }
+        let whitelist = whitelist?.unwrap_or_default();
+        if whitelist.enabled && !whitelist.entries.iter().any(|(id, _)| id == uuid) {
+            return Ok(Admission::NotWhitelisted);
+        }
+        Ok(Admission::Allowed)
+    }
+
+    pub async fn is_registered(&self, name: &str) -> Result<bool, AccountError> {
+        Ok(self.get::<UserRecord>(&user_key(name)).await?.is_some())
+    }
+
+    /// Creates an account. The register has no compare-and-set, so two
+    /// registrations of one name racing on different nodes end with the later
+    /// one's password; the uuid is the same either way, derived from the name.
+    pub async fn register(
+        &self,
+        name: &str,
+        uuid: &str,
+        password: &str,
+        again: &str,
+    ) -> Result<(), AccountError> {
+        if password != again {
+            return Err(AccountError::PasswordsDiffer);
+        }
+        if password.chars().count() < MIN_PASSWORD_LEN {
+            return Err(AccountError::PasswordTooShort);
+        }
+        if self.is_registered(name).await? {
+            return Err(AccountError::AlreadyRegistered);
+        }
+        let hash = hash_off_thread(password.to_owned()).await?;
+        let record = UserRecord {
+            uuid: uuid.to_owned(),
+            name: name.to_owned(),
+            password_hash: hash,
+            created: now(),
+        };
+        self.put(&user_key(name), Some(&record)).await
+    }
+
+    pub async fn login(
+        &self,
+        name: &str,
+        password: &str,
+        address: &str,
+    ) -> Result<(), AccountError> {
+        let (by_name, by_address) = (
+            format!("name:{}", name.to_lowercase()),
+            format!("ip:{address}"),
+        );
+        if !self.limiter.allowed(&by_name) || !self.limiter.allowed(&by_address) {
+            return Err(AccountError::TooManyAttempts);
+        }
+        let user: UserRecord = self
+            .get(&user_key(name))
+            .await?
+            .ok_or(AccountError::NotRegistered)?;
+        if verify_off_thread(password.to_owned(), user.password_hash).await {
+            self.limiter.succeeded(&by_name);
+            Ok(())
+        } else {
+            self.limiter.failed(&by_name);
+            self.limiter.failed(&by_address);
+            Err(AccountError::WrongPassword)
+        }
+    }
+
+    pub async fn change_password(
+        &self,
+        name: &str,
+        old: &str,
+        new: &str,
+        address: &str,
+    ) -> Result<(), AccountError> {
+        if new.chars().count() < MIN_PASSWORD_LEN {
+            return Err(AccountError::PasswordTooShort);
+        }
+        self.login(name, old, address).await?;
+        let mut user: UserRecord = self
+            .get(&user_key(name))
+            .await?
+            .ok_or(AccountError::NotRegistered)?;
+        user.password_hash = hash_off_thread(new.to_owned()).await?;
+        self.put(&user_key(name), Some(&user)).await
+    }
+
+    /// An account without its password hash, for operators.
+    pub async fn user(&self, name: &str) -> Result<Option<UserRecord>, AccountError> {
+        Ok(self
+            .get::<UserRecord>(&user_key(name))
+            .await?
+            .map(|u| UserRecord {
+                password_hash: String::new(),
+                ..u
+            }))
+    }
+
+    pub async fn ban(&self, uuid: &str, record: BanRecord) -> Result<(), AccountError> {
+        self.put(&ban_key(uuid), Some(&record)).await
+    }
+
+    pub async fn pardon(&self, uuid: &str) -> Result<bool, AccountError> {
+        let existed = self.get::<BanRecord>(&ban_key(uuid)).await?.is_some();
+        self.put::<BanRecord>(&ban_key(uuid), None).await?;
+        Ok(existed)
+    }
+
+    pub async fn ban_ip(&self, address: &str, record: BanRecord) -> Result<(), AccountError> {
+        self.put(&ip_ban_key(address), Some(&record)).await
+    }
+
+    pub async fn pardon_ip(&self, address: &str) -> Result<bool, AccountError> {
+        let existed = self.get::<BanRecord>(&ip_ban_key(address)).await?.is_some();
+        self.put::<BanRecord>(&ip_ban_key(address), None).await?;
+        Ok(existed)
+    }
+
+    pub async fn whitelist(&self) -> Result<Whitelist, AccountError> {
+        Ok(self.get(WHITELIST_KEY).await?.unwrap_or_default())
+    }
+
+    /// Changes the whitelist as one read then one write; concurrent edits
+    /// from two consoles can lose one of them (no compare-and-set).
+    pub async fn edit_whitelist(
+        &self,
+        edit: impl FnOnce(&mut Whitelist),
+    ) -> Result<Whitelist, AccountError> {
+        let mut list = self.whitelist().await?;
+        edit(&mut list);
+        list.entries
+            .sort_by(|a, b| a.1.to_lowercase().cmp(&b.1.to_lowercase()));
+        list.entries.dedup_by(|a, b| a.0 == b.0);
+        self.put(WHITELIST_KEY, Some(&list)).await?;
+        Ok(list)
+    }
+
+    pub async fn ops(&self) -> Result<Ops, AccountError> {
+        Ok(self.get(OPS_KEY).await?.unwrap_or_default())
+    }
+
+    pub async fn edit_ops(&self, edit: impl FnOnce(&mut Ops)) -> Result<Ops, AccountError> {
+        let mut ops = self.ops().await?;
+        edit(&mut ops);
+        ops.entries
+            .sort_by(|a, b| a.1.to_lowercase().cmp(&b.1.to_lowercase()));
+        ops.entries.dedup_by(|a, b| a.0 == b.0);
+        self.put(OPS_KEY, Some(&ops)).await?;
+        Ok(ops)
+    }
+
+    pub async fn op_level(&self, uuid: &str) -> Result<u8, AccountError> {
+        Ok(self
+            .ops()
+            .await?
+            .entries
+            .iter()
+            .find(|(id, _, _)| id == uuid)
+            .map_or(0, |(_, _, level)| *level))
+    }
+}
+
+async fn hash_off_thread(password: String) -> Result<String, AccountError> {
+    tokio::task::spawn_blocking(move || password::hash(&password))
+        .await
+        .map_err(|e| AccountError::Corrupt(e.to_string()))?
+        .map_err(AccountError::Corrupt)
+}
+
+async fn verify_off_thread(password: String, stored: String) -> bool {
+    tokio::task::spawn_blocking(move || password::verify(&password, &stored))
+        .await
+        .unwrap_or(false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::accounts::registers::MemoryRegisters;
+
+    fn accounts() -> Accounts {
+        Accounts::new(Arc::new(MemoryRegisters::default()))
+    }
+
+    #[tokio::test]
+    async fn register_then_login_and_change_password() {
+        let a = accounts();
+        assert_eq!(
+            a.login("Alice", "secret1", "1.2.3.4").await,
+            Err(AccountError::NotRegistered)
+        );
+        assert_eq!(
+            a.register("Alice", "u1", "secret1", "secret2").await,
+            Err(AccountError::PasswordsDiffer)
+        );
+        assert_eq!(
+            a.register("Alice", "u1", "short", "short").await,
+            Err(AccountError::PasswordTooShort)
+        );
+        a.register("Alice", "u1", "secret1", "secret1")
+            .await
+            .unwrap();
+        assert_eq!(
+            a.register("alice", "u1", "secret1", "secret1").await,
+            Err(AccountError::AlreadyRegistered)
+        );
+        a.login("ALICE", "secret1", "1.2.3.4").await.unwrap();
+        assert_eq!(
+            a.login("Alice", "nope", "1.2.3.4").await,
+            Err(AccountError::WrongPassword)
+        );
+        a.change_password("Alice", "secret1", "secret9", "1.2.3.4")
+            .await
+            .unwrap();
+        a.login("Alice", "secret9", "1.2.3.4").await.unwrap();
+        let shown = a.user("alice").await.unwrap().unwrap();
+        assert!(shown.password_hash.is_empty(), "the hash is never shown");
+    }
+
+    #[tokio::test]
+    async fn repeated_wrong_passwords_are_refused_for_a_while() {
+        let a = accounts();
+        a.register("Bob", "u2", "secret1", "secret1").await.unwrap();
+        for _ in 0..5 {
+            assert_eq!(
+                a.login("Bob", "guess", "5.6.7.8").await,
+                Err(AccountError::WrongPassword)
+            );
+        }
+        assert_eq!(
+            a.login("Bob", "secret1", "9.9.9.9").await,
+            Err(AccountError::TooManyAttempts)
+        );
+    }
+
+    #[tokio::test]
+    async fn bans_and_the_whitelist_decide_admission() {
+        let a = accounts();
+        assert_eq!(
+            a.admission("u1", "1.1.1.1").await.unwrap(),
+            Admission::Allowed
+        );
+        let ban = BanRecord {
+            name: "Eve".into(),
+            reason: "griefing".into(),
+            by: "Console".into(),
+            created: now(),
+            expires: None,
+        };
+        a.ban("u1", ban.clone()).await.unwrap();
+        assert_eq!(
+            a.admission("u1", "1.1.1.1").await.unwrap(),
+            Admission::Banned(ban)
+        );
+        assert!(a.pardon("u1").await.unwrap());
+        let expired = BanRecord {
+            name: "Eve".into(),
+            reason: "x".into(),
+            by: "Console".into(),
+            created: 0,
+            expires: Some(1),
+        };
+        a.ban_ip("2.2.2.2", expired).await.unwrap();
+        assert_eq!(
+            a.admission("u1", "2.2.2.2").await.unwrap(),
+            Admission::Allowed,
+            "an expired ban is not in force"
+        );
+        a.edit_whitelist(|w| w.enabled = true).await.unwrap();
+        assert_eq!(
+            a.admission("u1", "1.1.1.1").await.unwrap(),
+            Admission::NotWhitelisted
+        );
+        a.edit_whitelist(|w| w.entries.push(("u1".into(), "Eve".into())))
+            .await
+            .unwrap();
+        assert_eq!(
+            a.admission("u1", "1.1.1.1").await.unwrap(),
+            Admission::Allowed
+        );
+        a.edit_ops(|o| o.entries.push(("u1".into(), "Eve".into(), 4)))
+            .await
+            .unwrap();
+        assert_eq!(a.op_level("u1").await.unwrap(), 4);
+        assert_eq!(a.op_level("u2").await.unwrap(), 0);
+    }
+}
