@@ -17,6 +17,8 @@ use crate::metrics::NetMetrics;
 const READ_CHUNK: usize = 8 * 1024;
 /// A client that does not take its bytes for this long is gone.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a closing connection waits for the client to hang up.
+const CLOSE_LINGER: Duration = Duration::from_secs(1);
 
 pub struct Connection {
     metrics: Arc<NetMetrics>,
@@ -95,8 +97,24 @@ impl Connection {
         self.decoder.set_compression(threshold);
     }
 
+    /// Switches AES/CFB8 on for both directions, keyed and seeded with the
+    /// login's shared secret. Call it once, with nothing queued: bytes queued
+    /// before would be sent encrypted too.
+    pub fn enable_encryption(&mut self, shared_secret: &[u8; 16]) {
+        self.encoder.enable_encryption(shared_secret);
+        self.decoder.enable_encryption(shared_secret);
+    }
+
+    /// Sends what is queued and closes. Unread input is drained for a
+    /// moment first: closing a socket with unread data makes the kernel send
+    /// a reset, which can destroy the disconnect message still in flight.
     pub async fn close(mut self) {
         let _ = self.flush().await;
         let _ = self.writer.shutdown().await;
+        let drain = async {
+            let mut sink = [0u8; 4096];
+            while matches!(self.reader.read(&mut sink).await, Ok(n) if n > 0) {}
+        };
+        let _ = tokio::time::timeout(CLOSE_LINGER, drain).await;
     }
 }

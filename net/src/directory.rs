@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use tessera_cluster::{Envelope, NodeId, Topic, Transport};
 use tracing::{debug, warn};
 use uuid::Uuid;
-use valence_protocol::{GameMode, Text};
+use valence_protocol::{GameMode, Property, Text};
 
 use crate::frontend::Frontend;
 
@@ -18,6 +18,8 @@ use crate::frontend::Frontend;
 pub struct RemotePlayer {
     pub uuid: Uuid,
     pub name: String,
+    /// The profile's properties (the signed skin in online mode), for tab lists.
+    pub properties: Vec<Property>,
     pub node: u64,
     #[serde(with = "tessera_world::wire::protocol")]
     pub game_mode: GameMode,

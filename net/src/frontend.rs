@@ -24,6 +24,13 @@ use crate::players::Players;
 use crate::session::Session;
 use crate::status::serve_status;
 
+/// The authentication service and how the frontend uses it.
+pub struct Auth {
+    pub accounts: Arc<tessera_auth::accounts::Accounts>,
+    /// Offline-mode players must /register or /login before they can play.
+    pub require_login: bool,
+}
+
 /// Time allowed for a handshake, a status exchange or a login.
 const PRE_PLAY_TIMEOUT: Duration = Duration::from_secs(15);
 /// Ticks in a Minecraft day.
@@ -37,6 +44,8 @@ pub struct FrontendConfig {
     pub compression_threshold: CompressionThreshold,
     /// `data:image/png;base64,...` of `server-icon.png`, if there is one.
     pub favicon: Option<String>,
+    /// Set in online mode: logins are verified with the session server.
+    pub online_mode: Option<Arc<crate::online::OnlineMode>>,
 }
 
 pub struct Frontend {
@@ -47,6 +56,8 @@ pub struct Frontend {
     pub framing: Framing,
     pub metrics: Arc<NetMetrics>,
     pub directory: Directory,
+    /// The authentication service, once the node has one.
+    pub auth: std::sync::OnceLock<Auth>,
     started: std::time::Instant,
     /// Becomes true when the node shuts down: sessions then leave with the reason.
     shutdown: watch::Sender<Option<String>>,
@@ -61,6 +72,7 @@ impl Frontend {
             framing,
             metrics: Arc::default(),
             directory: Directory::default(),
+            auth: std::sync::OnceLock::new(),
             config,
             world,
             started: std::time::Instant::now(),
@@ -122,7 +134,7 @@ impl Frontend {
             next_connection += 1;
             let frontend = self.clone();
             let span = tracing::info_span!("client", connection, %peer);
-            tokio::spawn(async move { frontend.handle_client(stream).await }.instrument(span));
+            tokio::spawn(async move { frontend.handle_client(stream, peer).await }.instrument(span));
         }
     }
 
@@ -136,7 +148,7 @@ impl Frontend {
         }
     }
 
-    async fn handle_client(self: Arc<Self>, stream: TcpStream) {
+    async fn handle_client(self: Arc<Self>, stream: TcpStream, peer: std::net::SocketAddr) {
         let mut conn = Connection::new(stream, self.metrics.clone());
         let outcome = tokio::time::timeout(PRE_PLAY_TIMEOUT, self.pre_play(&mut conn)).await;
         let profile = match outcome {
@@ -159,7 +171,7 @@ impl Frontend {
             }
         };
         let span = tracing::info_span!("player", name = %profile.name);
-        Session::run(self, conn, profile).instrument(span).await;
+        Session::run(self, conn, profile, peer.ip().to_string()).instrument(span).await;
     }
 
     /// Handshake, then status (returns `None`) or login (returns who logged in).

@@ -9,8 +9,11 @@ mod error;
 pub mod frontend;
 mod login;
 pub mod metrics;
+pub mod online;
 pub mod players;
 mod session;
 mod status;
 
 pub use frontend::{Frontend, FrontendConfig};
+pub use login::offline_uuid;
+pub use session::ban_message;

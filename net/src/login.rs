@@ -1,10 +1,12 @@
-//! Offline-mode login: the name becomes the vanilla offline UUID.
+//! Login: offline mode makes the name the vanilla offline UUID; online mode
+//! asks the session server (see `online`).
 
 use std::borrow::Cow;
 
 use md5::{Digest, Md5};
 use uuid::Uuid;
 use valence_protocol::packets::login::{LoginCompressionS2c, LoginHelloC2s, LoginSuccessS2c};
+use valence_protocol::Property;
 use valence_protocol::{VarInt, PROTOCOL_VERSION};
 
 use crate::connection::Connection;
@@ -16,6 +18,8 @@ use crate::frontend::Frontend;
 pub struct Profile {
     pub uuid: Uuid,
     pub name: String,
+    /// From the session server in online mode (the signed skin); none offline.
+    pub properties: Vec<Property>,
 }
 
 /// The UUID vanilla gives a name in offline mode: version 3 of the MD5 of
@@ -25,7 +29,7 @@ pub fn offline_uuid(name: &str) -> Uuid {
     uuid::Builder::from_md5_bytes(digest).into_uuid()
 }
 
-fn valid_name(name: &str) -> bool {
+pub(crate) fn valid_name(name: &str) -> bool {
     (1..=16).contains(&name.len()) && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
@@ -57,9 +61,13 @@ pub async fn login(
     if online >= players.max() && !known {
         return Err(ClientError::Refused("The server is full!".into()));
     }
-    let profile = Profile {
-        uuid: offline_uuid(hello.username),
-        name: hello.username.to_owned(),
+    let profile = match &frontend.config.online_mode {
+        Some(online) => online.verify(conn, hello.username).await?,
+        None => Profile {
+            uuid: offline_uuid(hello.username),
+            name: hello.username.to_owned(),
+            properties: Vec::new(),
+        },
     };
     if let Some(threshold) = frontend.config.compression_threshold {
         conn.queue(&LoginCompressionS2c {
@@ -71,7 +79,7 @@ pub async fn login(
     conn.queue(&LoginSuccessS2c {
         uuid: profile.uuid,
         username: &profile.name,
-        properties: Cow::Borrowed(&[]),
+        properties: Cow::Borrowed(&profile.properties),
     });
     conn.flush().await?;
     Ok(profile)

@@ -16,13 +16,15 @@ use uuid::Uuid;
 use valence_protocol::math::DVec3;
 use valence_protocol::packets::play::player_list_s2c::{PlayerListActions, PlayerListEntry};
 use valence_protocol::packets::play::{GameMessageS2c, PlayerListS2c, PlayerRemoveS2c};
-use valence_protocol::{GameMode, Text};
+use valence_protocol::{GameMode, Property, Text};
 
 /// What the frontend knows of a connected player; the region owns the rest.
 #[derive(Debug)]
 pub struct OnlinePlayer {
     pub uuid: Uuid,
     pub name: String,
+    /// The profile's properties (the signed skin in online mode), for tab lists.
+    pub properties: Vec<Property>,
     pub entity: EntityId,
     pub session: SessionAddr,
     pub game_mode: Mutex<GameMode>,
@@ -46,6 +48,7 @@ impl OnlinePlayer {
         RemotePlayer {
             uuid: self.uuid,
             name: self.name.clone(),
+            properties: self.properties.clone(),
             node,
             game_mode: self.game_mode(),
         }
@@ -168,11 +171,15 @@ impl Players {
     }
 
     /// The tab-list packet that adds these players, local and remote.
-    pub fn tab_entries(&self, local: &[Arc<OnlinePlayer>], remote: &[RemotePlayer]) -> Bytes {
-        let entry = |uuid, username, game_mode| PlayerListEntry {
+    pub fn tab_entries<'a>(
+        &self,
+        local: &'a [Arc<OnlinePlayer>],
+        remote: &'a [RemotePlayer],
+    ) -> Bytes {
+        let entry = |uuid, username, properties: &'a [Property], game_mode| PlayerListEntry {
             player_uuid: uuid,
             username,
-            properties: Cow::Borrowed(&[]),
+            properties: Cow::Borrowed(properties),
             chat_data: None,
             listed: true,
             ping: 0,
@@ -181,11 +188,11 @@ impl Players {
         };
         let entries: Vec<PlayerListEntry> = local
             .iter()
-            .map(|p| entry(p.uuid, p.name.as_str(), p.game_mode()))
+            .map(|p| entry(p.uuid, p.name.as_str(), &p.properties, p.game_mode()))
             .chain(
                 remote
                     .iter()
-                    .map(|p| entry(p.uuid, p.name.as_str(), p.game_mode)),
+                    .map(|p| entry(p.uuid, p.name.as_str(), &p.properties, p.game_mode)),
             )
             .collect();
         self.framing.frame(&PlayerListS2c {

@@ -23,6 +23,7 @@ const ENV_PREFIX: &str = "TESSERA_";
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
     Integer,
+    Boolean,
     String,
     /// A TOML array of strings; in the environment, comma-separated.
     StringList,
@@ -30,12 +31,14 @@ enum Kind {
 
 /// Every key the file may set (dotted path, type). Keys not listed here are
 /// rejected, so a misspelt key fails loudly instead of leaving a default.
-const KEYS: [(&str, Kind); 16] = [
+const KEYS: [(&str, Kind); 19] = [
     ("server.bind", Kind::String),
     ("server.motd", Kind::String),
     ("server.max_players", Kind::Integer),
     ("server.view_distance", Kind::Integer),
     ("server.compression_threshold", Kind::Integer),
+    ("server.online_mode", Kind::Boolean),
+    ("server.session_server", Kind::String),
     ("world.generator", Kind::String),
     ("world.seed", Kind::Integer),
     ("world.spawn.x", Kind::Integer),
@@ -43,11 +46,15 @@ const KEYS: [(&str, Kind); 16] = [
     ("world.region_size", Kind::Integer),
     ("world.data_dir", Kind::String),
     ("admin.bind", Kind::String),
+    ("auth.require_login", Kind::Boolean),
     ("cluster.node_id", Kind::Integer),
     ("cluster.bind", Kind::String),
     ("cluster.seeds", Kind::StringList),
     ("cluster.secret", Kind::String),
 ];
+
+/// Mojang's session server, which online mode asks whether a player is who it says.
+const DEFAULT_SESSION_SERVER: &str = "https://sessionserver.mojang.com";
 
 /// Minecraft's standard port, used by the default `server.bind`.
 const DEFAULT_PORT: u16 = 25565;
@@ -59,7 +66,14 @@ pub struct Config {
     pub server: ServerConfig,
     pub world: WorldConfig,
     pub admin: AdminConfig,
+    pub auth: AuthConfig,
     pub cluster: Option<ClusterConfig>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuthConfig {
+    /// Offline-mode players must /register or /login before they can play.
+    pub require_login: bool,
 }
 
 /// Present when the node is part of a cluster; absent for a single node.
@@ -125,6 +139,10 @@ pub struct ServerConfig {
     /// Packets larger than this many bytes are compressed; `None` turns
     /// compression off (`-1` in the file).
     pub compression_threshold: Option<u32>,
+    /// Verify players with the session server (and encrypt their connections).
+    pub online_mode: bool,
+    /// Base URL of the session server online mode asks.
+    pub session_server: String,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -258,6 +276,7 @@ fn build(settings: &Settings, config_dir: &Path) -> Result<Config, ConfigError> 
         server: server_config(settings)?,
         world: world_config(settings, config_dir)?,
         admin: admin_config(settings)?,
+        auth: AuthConfig { require_login: settings.boolean("auth.require_login", true)? },
         cluster: cluster_config(settings)?,
     })
 }
@@ -323,6 +342,18 @@ fn server_config(settings: &Settings) -> Result<ServerConfig, ConfigError> {
         view_distance: settings.integer("server.view_distance", 2, 32, 10)?,
         // -1 is the only negative value the range admits; it means "off".
         compression_threshold: u32::try_from(threshold).ok(),
+        online_mode: settings.boolean("server.online_mode", false)?,
+        session_server: settings.string(
+            "server.session_server",
+            "an http:// or https:// URL",
+            DEFAULT_SESSION_SERVER.into(),
+            |text| {
+                let rest = text
+                    .strip_prefix("https://")
+                    .or_else(|| text.strip_prefix("http://"))?;
+                (!rest.is_empty()).then(|| text.to_owned())
+            },
+        )?,
     })
 }
 
@@ -380,7 +411,7 @@ fn env_value(raw: &str, kind: Kind) -> Value {
     let parsed = Value::deserialize(toml::de::ValueDeserializer::new(raw.trim())).ok();
     match parsed {
         Some(value @ (Value::Integer(_) | Value::Float(_) | Value::Boolean(_)))
-            if kind == Kind::Integer =>
+            if matches!(kind, Kind::Integer | Kind::Boolean) =>
         {
             value
         }
@@ -472,6 +503,16 @@ impl Settings {
             );
         }
         Ok(())
+    }
+
+    fn boolean(&self, key: &'static str, default: bool) -> Result<bool, ConfigError> {
+        let Some(setting) = self.0.get(key) else {
+            return Ok(default);
+        };
+        match setting.value {
+            Value::Boolean(value) => Ok(value),
+            _ => Err(setting.wrong_type(key, "true or false")),
+        }
     }
 
     /// An integer key as `T`, checked against `min..=max`.
@@ -653,6 +694,8 @@ mod tests {
         assert_eq!(server.max_players, 100);
         assert_eq!(server.view_distance, 10);
         assert_eq!(server.compression_threshold, Some(256));
+        assert!(!server.online_mode);
+        assert_eq!(server.session_server, "https://sessionserver.mojang.com");
         let world = &config.world;
         assert_eq!(world.generator, GeneratorKind::Terrain);
         assert_eq!(world.seed, 0);
@@ -864,6 +907,31 @@ mod tests {
         let message = file.error(&[("TESSERA_SERVER_COMPRESSION_THRESHOLD", "-2")]);
         assert!(
             message.contains("between -1 and 65535, got -2"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn online_mode_keys_are_read_and_checked() {
+        let file = TempConfig::new(
+            "[server]\nonline_mode = true\nsession_server = \"http://127.0.0.1:8080\"\n",
+        );
+        let config = file.load(&[]).expect("loads");
+        assert!(config.server.online_mode);
+        assert_eq!(config.server.session_server, "http://127.0.0.1:8080");
+        let config = file
+            .load(&[("TESSERA_SERVER_ONLINE_MODE", " false ")])
+            .expect("loads");
+        assert!(!config.server.online_mode);
+        let message = file.error(&[("TESSERA_SERVER_ONLINE_MODE", "yes")]);
+        assert!(
+            message.starts_with("`server.online_mode` must be")
+                && message.ends_with("in environment variable TESSERA_SERVER_ONLINE_MODE"),
+            "{message}"
+        );
+        let message = file.error(&[("TESSERA_SERVER_SESSION_SERVER", "sessionserver.mojang.com")]);
+        assert!(
+            message.starts_with("`server.session_server` must be an http:// or https:// URL"),
             "{message}"
         );
     }

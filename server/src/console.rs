@@ -10,7 +10,10 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 
 const HELP: &str = "Commands: help, list, say <message>, kick <player> [reason], \
                     tp <player> <x> <y> <z> | tp <player> <target>, \
-                    gamemode <mode> <player>, nodes, regions [node id], stop";
+                    gamemode <mode> <player>, ban <player> [reason], pardon <player>, \
+                    ban-ip <address> [reason], pardon-ip <address>, \
+                    whitelist on|off|add|remove|list, op <player>, deop <player>, \
+                    users <player>, nodes, regions [node id], stop";
 /// Regions `regions` lists one by one; beyond that it only counts.
 const REGIONS_LISTED: usize = 64;
 const DEFAULT_KICK_REASON: &str = "Kicked by an operator";
@@ -167,7 +170,11 @@ fn regions(node: &Node, only: Option<u64>) -> String {
 pub async fn run(node: Arc<Node>) {
     let mut lines = BufReader::new(tokio::io::stdin()).lines();
     while let Ok(Some(line)) = lines.next_line().await {
-        let (output, next) = execute(&node, &line);
+        let words: Vec<&str> = line.split_whitespace().collect();
+        let (output, next) = match crate::console_accounts::execute(&node, &words).await {
+            Some(output) => (output, Next::Continue),
+            None => execute(&node, &line),
+        };
         if !output.is_empty() {
             println!("{output}");
         }

@@ -4,6 +4,7 @@ mod admin_http;
 mod cluster;
 mod config;
 mod console;
+mod console_accounts;
 mod links;
 mod node;
 

@@ -5,6 +5,9 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use base64::Engine;
+use tessera_auth::accounts::{Accounts, LocalRegisters};
+use tessera_net::frontend::Auth;
+use tessera_net::online::OnlineMode;
 use tessera_net::{Frontend, FrontendConfig};
 use tessera_world::coords::RegionGrid;
 use tessera_world::framing::Framing;
@@ -17,7 +20,7 @@ use tokio::net::TcpListener;
 use tracing::info;
 
 use crate::cluster::{Cluster, ClusterStart};
-use crate::config::{Config, GeneratorKind};
+use crate::config::{Config, GeneratorKind, ServerConfig};
 
 const ICON_FILE: &str = "server-icon.png";
 /// The id of a node that runs without a cluster.
@@ -40,6 +43,31 @@ fn favicon(folder: &Path) -> anyhow::Result<Option<String>> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
     }
+}
+
+/// What verifies players with the session server, when `server.online_mode` is on.
+async fn online_mode(server: &ServerConfig) -> anyhow::Result<Option<Arc<OnlineMode>>> {
+    if !server.online_mode {
+        return Ok(None);
+    }
+    let online = OnlineMode::new(&server.session_server)
+        .await
+        .context("cannot start in online mode (server.online_mode)")?;
+    info!(
+        "online mode: players are verified with {}",
+        server.session_server
+    );
+    Ok(Some(Arc::new(online)))
+}
+
+/// The authentication service over this node's register store.
+// A cluster's nodes each keep their own store until the replicated register
+// is wired in; a single node's store is complete.
+fn open_accounts(data_dir: &Path, node: u64) -> anyhow::Result<Arc<Accounts>> {
+    std::fs::create_dir_all(data_dir).with_context(|| format!("cannot create {}", data_dir.display()))?;
+    let path = data_dir.join(format!("register-{node}.redb"));
+    let registers = LocalRegisters::open(&path).with_context(|| format!("cannot open {}", path.display()))?;
+    Ok(Arc::new(Accounts::new(Arc::new(registers))))
 }
 
 impl Node {
@@ -82,9 +110,15 @@ impl Node {
                 view_distance: config.server.view_distance,
                 compression_threshold: config.server.compression_threshold,
                 favicon: favicon(config_folder)?,
+                online_mode: online_mode(&config.server).await?,
             },
             world.clone(),
         );
+        let accounts = open_accounts(&config.world.data_dir, node)?;
+        let auth = Auth { accounts, require_login: config.auth.require_login };
+        if frontend.auth.set(auth).is_err() {
+            anyhow::bail!("the frontend already had an authentication service");
+        }
         let bind = config.server.bind;
         let listener = TcpListener::bind(bind)
             .await

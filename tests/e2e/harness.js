@@ -396,6 +396,10 @@ const DEFAULT_CONFIG = {
   // Port 0: test servers must not fight over the default admin port.
   admin: {
     bind: '127.0.0.1:0'
+  },
+  // The login gate has its own tests (auth.test.js); the others play at once.
+  auth: {
+    require_login: false
   }
 }
 

@@ -229,8 +229,7 @@ impl Accounts {
     ) -> Result<Whitelist, AccountError> {
         let mut list = self.whitelist().await?;
         edit(&mut list);
-        list.entries
-            .sort_by(|a, b| a.1.to_lowercase().cmp(&b.1.to_lowercase()));
+        list.entries.sort_by_key(|(_, name)| name.to_lowercase());
         list.entries.dedup_by(|a, b| a.0 == b.0);
         self.put(WHITELIST_KEY, Some(&list)).await?;
         Ok(list)
@@ -243,8 +242,7 @@ impl Accounts {
     pub async fn edit_ops(&self, edit: impl FnOnce(&mut Ops)) -> Result<Ops, AccountError> {
         let mut ops = self.ops().await?;
         edit(&mut ops);
-        ops.entries
-            .sort_by(|a, b| a.1.to_lowercase().cmp(&b.1.to_lowercase()));
+        ops.entries.sort_by_key(|(_, name, _)| name.to_lowercase());
         ops.entries.dedup_by(|a, b| a.0 == b.0);
         self.put(OPS_KEY, Some(&ops)).await?;
         Ok(ops)

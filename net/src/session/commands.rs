@@ -113,7 +113,7 @@ pub fn command_tree() -> CommandTreeS2c<'static> {
 }
 
 impl Session {
-    fn tell(&mut self, text: Text) {
+    pub(super) fn tell(&mut self, text: Text) {
         self.conn
             .queue(&valence_protocol::packets::play::GameMessageS2c {
                 chat: std::borrow::Cow::Owned(text),
@@ -122,7 +122,12 @@ impl Session {
     }
 
     pub(super) fn run_command(&mut self, line: &str) {
-        tracing::info!(target: "commands", player = %self.me.name, "/{line}");
+        // Account commands carry passwords: only their name is logged.
+        let shown = match line.split_whitespace().next() {
+            Some(cmd @ ("register" | "login" | "changepassword")) => cmd,
+            _ => line,
+        };
+        tracing::info!(target: "commands", player = %self.me.name, "/{shown}");
         if let Err(why) = self.command(line) {
             self.tell(why.color(Color::RED));
         }
@@ -130,6 +135,12 @@ impl Session {
 
     fn command(&mut self, line: &str) -> Result<(), String> {
         let words: Vec<&str> = line.split_whitespace().collect();
+        if self.account_command(&words) {
+            return Ok(());
+        }
+        if !self.gate.open {
+            return Err("Please log in first".into());
+        }
         let frontend = self.frontend.clone();
         let name = self.me.name.clone();
         match words.as_slice() {

@@ -14,6 +14,21 @@ use valence_protocol::{Decode, Packet};
 use super::{End, Session};
 use crate::error::ClientError;
 
+/// What a player who has not logged in yet may not do: move, dig, place,
+/// swing, change pose or items. Chat and commands are answered instead.
+const GATED: [i32; 10] = [
+    PositionAndOnGroundC2s::ID,
+    FullC2s::ID,
+    LookAndOnGroundC2s::ID,
+    OnGroundOnlyC2s::ID,
+    PlayerActionC2s::ID,
+    PlayerInteractBlockC2s::ID,
+    HandSwingC2s::ID,
+    ClientCommandC2s::ID,
+    CreativeInventoryActionC2s::ID,
+    UpdateSelectedSlotC2s::ID,
+];
+
 /// Highest serverbound play packet id of protocol 763.
 const MAX_PLAY_PACKET_ID: i32 = 0x32;
 const MAX_CHAT_LENGTH: usize = 256;
@@ -44,6 +59,9 @@ fn legal_chat(text: &str) -> bool {
 
 impl Session {
     pub(super) fn handle_packet(&mut self, frame: PacketFrame) -> Result<(), End> {
+        if !self.gate.open && GATED.contains(&frame.id) {
+            return self.gated(&frame);
+        }
         match frame.id {
             KeepAliveC2s::ID => {
                 let packet: KeepAliveC2s = decode(&frame)?;
@@ -74,6 +92,10 @@ impl Session {
                 let p: ChatMessageC2s = decode(&frame)?;
                 if !legal_chat(p.message) {
                     return Err(End::Kick("Illegal characters in chat".into()));
+                }
+                if !self.gate.open {
+                    self.tell("Please log in first".into());
+                    return Ok(());
                 }
                 self.chat(p.message);
             }
@@ -140,6 +162,23 @@ impl Session {
             // like: valid, but nothing here acts on them yet.
             id if (0..=MAX_PLAY_PACKET_ID).contains(&id) => {}
             id => return Err(End::Kick(format!("Bad packet: unknown packet id {id:#x}"))),
+        }
+        Ok(())
+    }
+
+    /// A gated packet from a player who has not logged in: a move is undone,
+    /// anything else is dropped (it was decoded all the same, so garbage is
+    /// still caught).
+    fn gated(&mut self, frame: &PacketFrame) -> Result<(), End> {
+        let moved_to = match frame.id {
+            PositionAndOnGroundC2s::ID => Some(decode::<PositionAndOnGroundC2s>(frame)?.position),
+            FullC2s::ID => Some(decode::<FullC2s>(frame)?.position),
+            _ => None,
+        };
+        if let (Some(to), false) = (moved_to, self.teleport_pending) {
+            if to.distance(self.position) > 0.01 {
+                self.hold_in_place();
+            }
         }
         Ok(())
     }

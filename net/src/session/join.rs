@@ -14,8 +14,21 @@ use valence_protocol::packets::play::{
 use valence_protocol::text::{Color, IntoText};
 use valence_protocol::{ident, BlockPos, Difficulty, Ident, Text, VarInt};
 
+use tessera_auth::accounts::records::BanRecord;
+use tessera_auth::accounts::Admission;
+
 use super::{End, Session};
 use crate::players::AdmitError;
+
+/// What a banned player is told, as vanilla words it.
+pub fn ban_message(ban: &BanRecord) -> String {
+    let mut text = format!("You are banned from this server.\nReason: {}", ban.reason);
+    if let Some(expires) = ban.expires {
+        let left = expires.saturating_sub(tessera_auth::accounts::now());
+        text.push_str(&format!("\nYour ban expires in {} minutes.", left.div_ceil(60)));
+    }
+    text
+}
 
 const DISPLACED: &str = "You logged in from another location";
 /// Longest a new login waits for the session it replaces to end.
@@ -27,6 +40,7 @@ impl Session {
     pub(super) async fn join(&mut self) -> Result<(), End> {
         let frontend = self.frontend.clone();
         let players = &frontend.players;
+        self.check_admission().await?;
         self.displace_older_login().await;
         match players.admit(self.me.clone()) {
             Err(AdmitError::Full) => return Err(End::Kick("The server is full!".into())),
@@ -53,6 +67,20 @@ impl Session {
             session: self.me.session,
         });
         self.conn.flush().await.map_err(End::Gone)
+    }
+
+    /// Bans and the whitelist, as the authentication service has them.
+    async fn check_admission(&self) -> Result<(), End> {
+        let Some(auth) = self.frontend.auth.get() else { return Ok(()) };
+        match auth.accounts.admission(&self.me.uuid.to_string(), &self.address).await {
+            Ok(Admission::Allowed) => Ok(()),
+            Ok(Admission::Banned(ban)) => Err(End::Kick(ban_message(&ban))),
+            Ok(Admission::NotWhitelisted) => Err(End::Kick("You are not white-listed on this server!".into())),
+            Err(e) => {
+                tracing::warn!("admission not checked: {e}");
+                Err(End::Kick("The login service is unavailable; try again shortly".into()))
+            }
+        }
     }
 
     /// A second login of a name ends the first one, as in vanilla: the old
@@ -159,6 +187,7 @@ impl Session {
         });
         self.position = state.position;
         self.recenter(center);
+        self.start_gate();
     }
 
     pub(super) fn left_message(&self) -> Text {

@@ -2,10 +2,12 @@
 //! its packets into messages for the region that owns the player, and
 //! writes what regions send back, one write per batch.
 
+mod auth;
 mod commands;
 mod feed;
 mod input;
 mod join;
+pub use join::ban_message;
 mod view;
 
 use std::collections::HashMap;
@@ -35,6 +37,7 @@ const KEEP_ALIVE_TIMEOUT: Duration = Duration::from_secs(30);
 
 enum Event {
     Packet(Result<PacketFrame, ClientError>),
+    Auth(auth::AuthEvent),
     Owner(OwnerChange),
     Message(Option<ToSession>),
     Timer,
@@ -64,10 +67,13 @@ pub struct Session {
     last_keep_alive_sent: Instant,
     /// The player as its region last reported it.
     last_state: Option<PlayerState>,
+    /// Where the client connects from, for rate limits and IP bans.
+    address: String,
+    gate: auth::Gate,
 }
 
 impl Session {
-    pub async fn run(frontend: Arc<Frontend>, conn: Connection, profile: Profile) {
+    pub async fn run(frontend: Arc<Frontend>, conn: Connection, profile: Profile, peer: String) {
         let world = frontend.world.clone();
         let (address, inbox) = world.open_session();
         let position = world.spawn_point();
@@ -75,6 +81,7 @@ impl Session {
         let me = Arc::new(OnlinePlayer {
             uuid: profile.uuid,
             name: profile.name,
+            properties: profile.properties,
             entity: world.allocate_entity_id(),
             session: address,
             game_mode: Mutex::new(GameMode::Survival),
@@ -82,6 +89,7 @@ impl Session {
             owner: Mutex::new(owner),
         });
         let radius = i32::from(frontend.config.view_distance);
+        let gate_open = !frontend.auth.get().is_some_and(|a| a.require_login);
         let mut session = Session {
             view: View::new(
                 tessera_world::coords::chunk_of_point(position.x, position.z),
@@ -98,6 +106,8 @@ impl Session {
             keep_alive: None,
             last_keep_alive_sent: Instant::now(),
             last_state: None,
+            address: peer,
+            gate: auth::Gate::new(gate_open),
         };
         let end = match session.join().await {
             Ok(()) => session.play().await,
@@ -115,6 +125,7 @@ impl Session {
                 frame = self.conn.next_frame() => Event::Packet(frame),
                 msg = self.inbox.recv() => Event::Message(msg),
                 Ok(change) = owners.recv() => Event::Owner(change),
+                Some(event) = self.gate.events.recv() => Event::Auth(event),
                 _ = timer.tick() => Event::Timer,
                 Ok(()) = shutdown.changed() => {
                     Event::Shutdown(shutdown.borrow().clone().unwrap_or_default())
@@ -123,13 +134,17 @@ impl Session {
             let outcome = match event {
                 Event::Packet(Ok(frame)) => self.handle_packet(frame),
                 Event::Packet(Err(e)) => Err(End::from(e)),
+                Event::Auth(event) => {
+                    self.auth_event(event);
+                    Ok(())
+                }
                 Event::Owner(change) => {
                     self.reattach(change);
                     Ok(())
                 }
                 Event::Message(Some(msg)) => self.handle_message(msg),
                 Event::Message(None) => Err(End::Kick("Server closed".into())),
-                Event::Timer => self.keep_alive(),
+                Event::Timer => self.keep_alive().and_then(|()| self.gate_timer()),
                 Event::Shutdown(reason) => Err(End::Kick(reason)),
             };
             if let Err(end) = outcome {

@@ -1,0 +1,173 @@
+//! The login gate of offline mode: until a player has registered or logged
+//! in, it stays where it joined and may only run /register or /login.
+
+use std::time::{Duration, Instant};
+
+use tessera_auth::accounts::AccountError;
+use tokio::sync::mpsc;
+use valence_protocol::packets::play::player_position_look_s2c::PlayerPositionLookFlags;
+use valence_protocol::packets::play::PlayerPositionLookS2c;
+use valence_protocol::text::{Color, IntoText};
+use valence_protocol::VarInt;
+
+use super::{End, Session};
+
+/// How long a player may stay without logging in.
+const LOGIN_TIMEOUT: Duration = Duration::from_secs(60);
+/// How often the player is reminded to log in.
+const PROMPT_EVERY: Duration = Duration::from_secs(10);
+
+/// What an account operation started by the session came to.
+#[derive(Debug)]
+pub(super) enum AuthEvent {
+    /// Whether the name has an account, to tell the player what to type.
+    Prompt { registered: bool },
+    /// Registered or logged in: the player may play.
+    Admitted(&'static str),
+    Refused(AccountError),
+    PasswordChanged,
+}
+
+/// The gate's state for one session.
+pub(super) struct Gate {
+    pub open: bool,
+    since: Instant,
+    last_prompt: Option<Instant>,
+    registered: Option<bool>,
+    pub events: mpsc::UnboundedReceiver<AuthEvent>,
+    sender: mpsc::UnboundedSender<AuthEvent>,
+}
+
+impl Gate {
+    pub fn new(open: bool) -> Self {
+        let (sender, events) = mpsc::unbounded_channel();
+        Self { open, since: Instant::now(), last_prompt: None, registered: None, events, sender }
+    }
+}
+
+impl Session {
+    /// Starts the gate: asks the service whether the name is registered.
+    pub(super) fn start_gate(&mut self) {
+        if self.gate.open {
+            return;
+        }
+        let Some(auth) = self.frontend.auth.get() else { return };
+        let (accounts, name, tx) = (auth.accounts.clone(), self.me.name.clone(), self.gate.sender.clone());
+        tokio::spawn(async move {
+            let event = match accounts.is_registered(&name).await {
+                Ok(registered) => AuthEvent::Prompt { registered },
+                Err(e) => AuthEvent::Refused(e),
+            };
+            let _ = tx.send(event);
+        });
+    }
+
+    pub(super) fn auth_event(&mut self, event: AuthEvent) {
+        match event {
+            AuthEvent::Prompt { registered } => {
+                self.gate.registered = Some(registered);
+                self.prompt();
+            }
+            AuthEvent::Admitted(what) => {
+                self.gate.open = true;
+                self.tell(what.color(Color::GREEN));
+                tracing::info!(player = %self.me.name, "{what}");
+            }
+            AuthEvent::Refused(e) => self.tell(e.to_string().color(Color::RED)),
+            AuthEvent::PasswordChanged => self.tell("Password changed".color(Color::GREEN)),
+        }
+    }
+
+    fn prompt(&mut self) {
+        self.gate.last_prompt = Some(Instant::now());
+        let text = match self.gate.registered {
+            Some(true) => "Please log in: /login <password>",
+            Some(false) => "Please register: /register <password> <password>",
+            None => return,
+        };
+        self.tell(text.color(Color::GOLD));
+    }
+
+    /// Once a second: reminds, and ends sessions that never logged in.
+    pub(super) fn gate_timer(&mut self) -> Result<(), End> {
+        if self.gate.open {
+            return Ok(());
+        }
+        if self.gate.since.elapsed() > LOGIN_TIMEOUT {
+            return Err(End::Kick("Login timed out".into()));
+        }
+        if self.gate.last_prompt.is_some_and(|at| at.elapsed() >= PROMPT_EVERY) {
+            self.prompt();
+        }
+        Ok(())
+    }
+
+    /// Puts a player who moved before logging in back where it stands.
+    pub(super) fn hold_in_place(&mut self) {
+        let teleport_id = self.frontend.world.next_teleport_id();
+        self.teleport_pending = true;
+        self.conn.queue(&PlayerPositionLookS2c {
+            position: self.position,
+            yaw: 0.0,
+            pitch: 0.0,
+            flags: PlayerPositionLookFlags::new().with_y_rot(true).with_x_rot(true),
+            teleport_id: VarInt(teleport_id),
+        });
+    }
+
+    /// `/register`, `/login` and `/changepassword`; `false` if `words` is none of them.
+    pub(super) fn account_command(&mut self, words: &[&str]) -> bool {
+        let Some(auth) = self.frontend.auth.get() else { return false };
+        let accounts = auth.accounts.clone();
+        let (name, uuid) = (self.me.name.clone(), self.me.uuid.to_string());
+        let address = self.address.clone();
+        let tx = self.gate.sender.clone();
+        let owned: Vec<String> = words.iter().map(|w| (*w).to_owned()).collect();
+        let open = self.gate.open;
+        match owned.as_slice() {
+            [cmd, password, again] if cmd == "register" && !open => {
+                let (password, again) = (password.clone(), again.clone());
+                tokio::spawn(async move {
+                    let event = match accounts.register(&name, &uuid, &password, &again).await {
+                        Ok(()) => AuthEvent::Admitted("Successfully registered"),
+                        Err(e) => AuthEvent::Refused(e),
+                    };
+                    let _ = tx.send(event);
+                });
+            }
+            [cmd, password] if cmd == "login" && !open => {
+                let password = password.clone();
+                tokio::spawn(async move {
+                    let event = match accounts.login(&name, &password, &address).await {
+                        Ok(()) => AuthEvent::Admitted("Successfully logged in"),
+                        Err(e) => AuthEvent::Refused(e),
+                    };
+                    let _ = tx.send(event);
+                });
+            }
+            [cmd, old, new] if cmd == "changepassword" && open => {
+                let (old, new) = (old.clone(), new.clone());
+                tokio::spawn(async move {
+                    let event = match accounts.change_password(&name, &old, &new, &address).await {
+                        Ok(()) => AuthEvent::PasswordChanged,
+                        Err(e) => AuthEvent::Refused(e),
+                    };
+                    let _ = tx.send(event);
+                });
+            }
+            [cmd, ..] if cmd == "register" || cmd == "login" => {
+                let usage = if open { "You are already logged in" } else if cmd == "register" {
+                    "Usage: /register <password> <password>"
+                } else {
+                    "Usage: /login <password>"
+                };
+                self.tell(usage.color(Color::RED));
+            }
+            [cmd, ..] if cmd == "changepassword" => {
+                self.tell("Usage: /changepassword <old password> <new password>".color(Color::RED));
+            }
+            _ => return false,
+        }
+        true
+    }
+}
