@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# Runs one swarm scenario against a fresh release server and prints the
+# swarm's JSON line; the server is always stopped afterwards.
+#
+#   bench/measure.sh [swarm options...]
+#   VIEW_DISTANCE=10 bench/measure.sh --scenario spread --bots 200 --duration 60
+#
+# The server gets a temporary config: loopback ports picked by the kernel,
+# flat world, 5000 slots, view distance $VIEW_DISTANCE (default 10), and a
+# fresh data folder. --port, --server-pid and --metrics-url are filled in.
+# KEEP_LOG=file keeps the server's log; PERF_OUT=file records a perf
+# profile of the server for the whole run (needs perf); SERVER_BIN=path
+# measures another server binary (e.g. a copy pinned for a series of runs).
+set -euo pipefail
+
+root="$(cd "$(dirname "$0")/.." && pwd)"
+release="${CARGO_TARGET_DIR:-$root/target}/release"
+server="${SERVER_BIN:-$release/tessera}"
+[[ -x "$server" && -x "$release/swarm" ]] || {
+    echo "measure: build first: cargo build --release -p tessera-server -p tessera-bench" >&2
+    exit 1
+}
+
+work="$(mktemp -d)"
+server_pid=""
+perf_pid=""
+cleanup() {
+    if [[ -n "$perf_pid" ]]; then
+        kill -INT "$perf_pid" 2>/dev/null || true
+        wait "$perf_pid" 2>/dev/null || true
+    fi
+    if [[ -n "$server_pid" ]] && kill -0 "$server_pid" 2>/dev/null; then
+        kill -TERM "$server_pid" 2>/dev/null || true
+        for _ in $(seq 100); do
+            kill -0 "$server_pid" 2>/dev/null || break
+            sleep 0.1
+        done
+        kill -KILL "$server_pid" 2>/dev/null || true
+        wait "$server_pid" 2>/dev/null || true
+    fi
+    if [[ -n "${KEEP_LOG:-}" ]]; then
+        cp "$work/server.log" "$KEEP_LOG"
+    fi
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+cat > "$work/config.toml" <<EOF
+[server]
+bind = "127.0.0.1:0"
+max_players = 5000
+view_distance = ${VIEW_DISTANCE:-10}
+
+[world]
+generator = "flat"
+
+[admin]
+bind = "127.0.0.1:0"
+EOF
+
+"$server" --config "$work/config.toml" < /dev/null 2> "$work/server.log" &
+server_pid=$!
+
+# Port 0 in the config: read the ports the server logs.
+port="" admin=""
+for _ in $(seq 200); do
+    port="$(sed -n 's/.*listening on [0-9.]*:\([0-9]*\).*/\1/p' "$work/server.log" | head -n1)"
+    admin="$(sed -n 's/.*admin interface on \(http:[^ ]*\).*/\1/p' "$work/server.log" | head -n1)"
+    [[ -n "$port" ]] && break
+    kill -0 "$server_pid" 2>/dev/null || break
+    sleep 0.05
+done
+[[ -n "$port" ]] || { echo "measure: the server did not start" >&2; cat "$work/server.log" >&2; exit 1; }
+metrics=()
+[[ -n "$admin" ]] && metrics=(--metrics-url "$admin/metrics")
+if [[ -n "${PERF_OUT:-}" ]]; then
+    perf record -F 499 -g -p "$server_pid" -o "$PERF_OUT" 2> "$work/perf.log" &
+    perf_pid=$!
+fi
+
+"$release/swarm" --port "$port" --server-pid "$server_pid" "${metrics[@]}" --wait-ready 10 "$@"
