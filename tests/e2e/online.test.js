@@ -69,22 +69,29 @@ function onlineClient (acc, { username = acc.name, join = true } = {}) {
   })
   client.on('disconnect', (p) => client.kicks.push(h.chatText(p.reason)))
   client.on('kick_disconnect', (p) => client.kicks.push(h.chatText(p.reason)))
-  client.success = h.waitForEvent(client, 'success', { timeout: 20000 }).then(([p]) => p)
-  client.success.catch(() => {})
   client.whenEnded = new Promise((resolve) => client.once('end', (reason) => {
     client.isEnded = true
     resolve(reason)
   }))
+  // Listened for from the start: these packets can arrive together with Login Success.
+  const packet = (name) => {
+    const seen = Promise.race([
+      h.waitForEvent(client, name, { timeout: 20000 }).then(([p]) => p),
+      client.whenEnded.then((r) => { throw new Error(`${client.label} ended before '${name}': ${r}; kicks: ${JSON.stringify(client.kicks)}`) })
+    ])
+    seen.catch(() => {})
+    return seen
+  }
+  client.success = packet('success')
+  client.joined = packet('login')
+  client.positioned = packet('position')
   clients.add(client)
   return client
 }
 
 // Resolves with the Join Game packet, or fails naming why the client ended.
 function joinGame (client) {
-  return h.withTimeout(Promise.race([
-    h.waitForEvent(client, 'login', { timeout: 20000 }).then(([p]) => p),
-    client.whenEnded.then((r) => { throw new Error(`${client.label} ended before Join Game: ${r}; kicks: ${JSON.stringify(client.kicks)}`) })
-  ]), 21000, `${client.label} to receive Join Game`)
+  return h.withTimeout(client.joined, 21000, `${client.label} to receive Join Game`)
 }
 
 // Resolves with the reason the server refused the client.
@@ -145,7 +152,7 @@ wrap('a player the session server vouches for joins encrypted, with its account 
   assert.ok(textures, `Login Success carries the textures property: ${JSON.stringify(success.properties)}`)
   assert.deepEqual(textures, sessions.profileOf(acc).properties[0], 'the textures property as the session server signed it')
   await joinGame(alice)
-  await h.withTimeout(h.waitForEvent(alice, 'position', { timeout: 20000 }), 21000, 'a player position')
+  await h.withTimeout(alice.positioned, 21000, 'a player position')
   // The server asked about exactly the hash the client announced.
   const joined = sessions.joinCalls.filter((c) => c.id === acc.id)
   const asked = sessions.hasJoinedCalls.filter((c) => c.username === 'alice')
@@ -194,6 +201,7 @@ wrap('a session server that errors or does not answer refuses logins with a clea
   sessions.mode = 'down'
   const first = onlineClient(account('Oscar'))
   assert.equal(await refusal(first), 'Failed to verify username!')
+  await server.waitForOutput(/session server answered HTTP 500/, { since: 0, timeout: 5000, message: 'the HTTP status in the server log' })
   sessions.mode = 'hang'
   const started = Date.now()
   const second = onlineClient(account('Peggy'))

@@ -8,9 +8,10 @@
 //        what the server calls: 200 with {id, name, properties} when that account
 //        joined with that server hash, else 204 (as Mojang answers)
 //
-// Accounts live in memory (`addAccount`). `mode` makes it misbehave: 'down' answers
-// every request with 500, 'hang' never answers. `onJoin` may rewrite a join's server
-// hash, standing in for a client that hashed another server's key (a man in the middle).
+// Accounts live in memory (`addAccount`). `mode` makes hasJoined (the server's side)
+// misbehave: 'down' answers 500, 'hang' never answers. `onJoin` may rewrite a join's
+// server hash, standing in for a client that hashed another server's key (a man in
+// the middle).
 //
 // In a test: `const sessions = await startSessionServer()`; standalone:
 // `node session_server.js [port] [accounts.json]` (an array of addAccount arguments).
@@ -104,11 +105,13 @@ async function startSessionServer ({ port = 0 } = {}) {
   }
 
   const server = http.createServer((req, res) => {
-    if (state.mode === 'hang') return // never answers; `close` ends the socket
-    if (state.mode === 'down') return reply(res, 500, { error: 'down for the test' })
     const url = new URL(req.url, 'http://stand-in')
     if (req.method === 'POST' && url.pathname === '/session/minecraft/join') return join(req, res)
-    if (req.method === 'GET' && url.pathname === '/session/minecraft/hasJoined') return hasJoined(url, res)
+    if (req.method === 'GET' && url.pathname === '/session/minecraft/hasJoined') {
+      if (state.mode === 'hang') return // never answers; `close` ends the socket
+      if (state.mode === 'down') return reply(res, 500, { error: 'down for the test' })
+      return hasJoined(url, res)
+    }
     reply(res, 404, { error: 'Not Found' })
   })
   server.on('connection', (socket) => {

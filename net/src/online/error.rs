@@ -21,8 +21,10 @@ pub enum OnlineError {
     Unreachable(String),
     #[error("the session server did not answer within {0} s")]
     Timeout(u64),
-    #[error("the session server has no join for this player (HTTP {0})")]
-    NotJoined(u16),
+    #[error("the session server has no join for this player")]
+    NotJoined,
+    #[error("the session server answered HTTP {0}")]
+    UnexpectedStatus(u16),
     #[error("the session server's profile is malformed: {0}")]
     BadProfile(String),
 }
@@ -39,7 +41,9 @@ impl OnlineError {
                 "Authentication servers are down. Please try again later, sorry!".into()
             }
             // Vanilla's wording (multiplayer.disconnect.unverified_username).
-            Self::NotJoined(_) | Self::BadProfile(_) => "Failed to verify username!".into(),
+            Self::NotJoined | Self::UnexpectedStatus(_) | Self::BadProfile(_) => {
+                "Failed to verify username!".into()
+            }
             Self::KeyGeneration(_) | Self::SessionServerUrl { .. } | Self::HttpClient(_) => {
                 "Internal server error".into()
             }
@@ -53,6 +57,7 @@ impl OnlineError {
             self,
             Self::Unreachable(_)
                 | Self::Timeout(_)
+                | Self::UnexpectedStatus(_)
                 | Self::BadProfile(_)
                 | Self::KeyGeneration(_)
                 | Self::SessionServerUrl { .. }

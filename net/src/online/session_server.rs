@@ -58,10 +58,12 @@ impl SessionServer {
             .send()
             .await
             .map_err(request_failed)?;
-        // 204 is the session server's "no such join"; anything else but 200
-        // cannot vouch for the player either.
-        if response.status() != StatusCode::OK {
-            return Err(OnlineError::NotJoined(response.status().as_u16()));
+        match response.status() {
+            StatusCode::OK => {}
+            // The session server's "no such join": the client did not
+            // authenticate, or hashed another server's key.
+            StatusCode::NO_CONTENT => return Err(OnlineError::NotJoined),
+            other => return Err(OnlineError::UnexpectedStatus(other.as_u16())),
         }
         let body = response.bytes().await.map_err(request_failed)?;
         parse_profile(&body)
@@ -224,12 +226,26 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn other_statuses_are_the_session_servers_fault() {
+        let (base, _request) =
+            answer_once("HTTP/1.1 503 Unavailable\r\ncontent-length: 0\r\n\r\n".into()).await;
+        let server = SessionServer::new(&base).expect("valid");
+        let error = server.has_joined("Notch", "0").await.expect_err("refused");
+        assert!(
+            matches!(error, OnlineError::UnexpectedStatus(503)),
+            "{error}"
+        );
+        assert!(error.is_server_side());
+        assert_eq!(error.reason(), "Failed to verify username!");
+    }
+
+    #[tokio::test]
     async fn no_content_means_not_joined() {
         let (base, _request) =
             answer_once("HTTP/1.1 204 No Content\r\nconnection: close\r\n\r\n".into()).await;
         let server = SessionServer::new(&base).expect("valid");
         let error = server.has_joined("Notch", "0").await.expect_err("refused");
-        assert!(matches!(error, OnlineError::NotJoined(204)), "{error}");
+        assert!(matches!(error, OnlineError::NotJoined), "{error}");
         assert_eq!(error.reason(), "Failed to verify username!");
     }
 

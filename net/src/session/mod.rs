@@ -89,7 +89,9 @@ impl Session {
             owner: Mutex::new(owner),
         });
         let radius = i32::from(frontend.config.view_distance);
-        let gate_open = !frontend.auth.get().is_some_and(|a| a.require_login);
+        // Online mode proves who the player is; the gate is for offline mode.
+        let gate_open = frontend.config.online_mode.is_some()
+            || !frontend.auth.get().is_some_and(|a| a.require_login);
         let mut session = Session {
             view: View::new(
                 tessera_world::coords::chunk_of_point(position.x, position.z),
