@@ -78,6 +78,8 @@ e2e_tests() {
   TESSERA_BIN="$BIN" node --test --test-concurrency=1 --test-reporter=spec "${files[@]}"
 }
 
+swarm_smoke() { without_tessera_env bench/smoke.sh; }
+
 status_tests() { TESSERA_BIN="$BIN" tests/.venv/bin/python -m pytest tests/status -v -rA --durations=0; }
 
 NODE_OK=1; PY_OK=1; BIN_OK=1
@@ -103,6 +105,11 @@ if [ $BIN_OK -eq 1 ] && [ $PY_OK -eq 1 ] && [ $NODE_OK -eq 1 ]; then
   part "status tests (pytest tests/status)" status_tests
 else
   skip "status tests" "no binary or python/node dependencies"
+fi
+if [ $BIN_OK -eq 1 ]; then
+  part "bot swarm smoke (bench/smoke.sh)" swarm_smoke
+else
+  skip "bot swarm smoke" "no binary"
 fi
 
 echo
