@@ -2,3 +2,4 @@
 
 pub mod accounts;
 pub mod register;
+pub mod register_node;

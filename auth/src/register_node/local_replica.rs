@@ -1,0 +1,121 @@
+//! This node's replica: the state machine, its store behind group commit,
+//! and the delayed start of a recovery.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tracing::{error, info};
+
+use super::commit::{CommitError, GroupCommit};
+use super::stats::Counters;
+use crate::register::{
+    Durable, Envelope, GroupError, Incarnation, NodeId, Replica, ReplicaGroup, Store, ToReplica,
+};
+
+pub(super) struct LocalReplica<S: Store> {
+    replica: Replica,
+    commits: GroupCommit<S>,
+    /// A recovering replica's first state requests and when to send them
+    /// (see `RegisterNodeConfig::recovery_delay`).
+    deferred: Option<(Duration, Vec<Envelope>)>,
+    /// Set when the store failed: the replica answers nothing from then on.
+    failed: bool,
+}
+
+impl<S: Store + Send + 'static> LocalReplica<S> {
+    /// A replica whose store holds everything it acknowledged.
+    pub(super) fn new(replica: Replica, store: S, counters: Arc<Counters>) -> Self {
+        Self {
+            replica,
+            commits: GroupCommit::new(store, counters),
+            deferred: None,
+            failed: false,
+        }
+    }
+
+    /// A replica that lost its disk; it asks the others for their state at
+    /// `start_at` (on the node's clock).
+    pub(super) fn recovering(
+        id: NodeId,
+        group: ReplicaGroup,
+        incarnation: Incarnation,
+        retransmit_after: Duration,
+        start_at: Duration,
+        store: S,
+        counters: Arc<Counters>,
+    ) -> Result<Self, GroupError> {
+        let (replica, requests) = Replica::recovering(id, group, incarnation, retransmit_after)?;
+        Ok(Self {
+            replica,
+            commits: GroupCommit::new(store, counters),
+            deferred: Some((start_at, requests)),
+            failed: false,
+        })
+    }
+
+    /// Whether it counts toward quorums: not while it recovers, nor after
+    /// its store failed.
+    pub(super) fn is_ready(&self) -> bool {
+        !self.failed && self.replica.is_ready()
+    }
+
+    pub(super) fn on_message(&mut self, from: NodeId, msg: ToReplica, send: &mut Vec<Envelope>) {
+        if self.failed {
+            return;
+        }
+        let effects = self.replica.on_message(from, msg);
+        send.extend(effects.send);
+        if let Some(writes) = effects.persist {
+            // A recovering replica persists one batch only: the merged state
+            // of the others, after which its store is complete.
+            let completes_store = !self.replica.is_ready();
+            self.commits.submit(writes, completes_store);
+        }
+    }
+
+    pub(super) fn tick(&mut self, now: Duration, send: &mut Vec<Envelope>) {
+        if self.failed {
+            return;
+        }
+        match self.deferred.take() {
+            Some((start_at, requests)) if now >= start_at => {
+                info!("asking the other replicas for their state to recover a lost store");
+                send.extend(requests);
+            }
+            Some(deferred) => self.deferred = Some(deferred),
+            None => send.extend(self.replica.tick(now)),
+        }
+    }
+
+    /// Resolves when a commit finishes; never if none runs.
+    pub(super) async fn commit_finished(&mut self) -> Result<Durable, CommitError<S::Error>> {
+        self.commits.finished().await
+    }
+
+    pub(super) fn on_commit(
+        &mut self,
+        result: Result<Durable, CommitError<S::Error>>,
+        send: &mut Vec<Envelope>,
+    ) {
+        match result {
+            Ok(durable) => {
+                let was_ready = self.replica.is_ready();
+                send.extend(self.replica.on_durable(durable));
+                if !was_ready && self.replica.is_ready() {
+                    info!("replica recovered its state from the others; serving");
+                }
+            }
+            Err(error) => {
+                // Acknowledging without persisting would break the register,
+                // and a lost commit could leave a recovery hanging: stay out
+                // of every quorum until an operator restarts the node.
+                error!(%error, "register store failed; this replica stops answering");
+                self.failed = true;
+            }
+        }
+    }
+
+    pub(super) async fn close(self) {
+        self.commits.close().await;
+    }
+}
