@@ -134,7 +134,9 @@ impl Frontend {
             next_connection += 1;
             let frontend = self.clone();
             let span = tracing::info_span!("client", connection, %peer);
-            tokio::spawn(async move { frontend.handle_client(stream, peer).await }.instrument(span));
+            tokio::spawn(
+                async move { frontend.handle_client(stream, peer).await }.instrument(span),
+            );
         }
     }
 
@@ -171,7 +173,9 @@ impl Frontend {
             }
         };
         let span = tracing::info_span!("player", name = %profile.name);
-        Session::run(self, conn, profile, peer.ip().to_string()).instrument(span).await;
+        Session::run(self, conn, profile, peer.ip().to_string())
+            .instrument(span)
+            .await;
     }
 
     /// Handshake, then status (returns `None`) or login (returns who logged in).

@@ -7,6 +7,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::Context;
+use tessera_auth::register_node::{RegisterNode, RegisterNodeConfig};
 use tessera_cluster::membership::{MemberEvent, MemberInfo, Membership, MembershipConfig, Seed};
 use tessera_cluster::placement::{
     Command, PlacementConfig, PlacementService, RegionKey, TableEvent,
@@ -26,6 +27,7 @@ const VOTERS: usize = 3;
 
 pub struct Cluster {
     pub transport: Transport,
+    pub register: RegisterNode,
     pub membership: Membership,
     pub placement: PlacementService,
 }
@@ -64,6 +66,8 @@ impl Placement for RaftPlacement {
 /// which the world needs before it exists.
 pub struct ClusterStart {
     transport: Transport,
+    /// The replicated user register, for the authentication service.
+    pub register: RegisterNode,
     placement: PlacementService,
     requests: mpsc::UnboundedReceiver<RegionPos>,
     config: ClusterConfig,
@@ -84,6 +88,17 @@ impl ClusterStart {
         ids.sort();
         ids.dedup();
         ids.truncate(VOTERS);
+        let register_store = data_dir.join(format!("register-{}.redb", config.node_id));
+        let register = RegisterNode::start(
+            transport.clone(),
+            ids.clone(),
+            Some(register_store),
+            // An empty store is taken as a new cluster's; recovering a node
+            // that lost its disk (`recover_if_empty`) is not exposed yet.
+            RegisterNodeConfig::default(),
+        )
+        .await
+        .context("cannot start the user register")?;
         let store = data_dir.join(format!("placement-{}", config.node_id));
         let placement = PlacementService::start(
             transport.clone(),
@@ -102,6 +117,7 @@ impl ClusterStart {
         Ok((
             Self {
                 transport,
+                register,
                 placement,
                 requests,
                 config: config.clone(),
@@ -118,6 +134,7 @@ impl ClusterStart {
     ) -> anyhow::Result<Cluster> {
         let Self {
             transport,
+            register,
             placement,
             requests,
             config,
@@ -148,6 +165,7 @@ impl ClusterStart {
         tokio::spawn(announce_self(placement.clone(), transport.node_id()));
         Ok(Cluster {
             transport,
+            register,
             membership,
             placement,
         })
@@ -259,6 +277,7 @@ impl Cluster {
             warn!("leaving the cluster: {e}");
         }
         self.placement.shutdown().await;
+        self.register.shutdown().await;
         self.transport.shutdown().await;
     }
 }

@@ -276,7 +276,9 @@ fn build(settings: &Settings, config_dir: &Path) -> Result<Config, ConfigError> 
         server: server_config(settings)?,
         world: world_config(settings, config_dir)?,
         admin: admin_config(settings)?,
-        auth: AuthConfig { require_login: settings.boolean("auth.require_login", true)? },
+        auth: AuthConfig {
+            require_login: settings.boolean("auth.require_login", true)?,
+        },
         cluster: cluster_config(settings)?,
     })
 }

@@ -35,20 +35,47 @@ pub async fn execute(node: &Node, words: &[&str]) -> Option<String> {
         ["pardon", name] => accounts
             .pardon(&uuid_of(frontend, name))
             .await
-            .map(|existed| if existed { format!("Unbanned {name}") } else { format!("{name} was not banned") }),
+            .map(|existed| {
+                if existed {
+                    format!("Unbanned {name}")
+                } else {
+                    format!("{name} was not banned")
+                }
+            }),
         ["ban-ip", address, rest @ ..] => {
-            let record = BanRecord { name: address.to_string(), reason: reason(rest), by: "Console".into(), created: now(), expires: None };
-            accounts.ban_ip(address, record).await.map(|()| format!("Banned IP {address}"))
+            let record = BanRecord {
+                name: address.to_string(),
+                reason: reason(rest),
+                by: "Console".into(),
+                created: now(),
+                expires: None,
+            };
+            accounts
+                .ban_ip(address, record)
+                .await
+                .map(|()| format!("Banned IP {address}"))
         }
-        ["pardon-ip", address] => accounts
-            .pardon_ip(address)
+        ["pardon-ip", address] => accounts.pardon_ip(address).await.map(|existed| {
+            if existed {
+                format!("Unbanned IP {address}")
+            } else {
+                format!("{address} was not banned")
+            }
+        }),
+        ["whitelist", "on"] => accounts
+            .edit_whitelist(|w| w.enabled = true)
             .await
-            .map(|existed| if existed { format!("Unbanned IP {address}") } else { format!("{address} was not banned") }),
-        ["whitelist", "on"] => accounts.edit_whitelist(|w| w.enabled = true).await.map(|_| "Whitelist is now turned on".into()),
-        ["whitelist", "off"] => accounts.edit_whitelist(|w| w.enabled = false).await.map(|_| "Whitelist is now turned off".into()),
+            .map(|_| "Whitelist is now turned on".into()),
+        ["whitelist", "off"] => accounts
+            .edit_whitelist(|w| w.enabled = false)
+            .await
+            .map(|_| "Whitelist is now turned off".into()),
         ["whitelist", "add", name] => {
             let entry = (uuid_of(frontend, name), name.to_string());
-            accounts.edit_whitelist(|w| w.entries.push(entry)).await.map(|_| format!("Added {name} to the whitelist"))
+            accounts
+                .edit_whitelist(|w| w.entries.push(entry))
+                .await
+                .map(|_| format!("Added {name} to the whitelist"))
         }
         ["whitelist", "remove", name] => {
             let uuid = uuid_of(frontend, name);
@@ -60,11 +87,18 @@ pub async fn execute(node: &Node, words: &[&str]) -> Option<String> {
         ["whitelist", "list"] => accounts.whitelist().await.map(|w| {
             let names: Vec<&str> = w.entries.iter().map(|(_, n)| n.as_str()).collect();
             let state = if w.enabled { "on" } else { "off" };
-            format!("Whitelist is {state}; {} whitelisted players: {}", names.len(), names.join(", "))
+            format!(
+                "Whitelist is {state}; {} whitelisted players: {}",
+                names.len(),
+                names.join(", ")
+            )
         }),
         ["op", name] => {
             let entry = (uuid_of(frontend, name), name.to_string(), OP_LEVEL);
-            accounts.edit_ops(|o| o.entries.push(entry)).await.map(|_| format!("Made {name} a server operator"))
+            accounts
+                .edit_ops(|o| o.entries.push(entry))
+                .await
+                .map(|_| format!("Made {name} a server operator"))
         }
         ["deop", name] => {
             let uuid = uuid_of(frontend, name);
@@ -74,7 +108,10 @@ pub async fn execute(node: &Node, words: &[&str]) -> Option<String> {
                 .map(|_| format!("Made {name} no longer a server operator"))
         }
         ["users", name] => accounts.user(name).await.map(|user| match user {
-            Some(u) => format!("{}: uuid {}, registered at {} (Unix time)", u.name, u.uuid, u.created),
+            Some(u) => format!(
+                "{}: uuid {}, registered at {} (Unix time)",
+                u.name, u.uuid, u.created
+            ),
             None => format!("{name} is not registered"),
         }),
         _ => return None,
@@ -83,8 +120,19 @@ pub async fn execute(node: &Node, words: &[&str]) -> Option<String> {
 }
 
 /// Bans a player on every node and disconnects it wherever it plays.
-async fn ban(frontend: &Frontend, accounts: &Accounts, name: &str, reason: String) -> Result<String, AccountError> {
-    let record = BanRecord { name: name.to_owned(), reason, by: "Console".into(), created: now(), expires: None };
+async fn ban(
+    frontend: &Frontend,
+    accounts: &Accounts,
+    name: &str,
+    reason: String,
+) -> Result<String, AccountError> {
+    let record = BanRecord {
+        name: name.to_owned(),
+        reason,
+        by: "Console".into(),
+        created: now(),
+        expires: None,
+    };
     let message = tessera_net::ban_message(&record);
     accounts.ban(&uuid_of(frontend, name), record).await?;
     // Not online anywhere is fine: the ban stops the next login.

@@ -60,13 +60,14 @@ async fn online_mode(server: &ServerConfig) -> anyhow::Result<Option<Arc<OnlineM
     Ok(Some(Arc::new(online)))
 }
 
-/// The authentication service over this node's register store.
-// A cluster's nodes each keep their own store until the replicated register
-// is wired in; a single node's store is complete.
+/// The authentication service of a node without a cluster, over its own
+/// register store.
 fn open_accounts(data_dir: &Path, node: u64) -> anyhow::Result<Arc<Accounts>> {
-    std::fs::create_dir_all(data_dir).with_context(|| format!("cannot create {}", data_dir.display()))?;
+    std::fs::create_dir_all(data_dir)
+        .with_context(|| format!("cannot create {}", data_dir.display()))?;
     let path = data_dir.join(format!("register-{node}.redb"));
-    let registers = LocalRegisters::open(&path).with_context(|| format!("cannot open {}", path.display()))?;
+    let registers =
+        LocalRegisters::open(&path).with_context(|| format!("cannot open {}", path.display()))?;
     Ok(Arc::new(Accounts::new(Arc::new(registers))))
 }
 
@@ -114,8 +115,14 @@ impl Node {
             },
             world.clone(),
         );
-        let accounts = open_accounts(&config.world.data_dir, node)?;
-        let auth = Auth { accounts, require_login: config.auth.require_login };
+        let accounts = match &cluster {
+            Some(start) => Arc::new(Accounts::new(Arc::new(start.register.clone()))),
+            None => open_accounts(&config.world.data_dir, node)?,
+        };
+        let auth = Auth {
+            accounts,
+            require_login: config.auth.require_login,
+        };
         if frontend.auth.set(auth).is_err() {
             anyhow::bail!("the frontend already had an authentication service");
         }

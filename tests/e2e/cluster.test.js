@@ -26,18 +26,8 @@ after(async () => {
   fs.rmSync(shared, { recursive: true, force: true })
 })
 
-// `nodes` maps node id -> cluster port; every node gets all of them as seeds.
 async function startNode (id, nodes, { secret = SECRET, name = `node${id}` } = {}) {
-  const seeds = Object.entries(nodes).map(([node, port]) => `${node}@127.0.0.1:${port}`)
-  const server = await h.startServer({
-    name,
-    config: {
-      server: { view_distance: 3 },
-      world: { region_size: 1, data_dir: shared },
-      cluster: { node_id: id, bind: `127.0.0.1:${nodes[id]}`, seeds }
-    },
-    env: { TESSERA_CLUSTER_SECRET: secret }
-  })
+  const server = await h.startClusterNode(id, nodes, { secret, shared, name })
   servers.push(server)
   return server
 }

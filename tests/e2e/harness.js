@@ -455,6 +455,23 @@ async function startServer ({ name = 'server', config = {}, env = {}, port, star
   return server
 }
 
+// One node of a cluster on 127.0.0.1. `nodes` maps node id -> cluster port;
+// every node gets all of them as seeds. `shared` is the world folder the
+// nodes share.
+async function startClusterNode (id, nodes, { secret, shared, name = `node${id}`, config = {} }) {
+  const seeds = Object.entries(nodes).map(([node, port]) => `${node}@127.0.0.1:${port}`)
+  return startServer({
+    name,
+    config: {
+      ...config,
+      server: { view_distance: 3, ...(config.server || {}) },
+      world: { region_size: 1, data_dir: shared, ...(config.world || {}) },
+      cluster: { node_id: id, bind: `127.0.0.1:${nodes[id]}`, seeds }
+    },
+    env: { TESSERA_CLUSTER_SECRET: secret }
+  })
+}
+
 // ---------------------------------------------------------------------------
 // Clients
 // ---------------------------------------------------------------------------
@@ -767,6 +784,7 @@ module.exports = {
   freePort,
   renderToml,
   startServer,
+  startClusterNode,
   createBot,
   joinBot,
   rawClient,

@@ -77,6 +77,25 @@ impl Registers for LocalRegisters {
     }
 }
 
+/// The replicated register of a cluster: reads and writes go to a quorum.
+impl Registers for crate::register_node::RegisterNode {
+    fn read<'a>(&'a self, key: &'a str) -> RegisterFuture<'a, Option<Vec<u8>>> {
+        Box::pin(async move {
+            crate::register_node::RegisterNode::read(self, key)
+                .await
+                .map_err(|e| RegisterUnavailable(e.to_string()))
+        })
+    }
+
+    fn write<'a>(&'a self, key: &'a str, value: Option<Vec<u8>>) -> RegisterFuture<'a, ()> {
+        Box::pin(async move {
+            crate::register_node::RegisterNode::write(self, key, value)
+                .await
+                .map_err(|e| RegisterUnavailable(e.to_string()))
+        })
+    }
+}
+
 /// Registers in memory, for tests.
 #[derive(Default)]
 pub struct MemoryRegisters {

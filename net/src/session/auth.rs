@@ -21,7 +21,9 @@ const PROMPT_EVERY: Duration = Duration::from_secs(10);
 #[derive(Debug)]
 pub(super) enum AuthEvent {
     /// Whether the name has an account, to tell the player what to type.
-    Prompt { registered: bool },
+    Prompt {
+        registered: bool,
+    },
     /// Registered or logged in: the player may play.
     Admitted(&'static str),
     Refused(AccountError),
@@ -41,7 +43,14 @@ pub(super) struct Gate {
 impl Gate {
     pub fn new(open: bool) -> Self {
         let (sender, events) = mpsc::unbounded_channel();
-        Self { open, since: Instant::now(), last_prompt: None, registered: None, events, sender }
+        Self {
+            open,
+            since: Instant::now(),
+            last_prompt: None,
+            registered: None,
+            events,
+            sender,
+        }
     }
 }
 
@@ -51,8 +60,14 @@ impl Session {
         if self.gate.open {
             return;
         }
-        let Some(auth) = self.frontend.auth.get() else { return };
-        let (accounts, name, tx) = (auth.accounts.clone(), self.me.name.clone(), self.gate.sender.clone());
+        let Some(auth) = self.frontend.auth.get() else {
+            return;
+        };
+        let (accounts, name, tx) = (
+            auth.accounts.clone(),
+            self.me.name.clone(),
+            self.gate.sender.clone(),
+        );
         tokio::spawn(async move {
             let event = match accounts.is_registered(&name).await {
                 Ok(registered) => AuthEvent::Prompt { registered },
@@ -96,7 +111,11 @@ impl Session {
         if self.gate.since.elapsed() > LOGIN_TIMEOUT {
             return Err(End::Kick("Login timed out".into()));
         }
-        if self.gate.last_prompt.is_some_and(|at| at.elapsed() >= PROMPT_EVERY) {
+        if self
+            .gate
+            .last_prompt
+            .is_some_and(|at| at.elapsed() >= PROMPT_EVERY)
+        {
             self.prompt();
         }
         Ok(())
@@ -110,14 +129,18 @@ impl Session {
             position: self.position,
             yaw: 0.0,
             pitch: 0.0,
-            flags: PlayerPositionLookFlags::new().with_y_rot(true).with_x_rot(true),
+            flags: PlayerPositionLookFlags::new()
+                .with_y_rot(true)
+                .with_x_rot(true),
             teleport_id: VarInt(teleport_id),
         });
     }
 
     /// `/register`, `/login` and `/changepassword`; `false` if `words` is none of them.
     pub(super) fn account_command(&mut self, words: &[&str]) -> bool {
-        let Some(auth) = self.frontend.auth.get() else { return false };
+        let Some(auth) = self.frontend.auth.get() else {
+            return false;
+        };
         let accounts = auth.accounts.clone();
         let (name, uuid) = (self.me.name.clone(), self.me.uuid.to_string());
         let address = self.address.clone();
@@ -156,7 +179,9 @@ impl Session {
                 });
             }
             [cmd, ..] if cmd == "register" || cmd == "login" => {
-                let usage = if open { "You are already logged in" } else if cmd == "register" {
+                let usage = if open {
+                    "You are already logged in"
+                } else if cmd == "register" {
                     "Usage: /register <password> <password>"
                 } else {
                     "Usage: /login <password>"

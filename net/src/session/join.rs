@@ -25,7 +25,10 @@ pub fn ban_message(ban: &BanRecord) -> String {
     let mut text = format!("You are banned from this server.\nReason: {}", ban.reason);
     if let Some(expires) = ban.expires {
         let left = expires.saturating_sub(tessera_auth::accounts::now());
-        text.push_str(&format!("\nYour ban expires in {} minutes.", left.div_ceil(60)));
+        text.push_str(&format!(
+            "\nYour ban expires in {} minutes.",
+            left.div_ceil(60)
+        ));
     }
     text
 }
@@ -71,14 +74,24 @@ impl Session {
 
     /// Bans and the whitelist, as the authentication service has them.
     async fn check_admission(&self) -> Result<(), End> {
-        let Some(auth) = self.frontend.auth.get() else { return Ok(()) };
-        match auth.accounts.admission(&self.me.uuid.to_string(), &self.address).await {
+        let Some(auth) = self.frontend.auth.get() else {
+            return Ok(());
+        };
+        match auth
+            .accounts
+            .admission(&self.me.uuid.to_string(), &self.address)
+            .await
+        {
             Ok(Admission::Allowed) => Ok(()),
             Ok(Admission::Banned(ban)) => Err(End::Kick(ban_message(&ban))),
-            Ok(Admission::NotWhitelisted) => Err(End::Kick("You are not white-listed on this server!".into())),
+            Ok(Admission::NotWhitelisted) => {
+                Err(End::Kick("You are not white-listed on this server!".into()))
+            }
             Err(e) => {
                 tracing::warn!("admission not checked: {e}");
-                Err(End::Kick("The login service is unavailable; try again shortly".into()))
+                Err(End::Kick(
+                    "The login service is unavailable; try again shortly".into(),
+                ))
             }
         }
     }

@@ -1,0 +1,83 @@
+'use strict'
+// The authentication service of a three-node cluster: an account made
+// through one node logs in through another, a ban issued on one node's
+// console kicks the player from another node and holds everywhere, and
+// logins keep working after one replica node is SIGKILLed.
+const assert = require('node:assert/strict')
+const fs = require('node:fs')
+const os = require('node:os')
+const path = require('node:path')
+const { test, after } = require('node:test')
+const h = require('./harness')
+
+const SECRET = 'e2e-cluster-auth-secret-0123456789'
+const shared = fs.mkdtempSync(path.join(os.tmpdir(), 'tessera-e2e-cluster-auth-'))
+const servers = []
+const clients = new Set()
+let n1, n2, n3
+
+after(async () => {
+  await h.quitAll(clients)
+  for (const s of servers) {
+    await s.close().catch(() => {})
+    process.stdout.write(`# server log for ${s.name}: ${s.logPath}\n`)
+  }
+  fs.rmSync(shared, { recursive: true, force: true })
+})
+
+async function join (server, name) {
+  const bot = await h.joinBot(server, name)
+  clients.add(bot)
+  return bot
+}
+
+async function leave (bot) {
+  bot.quit()
+  await h.withTimeout(bot.whenEnded, 5000, `${bot.label} to leave`)
+  clients.delete(bot)
+}
+
+test('three nodes with the login gate', { timeout: 120000 }, async () => {
+  const ports = { 1: await h.freePort(), 2: await h.freePort(), 3: await h.freePort() }
+  const options = (id) => ({ secret: SECRET, shared, name: `auth-node${id}`, config: { auth: { require_login: true } } })
+  ;[n1, n2, n3] = await Promise.all([1, 2, 3].map((id) => h.startClusterNode(id, ports, options(id))))
+  servers.push(n1, n2, n3)
+  for (const s of servers) await s.waitForOutput('this node hosts regions now', { timeout: 30000 })
+})
+
+test('an account made through node 1 logs in through node 3', { timeout: 60000 }, async () => {
+  const first = await join(n1, 'Roamer')
+  await h.waitForMessage(first, /Please register/)
+  first.chat('/register wanderlust wanderlust')
+  await h.waitForMessage(first, 'Successfully registered')
+  await leave(first)
+  const again = await join(n3, 'Roamer')
+  await h.waitForMessage(again, /Please log in: \/login/, { timeout: 15000 })
+  again.chat('/login wanderlust')
+  await h.waitForMessage(again, 'Successfully logged in')
+})
+
+test('a ban on node 2\'s console kicks the player from node 3 and holds on node 1', { timeout: 60000 }, async () => {
+  const roamer = [...clients].find((c) => c.username === 'Roamer')
+  await n2.command('ban Roamer spamming', /Banned Roamer/)
+  await h.withTimeout(roamer.whenEnded, 10000, 'Roamer (on node 3) to be kicked by the ban issued on node 2')
+  assert.ok(roamer.kicks.some((k) => /banned/i.test(k.text) && /spamming/.test(k.text)), `kick: ${JSON.stringify(roamer.kicks)}`)
+  clients.delete(roamer)
+  const rejoin = h.createBot(n1, 'Roamer', { allowNetworkErrors: true })
+  await h.withTimeout(rejoin.whenEnded, 15000, 'the rejoin through node 1 to be refused')
+  assert.ok(rejoin.kicks.some((k) => /banned/i.test(k.text)), `rejoin kick: ${JSON.stringify(rejoin.kicks)}`)
+  await n1.command('pardon Roamer', /Unbanned Roamer/)
+})
+
+test('with one replica node SIGKILLed, accounts still register and log in', { timeout: 90000 }, async () => {
+  await n2.kill()
+  const fresh = await join(n1, 'Latecomer')
+  await h.waitForMessage(fresh, /Please register/, { timeout: 15000 })
+  fresh.chat('/register persevere persevere')
+  await h.waitForMessage(fresh, 'Successfully registered', { timeout: 15000 })
+  await leave(fresh)
+  const back = await join(n3, 'Latecomer')
+  await h.waitForMessage(back, /Please log in/, { timeout: 15000 })
+  back.chat('/login persevere')
+  await h.waitForMessage(back, 'Successfully logged in', { timeout: 15000 })
+})
