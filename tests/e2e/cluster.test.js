@@ -5,26 +5,13 @@
 // their players keep playing; a node started later takes regions; a node with
 // the wrong cluster secret is refused.
 const assert = require('node:assert/strict')
-const fs = require('node:fs')
-const os = require('node:os')
-const path = require('node:path')
-const { test, after } = require('node:test')
+const { test } = require('node:test')
 const { Vec3 } = require('vec3')
 const h = require('./harness')
 
 const SECRET = 'e2e-cluster-secret-0123456789'
-const shared = fs.mkdtempSync(path.join(os.tmpdir(), 'tessera-e2e-cluster-'))
-const servers = []
-const clients = new Set()
-
-after(async () => {
-  await h.quitAll(clients)
-  for (const s of servers) {
-    await s.close().catch(() => {})
-    process.stdout.write(`# server log for ${s.name}: ${s.logPath}\n`)
-  }
-  fs.rmSync(shared, { recursive: true, force: true })
-})
+const fx = h.clusterFixture('cluster')
+const { shared, servers, clients } = fx
 
 async function startNode (id, nodes, { secret = SECRET, name = `node${id}` } = {}) {
   const server = await h.startClusterNode(id, nodes, { secret, shared, name })
@@ -32,11 +19,7 @@ async function startNode (id, nodes, { secret = SECRET, name = `node${id}` } = {
   return server
 }
 
-async function join (server, name) {
-  const bot = await h.joinBot(server, name)
-  clients.add(bot)
-  return bot
-}
+const join = fx.join
 
 // The `regions` console command as a map "r.x.z" -> node id.
 async function regions (server, node) {

@@ -4,32 +4,14 @@
 // console kicks the player from another node and holds everywhere, and
 // logins keep working after one replica node is SIGKILLed.
 const assert = require('node:assert/strict')
-const fs = require('node:fs')
-const os = require('node:os')
-const path = require('node:path')
-const { test, after } = require('node:test')
+const { test } = require('node:test')
 const h = require('./harness')
 
 const SECRET = 'e2e-cluster-auth-secret-0123456789'
-const shared = fs.mkdtempSync(path.join(os.tmpdir(), 'tessera-e2e-cluster-auth-'))
-const servers = []
-const clients = new Set()
+const fx = h.clusterFixture('cluster-auth')
+const { shared, servers, clients } = fx
+const join = fx.join
 let n1, n2, n3
-
-after(async () => {
-  await h.quitAll(clients)
-  for (const s of servers) {
-    await s.close().catch(() => {})
-    process.stdout.write(`# server log for ${s.name}: ${s.logPath}\n`)
-  }
-  fs.rmSync(shared, { recursive: true, force: true })
-})
-
-async function join (server, name) {
-  const bot = await h.joinBot(server, name)
-  clients.add(bot)
-  return bot
-}
 
 async function leave (bot) {
   bot.quit()

@@ -472,6 +472,30 @@ async function startClusterNode (id, nodes, { secret, shared, name = `node${id}`
   })
 }
 
+// A test file's cluster: the shared world folder, the nodes it starts and the
+// bots it joins, all stopped and removed after the file.
+function clusterFixture (label) {
+  const fx = {
+    shared: fs.mkdtempSync(path.join(os.tmpdir(), `tessera-e2e-${label}-`)),
+    servers: [],
+    clients: new Set()
+  }
+  after(async () => {
+    await quitAll(fx.clients)
+    for (const s of fx.servers) {
+      await s.close().catch(() => {})
+      process.stdout.write(`# server log for ${s.name}: ${s.logPath}\n`)
+    }
+    fs.rmSync(fx.shared, { recursive: true, force: true })
+  }, { timeout: 60000 })
+  fx.join = async (server, name) => {
+    const bot = await joinBot(server, name)
+    fx.clients.add(bot)
+    return bot
+  }
+  return fx
+}
+
 // ---------------------------------------------------------------------------
 // Clients
 // ---------------------------------------------------------------------------
@@ -785,6 +809,7 @@ module.exports = {
   renderToml,
   startServer,
   startClusterNode,
+  clusterFixture,
   createBot,
   joinBot,
   rawClient,

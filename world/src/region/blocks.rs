@@ -274,15 +274,8 @@ impl Region {
         let session = player.session;
         let mut buf = Vec::new();
         player.state.equipment_packet(&framing, &mut buf);
-        let chunk = player.state.chunk();
         self.outbox.unicast(session, FeedEvent::Packets(confirm));
-        self.outbox.feed(
-            chunk,
-            FeedEvent::Entity {
-                entity,
-                packets: buf.into(),
-            },
-        );
+        self.feed_about(entity, buf);
     }
 
     pub(super) fn held_slot(&mut self, entity: EntityId, slot: u8) {
@@ -296,14 +289,7 @@ impl Region {
         player.state.held_slot = slot;
         let mut buf = Vec::new();
         player.state.equipment_packet(&framing, &mut buf);
-        let chunk = player.state.chunk();
-        self.outbox.feed(
-            chunk,
-            FeedEvent::Entity {
-                entity,
-                packets: buf.into(),
-            },
-        );
+        self.feed_about(entity, buf);
     }
 
     /// The block at `pos`, if its chunk belongs to this region and is loaded.

@@ -236,6 +236,20 @@ impl Region {
         }
     }
 
+    /// Shows the viewers of a player's chunk packets about what it did.
+    fn feed_about(&mut self, entity: EntityId, packets: Vec<u8>) {
+        if let Some(player) = self.players.get(&entity) {
+            let chunk = player.state.chunk();
+            self.outbox.feed(
+                chunk,
+                FeedEvent::Entity {
+                    entity,
+                    packets: packets.into(),
+                },
+            );
+        }
+    }
+
     /// Sends a session a message outside the tick's batch.
     fn tell(&self, session: SessionAddr, msg: ToSession) {
         if let Err(e) = self.world.to_session(session, msg) {

@@ -258,14 +258,7 @@ impl Region {
         change(&mut player.state);
         let mut buf = Vec::new();
         player.state.metadata_packet(&framing, &mut buf);
-        let chunk = player.state.chunk();
-        self.outbox.feed(
-            chunk,
-            FeedEvent::Entity {
-                entity,
-                packets: buf.into(),
-            },
-        );
+        self.feed_about(entity, buf);
     }
 }
 
