@@ -6,8 +6,8 @@
 #   VIEW_DISTANCE=10 bench/measure.sh --scenario spread --bots 200 --duration 60
 #
 # The server gets a temporary config: loopback ports picked by the kernel,
-# flat world, 5000 slots, view distance $VIEW_DISTANCE (default 10), and a
-# fresh data folder. --port, --server-pid and --metrics-url are filled in.
+# flat world, 5000 slots, view distance $VIEW_DISTANCE (default 10), regions
+# of $REGION_SIZE chunks (default 32), and a fresh data folder. --port, --server-pid and --metrics-url are filled in.
 # KEEP_LOG=file keeps the server's log; PERF_OUT=file records a perf
 # profile of the server for the whole run (needs perf); SERVER_BIN=path
 # measures another server binary (e.g. a copy pinned for a series of runs).
@@ -53,6 +53,7 @@ view_distance = ${VIEW_DISTANCE:-10}
 
 [world]
 generator = "flat"
+region_size = ${REGION_SIZE:-32}
 
 [admin]
 bind = "127.0.0.1:0"
@@ -74,7 +75,7 @@ done
 metrics=()
 [[ -n "$admin" ]] && metrics=(--metrics-url "$admin/metrics")
 if [[ -n "${PERF_OUT:-}" ]]; then
-    perf record -F 499 -g -p "$server_pid" -o "$PERF_OUT" 2> "$work/perf.log" &
+    perf record -F 199 --call-graph dwarf,16384 -p "$server_pid" -o "$PERF_OUT" 2> "$work/perf.log" &
     perf_pid=$!
 fi
 

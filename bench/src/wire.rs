@@ -6,14 +6,23 @@ use std::cell::RefCell;
 
 use anyhow::{bail, ensure, Context};
 use bytes::{Buf, Bytes, BytesMut};
-use flate2::{Decompress, FlushDecompress, Status};
+use miniz_oxide::inflate::core::inflate_flags::{
+    TINFL_FLAG_PARSE_ZLIB_HEADER, TINFL_FLAG_USING_NON_WRAPPING_OUTPUT_BUF,
+};
+use miniz_oxide::inflate::core::{decompress, DecompressorOxide};
+use miniz_oxide::inflate::TINFLStatus;
 use valence_protocol::var_int::VarIntDecodeError;
 use valence_protocol::{Decode, VarInt, MAX_PACKET_SIZE};
 
+/// Inflate straight into the caller's buffer and stop when it is full. (A
+/// streaming inflater fills its own 32 KiB window first, which would inflate
+/// most of a chunk packet just to read its id.)
+const INFLATE_FLAGS: u32 = TINFL_FLAG_PARSE_ZLIB_HEADER | TINFL_FLAG_USING_NON_WRAPPING_OUTPUT_BUF;
+
 thread_local! {
-    // An inflater holds ~40 KiB of state; the bots of one thread never
-    // inflate at the same time, so they share one instead of holding one each.
-    static INFLATER: RefCell<Decompress> = RefCell::new(Decompress::new(true));
+    // A decompressor holds ~11 KiB of Huffman tables; the bots of one thread
+    // never inflate at the same time, so they share one instead of one each.
+    static INFLATER: RefCell<Box<DecompressorOxide>> = RefCell::new(Box::default());
 }
 
 /// One frame, with its packet id read and its body left as it arrived.
@@ -134,30 +143,30 @@ impl FrameReader {
 fn peek_deflated_id(deflated: &[u8]) -> anyhow::Result<i32> {
     let mut head = [0u8; 5];
     let produced = INFLATER.with_borrow_mut(|z| {
-        z.reset(true);
-        // `None` rather than `Finish`: stopping early with output left is the point.
-        z.decompress(deflated, &mut head, FlushDecompress::None)
-            .context("inflating packet id")?;
-        anyhow::Ok(z.total_out() as usize)
+        z.init();
+        let (status, _, produced) = decompress(z, deflated, &mut head, 0, INFLATE_FLAGS);
+        match status {
+            // Stopping with output left is the point.
+            TINFLStatus::HasMoreOutput | TINFLStatus::Done => Ok(produced),
+            status => Err(anyhow::anyhow!("inflating packet id: {status:?}")),
+        }
     })?;
     let mut r = &head[..produced];
     Ok(VarInt::decode(&mut r).context("packet id")?.0)
 }
 
 fn inflate(deflated: &[u8], data_len: usize) -> anyhow::Result<Vec<u8>> {
-    let mut data = Vec::with_capacity(data_len);
-    INFLATER.with_borrow_mut(|z| {
-        z.reset(true);
-        let status = z
-            .decompress_vec(deflated, &mut data, FlushDecompress::Finish)
-            .context("inflating packet")?;
-        ensure!(
-            status == Status::StreamEnd && data.len() == data_len,
-            "packet inflated to {} bytes, announced {data_len}",
-            data.len()
-        );
-        Ok(())
-    })?;
+    // One byte of room past the announced length tells a longer packet apart.
+    let mut data = vec![0; data_len + 1];
+    let (status, produced) = INFLATER.with_borrow_mut(|z| {
+        z.init();
+        let (status, _, produced) = decompress(z, deflated, &mut data, 0, INFLATE_FLAGS);
+        (status, produced)
+    });
+    if status != TINFLStatus::Done || produced != data_len {
+        bail!("packet inflated to {produced} bytes ({status:?}), announced {data_len}");
+    }
+    data.truncate(data_len);
     Ok(data)
 }
 
@@ -210,14 +219,10 @@ mod tests {
 
     #[test]
     fn a_wrong_announced_length_is_an_error() {
-        use std::io::Write;
-
         let mut packet = Vec::new();
         VarInt(KeepAliveS2c::ID).encode(&mut packet).unwrap();
         packet.extend_from_slice(&[0; 300]);
-        let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::fast());
-        z.write_all(&packet).unwrap();
-        let deflated = z.finish().unwrap();
+        let deflated = miniz_oxide::deflate::compress_to_vec_zlib(&packet, 1);
         let mut inner = Vec::new();
         VarInt(packet.len() as i32 + 1).encode(&mut inner).unwrap();
         inner.extend_from_slice(&deflated);
