@@ -44,12 +44,14 @@ generator = "flat"
 bind = "127.0.0.1:0"
 EOF
 
+# Created before the server starts, so the polling below never races its creation.
+: > "$work/server.log"
 "$release/tessera" --config "$work/config.toml" < /dev/null 2> "$work/server.log" &
 server_pid=$!
 
 port=""
 for _ in $(seq 200); do
-    port="$(sed -n 's/.*listening on [0-9.]*:\([0-9]*\).*/\1/p' "$work/server.log" | head -n1)"
+    port="$(sed -n 's/.*listening on [0-9.]*:\([0-9]*\).*/\1/p' "$work/server.log" | head -n1 || true)"
     [[ -n "$port" ]] && break
     kill -0 "$server_pid" 2>/dev/null || break
     sleep 0.05

@@ -88,7 +88,7 @@ part "install python test dependencies (venv + pip)" install_python_deps || PY_O
 if [ -z "${TESSERA_SKIP_BUILD:-}" ]; then
   part "cargo build --release --locked" build_release || BIN_OK=0
 fi
-BIN="${TESSERA_BIN:-$ROOT/target/release/tessera}"
+BIN="${TESSERA_BIN:-${CARGO_TARGET_DIR:-$ROOT/target}/release/tessera}"
 [ -x "$BIN" ] || { echo "no executable tessera binary at $BIN"; BIN_OK=0; }
 if [ -z "${TESSERA_SKIP_UNIT:-}" ]; then
   part "cargo test --workspace --locked" unit_tests
