@@ -22,7 +22,9 @@ use crate::region::{LoadedChunk, Region, RegionMail};
 use crate::routing::{OwnerChange, Placement, RemoteLinks, Undelivered};
 use crate::store::RegionStore;
 
-const REGION_MAILBOX: usize = 4096;
+/// Room for joins at spawn: each join subscribes hundreds of chunks at once.
+/// The channel allocates as it fills, so an idle region pays nothing for it.
+const REGION_MAILBOX: usize = 65_536;
 const SESSION_MAILBOX: usize = 1024;
 /// Entity ids carry their node in the top bits so they are unique cluster-wide.
 const ENTITY_NODE_SHIFT: u32 = 24;

@@ -32,6 +32,9 @@ use crate::login::Profile;
 use crate::players::OnlinePlayer;
 use view::View;
 
+/// Most queued messages handled before a write, so a flood cannot delay
+/// the bytes already gathered for long.
+const DRAIN_AT_ONCE: usize = 256;
 const KEEP_ALIVE_EVERY: Duration = Duration::from_secs(10);
 const KEEP_ALIVE_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -152,10 +155,26 @@ impl Session {
             if let Err(end) = outcome {
                 return end;
             }
+            // Batches that arrived meanwhile go out in the same write: one
+            // syscall per tick, not one per region batch.
+            if let Err(end) = self.drain_inbox() {
+                return end;
+            }
             if let Err(e) = self.conn.flush().await {
                 return End::Gone(e);
             }
         }
+    }
+
+    /// Handles what is already waiting in the mailbox, without waiting.
+    fn drain_inbox(&mut self) -> Result<(), End> {
+        for _ in 0..DRAIN_AT_ONCE {
+            match self.inbox.try_recv() {
+                Ok(msg) => self.handle_message(msg)?,
+                Err(_) => break,
+            }
+        }
+        Ok(())
     }
 
     fn handle_message(&mut self, msg: ToSession) -> Result<(), End> {
