@@ -21,6 +21,9 @@ impl Framing {
     pub fn frame<P: Packet + Encode>(&self, packet: &P) -> Bytes {
         let mut buf = Vec::new();
         self.append(&mut buf, packet);
+        // A compressed packet is far smaller than the buffer it was encoded
+        // in, and cached chunk packets live long: keep only what is used.
+        buf.shrink_to_fit();
         Bytes::from(buf)
     }
 }

@@ -67,6 +67,8 @@ pub struct World {
     next_handoff: AtomicU64,
     next_teleport: AtomicI32,
     next_session: AtomicU64,
+    /// Permits of the chunk generation pool.
+    workers: Arc<tokio::sync::Semaphore>,
 }
 
 fn undelivered(e: SendError) -> Undelivered {
@@ -101,6 +103,9 @@ impl World {
             next_handoff: AtomicU64::new(1),
             next_teleport: AtomicI32::new(1),
             next_session: AtomicU64::new(1),
+            workers: Arc::new(tokio::sync::Semaphore::new(
+                std::thread::available_parallelism().map_or(2, usize::from),
+            )),
         })
     }
 
@@ -303,20 +308,24 @@ impl World {
         lock(&self.regions).len()
     }
 
-    /// Generates and encodes a chunk on the blocking pool, then hands it to its region.
+    /// Generates and encodes a chunk on the worker pool, then hands it to
+    /// its region. At most one chunk per core is in the works at a time:
+    /// a join storm queues its chunks instead of starting a thread each.
     pub fn load_chunk(&self, chunk: ChunkPos, region: ActorRef<RegionMail>) {
         let generator = self.generator.clone();
         let framing = self.framing;
         let biome = self.biome;
-        tokio::task::spawn_blocking(move || {
-            let generated = generator.generate(chunk);
-            let packet = encode_chunk_packet(chunk, &generated, biome, &framing);
-            let data = Box::new(LoadedChunk {
-                chunk: generated,
-                packet,
+        let workers = self.workers.clone();
+        tokio::spawn(async move {
+            let Ok(permit) = workers.acquire_owned().await else { return };
+            tokio::task::spawn_blocking(move || {
+                let generated = generator.generate(chunk);
+                let packet = encode_chunk_packet(chunk, &generated, biome, &framing);
+                drop(permit);
+                let data = Box::new(LoadedChunk { chunk: generated, packet });
+                // Waits for room: a dropped chunk would leave its region waiting forever.
+                let _ = region.blocking_send(RegionMail::ChunkReady { chunk, data });
             });
-            // Waits for room: a dropped chunk would leave its region waiting forever.
-            let _ = region.blocking_send(RegionMail::ChunkReady { chunk, data });
         });
     }
 
