@@ -317,12 +317,17 @@ impl World {
         let biome = self.biome;
         let workers = self.workers.clone();
         tokio::spawn(async move {
-            let Ok(permit) = workers.acquire_owned().await else { return };
+            let Ok(permit) = workers.acquire_owned().await else {
+                return;
+            };
             tokio::task::spawn_blocking(move || {
                 let generated = generator.generate(chunk);
                 let packet = encode_chunk_packet(chunk, &generated, biome, &framing);
                 drop(permit);
-                let data = Box::new(LoadedChunk { chunk: generated, packet });
+                let data = Box::new(LoadedChunk {
+                    chunk: generated,
+                    packet,
+                });
                 // Waits for room: a dropped chunk would leave its region waiting forever.
                 let _ = region.blocking_send(RegionMail::ChunkReady { chunk, data });
             });
