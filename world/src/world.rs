@@ -13,7 +13,7 @@ use valence_protocol::math::DVec3;
 use valence_protocol::ChunkPos;
 
 use crate::chunk_packet::encode_chunk_packet;
-use crate::coords::{chunk_of_point, RegionGrid, RegionPos};
+use crate::coords::{RegionGrid, RegionPos};
 use crate::framing::Framing;
 use crate::gen::Generator;
 use crate::messages::{EntityId, NodeBatch, NodeId, RegionMsg, SessionAddr, SessionId, ToSession};
@@ -147,7 +147,7 @@ impl World {
     }
 
     pub fn region_of_point(&self, x: f64, z: f64) -> RegionPos {
-        self.grid.region_of_chunk(chunk_of_point(x, z))
+        self.grid.region_of_point(x, z)
     }
 
     pub fn region_of_chunk(&self, chunk: ChunkPos) -> RegionPos {
