@@ -51,6 +51,7 @@ impl Connection {
                 .try_next_packet()
                 .map_err(ClientError::malformed)?
             {
+                NetMetrics::add(&self.metrics.packets_in, 1);
                 return Ok(frame);
             }
             self.decoder.reserve(READ_CHUNK);
