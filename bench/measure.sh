@@ -22,22 +22,15 @@ server="${SERVER_BIN:-$release/tessera}"
 }
 
 work="$(mktemp -d)"
-server_pid=""
+# shellcheck source=bench/server.sh
+source "$root/bench/server.sh"
 perf_pid=""
 cleanup() {
     if [[ -n "$perf_pid" ]]; then
         kill -INT "$perf_pid" 2>/dev/null || true
         wait "$perf_pid" 2>/dev/null || true
     fi
-    if [[ -n "$server_pid" ]] && kill -0 "$server_pid" 2>/dev/null; then
-        kill -TERM "$server_pid" 2>/dev/null || true
-        for _ in $(seq 100); do
-            kill -0 "$server_pid" 2>/dev/null || break
-            sleep 0.1
-        done
-        kill -KILL "$server_pid" 2>/dev/null || true
-        wait "$server_pid" 2>/dev/null || true
-    fi
+    stop_server
     if [[ -n "${KEEP_LOG:-}" ]]; then
         cp "$work/server.log" "$KEEP_LOG"
     fi
@@ -59,21 +52,7 @@ region_size = ${REGION_SIZE:-32}
 bind = "127.0.0.1:0"
 EOF
 
-# Created before the server starts, so the polling below never races its creation.
-: > "$work/server.log"
-"$server" --config "$work/config.toml" < /dev/null 2> "$work/server.log" &
-server_pid=$!
-
-# Port 0 in the config: read the ports the server logs.
-port="" admin=""
-for _ in $(seq 200); do
-    port="$(sed -n 's/.*listening on [0-9.]*:\([0-9]*\).*/\1/p' "$work/server.log" | head -n1 || true)"
-    admin="$(sed -n 's/.*admin interface on \(http:[^ ]*\).*/\1/p' "$work/server.log" | head -n1 || true)"
-    [[ -n "$port" ]] && break
-    kill -0 "$server_pid" 2>/dev/null || break
-    sleep 0.05
-done
-[[ -n "$port" ]] || { echo "measure: the server did not start" >&2; cat "$work/server.log" >&2; exit 1; }
+start_server "$server" "$work/config.toml" "$work/server.log" || exit 1
 metrics=()
 [[ -n "$admin" ]] && metrics=(--metrics-url "$admin/metrics")
 if [[ -n "${PERF_OUT:-}" ]]; then

@@ -14,18 +14,10 @@ if [[ ! -x "$release/tessera" || ! -x "$release/swarm" ]]; then
 fi
 
 work="$(mktemp -d)"
-server_pid=""
+# shellcheck source=bench/server.sh
+source "$root/bench/server.sh"
 cleanup() {
-    if [[ -n "$server_pid" ]] && kill -0 "$server_pid" 2>/dev/null; then
-        kill -TERM "$server_pid" 2>/dev/null || true
-        # Give it the grace period, then make sure.
-        for _ in $(seq 50); do
-            kill -0 "$server_pid" 2>/dev/null || break
-            sleep 0.1
-        done
-        kill -KILL "$server_pid" 2>/dev/null || true
-        wait "$server_pid" 2>/dev/null || true
-    fi
+    stop_server
     rm -rf "$work"
 }
 trap cleanup EXIT
@@ -44,23 +36,7 @@ generator = "flat"
 bind = "127.0.0.1:0"
 EOF
 
-# Created before the server starts, so the polling below never races its creation.
-: > "$work/server.log"
-"$release/tessera" --config "$work/config.toml" < /dev/null 2> "$work/server.log" &
-server_pid=$!
-
-port=""
-for _ in $(seq 200); do
-    port="$(sed -n 's/.*listening on [0-9.]*:\([0-9]*\).*/\1/p' "$work/server.log" | head -n1 || true)"
-    [[ -n "$port" ]] && break
-    kill -0 "$server_pid" 2>/dev/null || break
-    sleep 0.05
-done
-if [[ -z "$port" ]]; then
-    echo "smoke: the server did not start listening" >&2
-    cat "$work/server.log" >&2
-    exit 1
-fi
+start_server "$release/tessera" "$work/config.toml" "$work/server.log" || exit 1
 
 report="$("$release/swarm" --scenario crowd --bots 5 --duration 5 --warmup 1 \
     --port "$port" --server-pid "$server_pid" --wait-ready 10)"
