@@ -3,10 +3,15 @@
 //! isolated node rejoins. Time is virtual, so the seconds of failure
 //! detection cost little real time.
 
+mod common;
+#[path = "common/wait.rs"]
+mod wait;
+
 use std::collections::HashMap;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use wait::wait_until;
 
 use tessera_cluster::membership::{
     MemberEvent, MemberInfo, MemberState, Membership, MembershipConfig, Seed,
@@ -68,24 +73,9 @@ fn all_alive(registry: &Registry) -> bool {
     })
 }
 
-async fn wait_until(what: &str, within: Duration, mut condition: impl FnMut() -> bool) {
-    let waited = tokio::time::timeout(within, async {
-        while !condition() {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    })
-    .await;
-    assert!(waited.is_ok(), "timed out waiting until {what}");
-}
-
 #[test]
 fn a_partitioned_node_is_declared_down_and_rejoins_after_the_repair() -> turmoil::Result {
-    // Shown only when the test fails.
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-        .with_test_writer()
-        .with_ansi(false)
-        .try_init();
+    common::show_logs_of_failures();
     let mut sim = turmoil::Builder::new()
         .simulation_duration(Duration::from_secs(120))
         .build();

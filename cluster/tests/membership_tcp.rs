@@ -2,6 +2,8 @@
 //! process, with the default (LAN) failure-detection timings. Every wait is
 //! bounded; the measured detection times are printed (`--nocapture`).
 
+mod common;
+
 use std::time::{Duration, Instant};
 
 use tessera_cluster::membership::{
@@ -31,12 +33,7 @@ struct Node {
 
 impl Node {
     async fn start(id: u64, seeds: Vec<Seed>) -> Node {
-        // Logs are shown for failed tests only (RUST_LOG picks the level).
-        let _ = tracing_subscriber::fmt()
-            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-            .with_test_writer()
-            .with_ansi(false)
-            .try_init();
+        common::show_logs_of_failures();
         let id = NodeId(id);
         let transport = Transport::start(TokioNet, transport_config(id))
             .await

@@ -9,10 +9,15 @@
 //! election timeouts from its own thread-local RNG, so the interleaving of
 //! elections can differ between runs. The checks hold for every run.
 
+mod common;
+#[path = "common/wait.rs"]
+mod wait;
+
 use std::collections::{BTreeMap, HashMap};
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
+use wait::wait_until;
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -200,23 +205,9 @@ fn repair_all() {
     }
 }
 
-async fn wait_until(what: &str, limit: Duration, mut condition: impl FnMut() -> bool) {
-    let waited = tokio::time::timeout(limit, async {
-        while !condition() {
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    })
-    .await;
-    assert!(waited.is_ok(), "timed out waiting until {what}");
-}
-
 #[test]
 fn partitions_never_split_the_placement_table() -> turmoil::Result {
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-        .with_test_writer()
-        .with_ansi(false)
-        .try_init();
+    common::show_logs_of_failures();
     let history = Arc::new(Mutex::new(History::default()));
     let mut sim = turmoil::Builder::new()
         .simulation_duration(Duration::from_secs(200))

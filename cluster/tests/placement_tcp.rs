@@ -2,6 +2,8 @@
 //! forwarding, learners, leader failure, restarts from disk, snapshots.
 //! Every wait is bounded by a deadline; nothing sleeps for long.
 
+mod common;
+
 use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -60,15 +62,6 @@ impl Drop for TempDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
     }
-}
-
-fn init_logs() {
-    // Shown for failed tests only (RUST_LOG picks the level).
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-        .with_test_writer()
-        .with_ansi(false)
-        .try_init();
 }
 
 struct Node {
@@ -186,7 +179,7 @@ async fn place(node: &Node, region: RegionKey) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn voters_and_a_learner_agree_and_survive_a_leader_crash_and_restart() {
-    init_logs();
+    common::show_logs_of_failures();
     let dirs = TempDir::new("crash");
     let voters = [1, 2, 3];
     let mut transports = start_transports(&[1, 2, 3, 4]).await.into_iter();
@@ -272,7 +265,7 @@ async fn voters_and_a_learner_agree_and_survive_a_leader_crash_and_restart() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_single_voter_places_regions_alone_and_keeps_them_across_a_restart() {
-    init_logs();
+    common::show_logs_of_failures();
     let dirs = TempDir::new("single");
     // Frequent snapshots, so the restart rebuilds from a snapshot plus the
     // log after it.
@@ -322,7 +315,7 @@ async fn a_single_voter_places_regions_alone_and_keeps_them_across_a_restart() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_late_learner_catches_up_from_a_snapshot() {
-    init_logs();
+    common::show_logs_of_failures();
     let config = PlacementConfig {
         snapshot_every: 5,
         ..placement_config()

@@ -2,6 +2,8 @@
 //! between two of them, and its repair. Time is virtual, so the seconds of
 //! heartbeats and timeouts below cost little real time.
 
+mod common;
+
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
@@ -111,12 +113,7 @@ async fn round_trip(
 
 #[test]
 fn a_partition_stops_delivery_and_its_repair_restores_it() -> turmoil::Result {
-    // Shown only when the test fails.
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-        .with_test_writer()
-        .with_ansi(false)
-        .try_init();
+    common::show_logs_of_failures();
     let mut sim = turmoil::Builder::new()
         .simulation_duration(Duration::from_secs(60))
         .build();

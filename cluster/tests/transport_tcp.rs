@@ -1,6 +1,8 @@
 //! The transport over real TCP on 127.0.0.1, several nodes in one process.
 //! Every wait is bounded: a broken transport fails a test, it never hangs it.
 
+mod common;
+
 use std::collections::HashMap;
 use std::io::Write;
 use std::sync::{Arc, Mutex};
@@ -32,12 +34,7 @@ fn config(id: u64, secret: &str) -> TransportConfig {
 }
 
 async fn start(id: u64) -> Transport {
-    // Logs are shown for failed tests only (RUST_LOG picks the level).
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-        .with_test_writer()
-        .with_ansi(false)
-        .try_init();
+    common::show_logs_of_failures();
     Transport::start(TokioNet, config(id, SECRET))
         .await
         .unwrap()
