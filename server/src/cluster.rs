@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use tessera_auth::register_node::{RegisterNode, RegisterNodeConfig};
-use tessera_cluster::membership::{MemberEvent, MemberInfo, Membership, MembershipConfig, Seed};
+use tessera_cluster::membership::{MemberEvent, MemberInfo, Membership, MembershipConfig};
 use tessera_cluster::placement::{
     Command, PlacementConfig, PlacementService, RegionKey, TableEvent,
 };
@@ -83,7 +83,7 @@ impl ClusterStart {
         let transport = Transport::start(TokioNet, TransportConfig::new(me, config.bind, secret))
             .await
             .with_context(|| format!("cannot listen on {} (cluster.bind)", config.bind))?;
-        let mut ids: Vec<NodeId> = config.seeds.iter().map(|s| NodeId(s.node_id)).collect();
+        let mut ids: Vec<NodeId> = config.seeds.iter().map(|s| s.id).collect();
         ids.push(me);
         ids.sort();
         ids.dedup();
@@ -142,12 +142,7 @@ impl ClusterStart {
         world.set_remote(Arc::new(crate::links::ClusterLinks::new(transport.clone())));
         crate::links::serve_inbound(&transport, world.clone())?;
         frontend.attach_cluster(transport.clone())?;
-        let seeds: Vec<Seed> = config
-            .seeds
-            .iter()
-            .map(|s| format!("{}@{}", s.node_id, s.address).parse())
-            .collect::<Result<_, _>>()
-            .context("cluster.seeds")?;
+        let seeds = config.seeds.clone();
         let me = MemberInfo {
             id: transport.node_id(),
             addr: config.bind,

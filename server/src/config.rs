@@ -12,6 +12,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
+use tessera_cluster::membership::Seed;
 use thiserror::Error;
 use toml::{Table, Value};
 
@@ -100,23 +101,9 @@ impl fmt::Debug for ClusterConfig {
     }
 }
 
-/// A node to contact at start: its id and a `host:port` that may be a DNS name.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Seed {
-    pub node_id: u64,
-    pub address: String,
-}
-
-impl Seed {
-    fn parse(text: &str) -> Option<Self> {
-        let (id, address) = text.trim().split_once('@')?;
-        let node_id = id.parse().ok().filter(|&id| id > 0)?;
-        let (host, port) = address.rsplit_once(':')?;
-        (!host.is_empty() && port.parse::<u16>().is_ok()).then(|| Seed {
-            node_id,
-            address: address.to_owned(),
-        })
-    }
+/// A seed as the configuration gives it: `id@host:port`, a positive id.
+fn parse_seed(text: &str) -> Option<Seed> {
+    text.parse::<Seed>().ok().filter(|seed| seed.id.0 > 0)
 }
 
 /// Shortest cluster secret accepted: guessing it must be out of reach.
@@ -296,7 +283,7 @@ fn cluster_config(settings: &Settings) -> Result<Option<ClusterConfig>, ConfigEr
         SocketAddr::from(([0, 0, 0, 0], DEFAULT_CLUSTER_PORT)),
         |text| text.parse().ok(),
     )?;
-    let seeds = settings.string_list("cluster.seeds", "a list of \"id@host:port\"", Seed::parse)?;
+    let seeds = settings.string_list("cluster.seeds", "a list of \"id@host:port\"", parse_seed)?;
     let secret = settings.secret("cluster.secret")?;
     if node_id == 0 {
         return Err(ConfigError::Missing {
@@ -965,8 +952,9 @@ mod tests {
         assert_eq!(
             cluster.seeds,
             vec![Seed {
-                node_id: 1,
-                address: "localhost:25590".into()
+                id: tessera_cluster::NodeId(1),
+                host: "localhost".into(),
+                port: 25590
             }]
         );
         assert!(!format!("{cluster:?}").contains("sixteen"));
