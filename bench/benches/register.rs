@@ -1,7 +1,7 @@
 //! Latency of single register operations and throughput under load, on
 //! three register nodes over loopback with redb stores (real fsyncs).
 //!
-//! `cargo bench -p tessera-auth --bench register`; per-operation
+//! `cargo bench -p tessera-bench --bench register`; per-operation
 //! percentiles come from `--bench register_load`.
 
 mod loopback;

@@ -3,7 +3,7 @@
 //! ops, seconds, ops_per_s and read/write p50/p99 in microseconds (plus the
 //! replicas' group-commit figures on stderr).
 //!
-//! `cargo bench -p tessera-auth --bench register_load -- [--ops N]
+//! `cargo bench -p tessera-bench --bench register_load -- [--ops N]
 //! [--in-flight N] [--reads-per-write N]` (defaults 200000, 256, 1).
 
 mod loopback;
