@@ -376,7 +376,8 @@ impl RegisterModel {
                 Message::ToCoordinator(
                     ToCoordinator::ReadReply { op, .. }
                     | ToCoordinator::TagReply { op, .. }
-                    | ToCoordinator::UpdateAck { op },
+                    | ToCoordinator::UpdateAck { op }
+                    | ToCoordinator::KeysReply { op, .. },
                 )
                 | Message::ToReplica(
                     ToReplica::ReadQuery { op, .. } | ToReplica::TagQuery { op, .. },

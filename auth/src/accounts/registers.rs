@@ -20,6 +20,9 @@ pub struct RegisterUnavailable(pub String);
 pub trait Registers: Send + Sync + 'static {
     fn read<'a>(&'a self, key: &'a str) -> RegisterFuture<'a, Option<Vec<u8>>>;
     fn write<'a>(&'a self, key: &'a str, value: Option<Vec<u8>>) -> RegisterFuture<'a, ()>;
+    /// The keys starting with `prefix` that hold a value; it reflects every
+    /// write that completed before the call.
+    fn keys<'a>(&'a self, prefix: &'a str) -> RegisterFuture<'a, Vec<String>>;
 }
 
 /// The register of a node without a cluster: one replica, stored durably.
@@ -75,6 +78,11 @@ impl Registers for LocalRegisters {
                 .map_err(|e| e.to_string())
         })
     }
+
+    fn keys<'a>(&'a self, prefix: &'a str) -> RegisterFuture<'a, Vec<String>> {
+        let prefix = prefix.to_owned();
+        self.blocking(move |c| c.keys(ONLY, &prefix).map_err(|e| e.to_string()))
+    }
 }
 
 /// The replicated register of a cluster: reads and writes go to a quorum.
@@ -90,6 +98,14 @@ impl Registers for crate::register_node::RegisterNode {
     fn write<'a>(&'a self, key: &'a str, value: Option<Vec<u8>>) -> RegisterFuture<'a, ()> {
         Box::pin(async move {
             crate::register_node::RegisterNode::write(self, key, value)
+                .await
+                .map_err(|e| RegisterUnavailable(e.to_string()))
+        })
+    }
+
+    fn keys<'a>(&'a self, prefix: &'a str) -> RegisterFuture<'a, Vec<String>> {
+        Box::pin(async move {
+            crate::register_node::RegisterNode::keys(self, prefix)
                 .await
                 .map_err(|e| RegisterUnavailable(e.to_string()))
         })
@@ -120,5 +136,16 @@ impl Registers for MemoryRegisters {
             None => values.remove(key),
         };
         Box::pin(async { Ok(()) })
+    }
+
+    fn keys<'a>(&'a self, prefix: &'a str) -> RegisterFuture<'a, Vec<String>> {
+        let values = self.values.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut keys: Vec<String> = values
+            .keys()
+            .filter(|key| key.starts_with(prefix))
+            .cloned()
+            .collect();
+        keys.sort();
+        Box::pin(async move { Ok(keys) })
     }
 }

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use super::group::ReplicaGroup;
-use super::messages::{Envelope, OpId, ToCoordinator, ToReplica};
+use super::messages::{Envelope, Held, OpId, ToCoordinator, ToReplica};
 use super::tag::{Key, NodeId, Tag, Value, Versioned, WriterId};
 
 /// Runs one node's register operations. Any node may have one, replica or not.
@@ -42,6 +42,11 @@ enum Phase {
         replied: BTreeSet<NodeId>,
         highest: Tag,
     },
+    /// A listing: per key under the prefix, the highest tag seen.
+    Keys {
+        replied: BTreeSet<NodeId>,
+        merged: BTreeMap<Key, Held>,
+    },
     /// A write's update, or a read's write-back.
     Update {
         purpose: Purpose,
@@ -77,6 +82,8 @@ pub enum Outcome {
     Read(Versioned),
     /// The write took effect under this tag.
     Written(Tag),
+    /// The keys under the prefix that hold a value, in order.
+    Keys(Vec<Key>),
 }
 
 impl Coordinator {
@@ -121,6 +128,27 @@ impl Coordinator {
         )
     }
 
+    /// Starts a listing of the keys under `prefix` that hold a value.
+    ///
+    /// ABD has no enumeration, so this is one extra query: every replica of
+    /// a quorum reports the tags it holds under the prefix, and a key is
+    /// listed when the highest tag seen for it carries a value. Every write
+    /// (or deletion) that completed before the listing began is durable on
+    /// a quorum, and any two quorums share a replica, so the listing sees
+    /// its tag or a newer one: it reflects all completed writes. Writes in
+    /// flight may or may not show, and unlike a read there is no write-back,
+    /// so two overlapping listings may disagree about those: a regular, not
+    /// atomic, view, enough for counting and exporting.
+    pub fn keys(&mut self, prefix: impl Into<Key>) -> (OpId, Vec<Envelope>) {
+        self.start(
+            prefix.into(),
+            Phase::Keys {
+                replied: BTreeSet::new(),
+                merged: BTreeMap::new(),
+            },
+        )
+    }
+
     fn start(&mut self, key: Key, phase: Phase) -> (OpId, Vec<Envelope>) {
         let seq = self.next_seq;
         self.next_seq += 1;
@@ -150,7 +178,8 @@ impl Coordinator {
         let op_id = match &msg {
             ToCoordinator::ReadReply { op, .. }
             | ToCoordinator::TagReply { op, .. }
-            | ToCoordinator::UpdateAck { op } => *op,
+            | ToCoordinator::UpdateAck { op }
+            | ToCoordinator::KeysReply { op, .. } => *op,
         };
         // Replies to another run of this node, to a finished operation, or
         // from a node that is not a replica count for nothing.
@@ -189,6 +218,17 @@ impl Coordinator {
             ) => {
                 if replied.insert(from) {
                     *highest = (*highest).max(tag);
+                }
+                replied.len() >= quorum
+            }
+            (Phase::Keys { replied, merged }, ToCoordinator::KeysReply { held, .. }) => {
+                if replied.insert(from) {
+                    for (key, held) in held {
+                        let newer = merged.get(&key).is_none_or(|seen| held.tag > seen.tag);
+                        if newer {
+                            merged.insert(key, held);
+                        }
+                    }
                 }
                 replied.len() >= quorum
             }
@@ -239,6 +279,14 @@ impl Coordinator {
                 },
                 acked: BTreeSet::new(),
             },
+            Phase::Keys { merged, .. } => {
+                let present = merged
+                    .into_iter()
+                    .filter(|(_, held)| held.present)
+                    .map(|(key, _)| key)
+                    .collect();
+                return completed(id, Outcome::Keys(present));
+            }
             Phase::Update {
                 purpose: Purpose::Read,
                 versioned,
@@ -306,6 +354,13 @@ impl Coordinator {
                 ToReplica::TagQuery {
                     op: id,
                     key: op.key.clone(),
+                },
+            ),
+            Phase::Keys { replied, .. } => (
+                replied,
+                ToReplica::KeysQuery {
+                    op: id,
+                    prefix: op.key.clone(),
                 },
             ),
             Phase::Update {

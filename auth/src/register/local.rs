@@ -9,7 +9,7 @@ use super::group::{GroupError, ReplicaGroup};
 use super::messages::{Envelope, Message, OpId};
 use super::replica::Replica;
 use super::store::{MemoryStore, Store};
-use super::tag::{Incarnation, NodeId, Tag, Value, Versioned, WriterId};
+use super::tag::{Incarnation, Key, NodeId, Tag, Value, Versioned, WriterId};
 
 #[derive(Debug, thiserror::Error)]
 pub enum LocalError<E: std::error::Error + 'static> {
@@ -106,6 +106,17 @@ impl<S: Store> LocalCluster<S> {
         Ok(op)
     }
 
+    /// Starts a listing on `at`'s coordinator; [`LocalCluster::run`] finishes it.
+    pub fn start_keys(&mut self, at: NodeId, prefix: &str) -> Result<OpId, LocalError<S::Error>> {
+        let coordinator = self
+            .coordinators
+            .get_mut(&at)
+            .ok_or(LocalError::UnknownNode(at))?;
+        let (op, send) = coordinator.keys(prefix);
+        self.queue.extend(send.into_iter().map(|env| (at, env)));
+        Ok(op)
+    }
+
     /// Delivers messages until none are left; returns what completed.
     pub fn run(&mut self) -> Result<Vec<Completion>, LocalError<S::Error>> {
         let mut completed = Vec::new();
@@ -144,7 +155,7 @@ impl<S: Store> LocalCluster<S> {
         let op = self.start_read(at, key)?;
         match self.finish(at, op)? {
             Outcome::Read(versioned) => Ok(versioned),
-            Outcome::Written(_) => unreachable!("{op:?} is a read"),
+            Outcome::Written(_) | Outcome::Keys(_) => unreachable!("{op:?} is a read"),
         }
     }
 
@@ -158,7 +169,17 @@ impl<S: Store> LocalCluster<S> {
         let op = self.start_write(at, key, value)?;
         match self.finish(at, op)? {
             Outcome::Written(tag) => Ok(tag),
-            Outcome::Read(_) => unreachable!("{op:?} is a write"),
+            Outcome::Read(_) | Outcome::Keys(_) => unreachable!("{op:?} is a write"),
+        }
+    }
+
+    /// Lists the keys under `prefix` and runs the queue until nothing is
+    /// left; see [`LocalCluster::read`].
+    pub fn keys(&mut self, at: NodeId, prefix: &str) -> Result<Vec<Key>, LocalError<S::Error>> {
+        let op = self.start_keys(at, prefix)?;
+        match self.finish(at, op)? {
+            Outcome::Keys(keys) => Ok(keys),
+            Outcome::Read(_) | Outcome::Written(_) => unreachable!("{op:?} is a listing"),
         }
     }
 

@@ -29,6 +29,10 @@ pub enum ToReplica {
         key: Key,
         versioned: Versioned,
     },
+    /// "Which keys starting with `prefix` do you hold, under which tags?"
+    /// For listing keys, which ABD itself cannot do (see
+    /// [`Coordinator::keys`](super::Coordinator::keys)).
+    KeysQuery { op: OpId, prefix: Key },
     /// From a replica recovering a lost disk: "send me everything you hold".
     StateRequest { recovery: Incarnation },
     /// The answer to a [`ToReplica::StateRequest`].
@@ -53,6 +57,21 @@ pub enum ToCoordinator {
     UpdateAck {
         op: OpId,
     },
+    /// Every key under the query's prefix the replica holds durably, deleted
+    /// ones included: a deletion's tag must outrank an older value held
+    /// elsewhere.
+    KeysReply {
+        op: OpId,
+        held: Vec<(Key, Held)>,
+    },
+}
+
+/// What a replica holds for a key, without the value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Held {
+    pub tag: Tag,
+    /// False for a deleted key.
+    pub present: bool,
 }
 
 /// One frame between nodes: a node hands `ToReplica` to its replica and

@@ -32,7 +32,7 @@ mod tag;
 pub use coordinator::{Completion, Coordinator, Outbox, Outcome};
 pub use group::{GroupError, ReplicaGroup};
 pub use local::{LocalCluster, LocalError};
-pub use messages::{Envelope, Message, OpId, ToCoordinator, ToReplica};
+pub use messages::{Envelope, Held, Message, OpId, ToCoordinator, ToReplica};
 pub use redb_store::{RedbStore, RedbStoreError};
 pub use replica::{Durable, PendingWrites, Replica, ReplicaEffects};
 pub use store::{MemoryStore, Store};

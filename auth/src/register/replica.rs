@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use super::group::{GroupError, ReplicaGroup};
-use super::messages::{Envelope, ToCoordinator, ToReplica};
+use super::messages::{Envelope, Held, ToCoordinator, ToReplica};
 use super::store::Store;
 use super::tag::{Incarnation, Key, NodeId, Versioned};
 
@@ -189,6 +189,23 @@ impl Replica {
                     });
                 }
             }
+            ToReplica::KeysQuery { op, prefix } if self.is_ready() => {
+                let held = self
+                    .entries
+                    .range(prefix.clone()..)
+                    .take_while(|(key, _)| key.starts_with(prefix.as_str()))
+                    .map(|(key, versioned)| {
+                        let held = Held {
+                            tag: versioned.tag,
+                            present: versioned.value.is_some(),
+                        };
+                        (key.clone(), held)
+                    })
+                    .collect();
+                effects
+                    .send
+                    .push(Envelope::new(from, ToCoordinator::KeysReply { op, held }));
+            }
             ToReplica::StateRequest { recovery }
                 if self.is_ready() && from != self.id && self.group.contains(from) =>
             {
@@ -209,6 +226,7 @@ impl Replica {
             ToReplica::ReadQuery { .. }
             | ToReplica::TagQuery { .. }
             | ToReplica::Update { .. }
+            | ToReplica::KeysQuery { .. }
             | ToReplica::StateRequest { .. } => {}
         }
         effects

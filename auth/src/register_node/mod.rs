@@ -227,6 +227,15 @@ impl RegisterNode {
             .await
     }
 
+    /// The keys starting with `prefix` that hold a value: every key whose
+    /// write completed before this call, and perhaps some being written.
+    /// One round trip to a quorum (see [`Coordinator::keys`]).
+    pub async fn keys(&self, prefix: impl Into<String>) -> Result<Vec<String>, RegisterError> {
+        let (reply, answer) = oneshot::channel();
+        let prefix = prefix.into();
+        self.call(Command::Keys { prefix, reply }, answer).await
+    }
+
     async fn call<T>(
         &self,
         command: Command,

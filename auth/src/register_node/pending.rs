@@ -9,12 +9,13 @@ use tokio::time::Instant;
 
 use super::error::RegisterError;
 use super::stats::{add, Counters};
-use crate::register::{Completion, OpId, Outcome, Value};
+use crate::register::{Completion, Key, OpId, Outcome, Value};
 
 /// Where an operation's result goes.
 pub(super) enum Reply {
     Read(oneshot::Sender<Result<Value, RegisterError>>),
     Write(oneshot::Sender<Result<(), RegisterError>>),
+    Keys(oneshot::Sender<Result<Vec<Key>, RegisterError>>),
 }
 
 impl Reply {
@@ -25,6 +26,9 @@ impl Reply {
                 let _ = tx.send(Err(error));
             }
             Reply::Write(tx) => {
+                let _ = tx.send(Err(error));
+            }
+            Reply::Keys(tx) => {
                 let _ = tx.send(Err(error));
             }
         }
@@ -78,8 +82,11 @@ impl PendingOps {
                 add(&self.counters.writes, 1);
                 let _ = tx.send(Ok(()));
             }
-            (Reply::Read(_), Outcome::Written(_)) | (Reply::Write(_), Outcome::Read(_)) => {
-                unreachable!("the coordinator completes reads with values and writes with tags")
+            (Reply::Keys(tx), Outcome::Keys(keys)) => {
+                let _ = tx.send(Ok(keys));
+            }
+            (Reply::Read(_), _) | (Reply::Write(_), _) | (Reply::Keys(_), _) => {
+                unreachable!("the coordinator completes each operation with its kind of outcome")
             }
         }
     }

@@ -34,6 +34,10 @@ pub(super) enum Command {
         value: Value,
         reply: oneshot::Sender<Result<(), RegisterError>>,
     },
+    Keys {
+        prefix: Key,
+        reply: oneshot::Sender<Result<Vec<Key>, RegisterError>>,
+    },
     Stop,
 }
 
@@ -119,6 +123,10 @@ impl<S: Store + Send + 'static> NodeTask<S> {
                 Command::Write { key, value, reply } => {
                     let (op, send) = self.coordinator.write(key, value);
                     (op, send, Reply::Write(reply))
+                }
+                Command::Keys { prefix, reply } => {
+                    let (op, send) = self.coordinator.keys(prefix);
+                    (op, send, Reply::Keys(reply))
                 }
                 Command::Stop => return true,
             };
