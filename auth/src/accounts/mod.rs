@@ -3,10 +3,13 @@
 
 mod limiter;
 mod password;
+pub mod player_record;
+mod players;
 pub mod records;
 mod registers;
 mod service;
 
+pub use players::{PlayerRecords, StoredPlayer};
 pub use registers::{
     LocalRegisters, MemoryRegisters, RegisterFuture, RegisterUnavailable, Registers,
 };

@@ -66,6 +66,11 @@ impl Accounts {
         }
     }
 
+    /// Player records live in the same register as the accounts.
+    pub fn player_records(&self) -> super::players::PlayerRecords {
+        super::players::PlayerRecords::new(self.registers.clone())
+    }
+
     async fn get<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, AccountError> {
         match self.registers.read(key).await? {
             None => Ok(None),
