@@ -327,10 +327,13 @@ async fn a_node_with_a_new_store_recovers_before_serving() {
     assert!(cluster.dir.store(3).exists());
     cluster.start_node(3, true).await;
     assert!(!cluster.node(3).is_ready());
+    assert_eq!(cluster.node(3).stats().stored_keys, 0);
 
     cluster.start_node(1, false).await;
     let recovering = cluster.node(3).clone();
     eventually("node 3 has recovered", || recovering.is_ready()).await;
+    assert_eq!(cluster.node(3).stats().stored_keys, 10);
+    assert_eq!(cluster.node(2).stats().stored_keys, 10);
     cluster.stop_node(1).await;
     for i in 0..10 {
         let read = cluster.node(3).read(format!("user:{i}")).await.unwrap();

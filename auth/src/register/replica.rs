@@ -154,6 +154,12 @@ impl Replica {
         self.recovery.is_none()
     }
 
+    /// How many keys the replica durably holds (deleted ones included: a
+    /// deletion is a write with its own tag).
+    pub fn stored_keys(&self) -> usize {
+        self.entries.len()
+    }
+
     /// What the replica durably holds for `key`.
     pub fn get(&self, key: &str) -> Versioned {
         self.entries.get(key).cloned().unwrap_or(Versioned::ABSENT)

@@ -7,7 +7,7 @@ use std::time::Duration;
 use tracing::{error, info};
 
 use super::commit::{CommitError, GroupCommit};
-use super::stats::Counters;
+use super::stats::{self, Counters};
 use crate::register::{
     Durable, Envelope, GroupError, Incarnation, NodeId, Replica, ReplicaGroup, Store, ToReplica,
 };
@@ -20,16 +20,19 @@ pub(super) struct LocalReplica<S: Store> {
     deferred: Option<(Duration, Vec<Envelope>)>,
     /// Set when the store failed: the replica answers nothing from then on.
     failed: bool,
+    counters: Arc<Counters>,
 }
 
 impl<S: Store + Send + 'static> LocalReplica<S> {
     /// A replica whose store holds everything it acknowledged.
     pub(super) fn new(replica: Replica, store: S, counters: Arc<Counters>) -> Self {
+        stats::set(&counters.stored_keys, replica.stored_keys());
         Self {
             replica,
-            commits: GroupCommit::new(store, counters),
+            commits: GroupCommit::new(store, counters.clone()),
             deferred: None,
             failed: false,
+            counters,
         }
     }
 
@@ -47,9 +50,10 @@ impl<S: Store + Send + 'static> LocalReplica<S> {
         let (replica, requests) = Replica::recovering(id, group, incarnation, retransmit_after)?;
         Ok(Self {
             replica,
-            commits: GroupCommit::new(store, counters),
+            commits: GroupCommit::new(store, counters.clone()),
             deferred: Some((start_at, requests)),
             failed: false,
+            counters,
         })
     }
 
@@ -101,6 +105,7 @@ impl<S: Store + Send + 'static> LocalReplica<S> {
             Ok(durable) => {
                 let was_ready = self.replica.is_ready();
                 send.extend(self.replica.on_durable(durable));
+                stats::set(&self.counters.stored_keys, self.replica.stored_keys());
                 if !was_ready && self.replica.is_ready() {
                     info!("replica recovered its state from the others; serving");
                 }

@@ -21,6 +21,11 @@ pub struct RegisterStats {
     /// Messages the transport refused (a full queue or an unknown peer);
     /// retransmission covers them.
     pub sends_dropped: u64,
+    /// Keys this node's replica holds durably now (a gauge, not a count of
+    /// events); zero on a node outside the replica group. Equal on every
+    /// replica once they all saw the same writes, so it shows whether a
+    /// restarted or recovered replica caught up.
+    pub stored_keys: u64,
 }
 
 #[derive(Debug, Default)]
@@ -32,11 +37,17 @@ pub(super) struct Counters {
     pub(super) commits: AtomicU64,
     pub(super) committed_entries: AtomicU64,
     pub(super) sends_dropped: AtomicU64,
+    pub(super) stored_keys: AtomicU64,
 }
 
 /// Adds to a counter; relaxed, as counters order nothing.
 pub(super) fn add(counter: &AtomicU64, n: u64) {
     counter.fetch_add(n, Ordering::Relaxed);
+}
+
+/// Sets a gauge.
+pub(super) fn set(gauge: &AtomicU64, n: usize) {
+    gauge.store(u64::try_from(n).unwrap_or(u64::MAX), Ordering::Relaxed);
 }
 
 impl Counters {
@@ -50,6 +61,7 @@ impl Counters {
             commits: get(&self.commits),
             committed_entries: get(&self.committed_entries),
             sends_dropped: get(&self.sends_dropped),
+            stored_keys: get(&self.stored_keys),
         }
     }
 }
