@@ -8,9 +8,12 @@ mod players;
 pub mod records;
 mod registers;
 mod service;
+mod transfer;
+pub mod vanilla;
 
 pub use players::{PlayerRecords, StoredPlayer};
 pub use registers::{
     LocalRegisters, MemoryRegisters, RegisterFuture, RegisterUnavailable, Registers,
 };
 pub use service::{now, AccountError, Accounts, Admission, MIN_PASSWORD_LEN};
+pub use transfer::{Counts, TransferError};

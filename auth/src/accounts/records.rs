@@ -44,16 +44,30 @@ pub struct Ops {
     pub entries: Vec<(String, String, u8)>,
 }
 
+impl Ops {
+    /// The permission level of `uuid`: 0 for a player who is not an op.
+    pub fn level(&self, uuid: &str) -> u8 {
+        self.entries
+            .iter()
+            .find(|(id, _, _)| id == uuid)
+            .map_or(0, |(_, _, level)| *level)
+    }
+}
+
+pub const USER_PREFIX: &str = "user:";
+pub const BAN_PREFIX: &str = "ban:";
+pub const IP_BAN_PREFIX: &str = "ban-ip:";
+
 pub fn user_key(name: &str) -> String {
-    format!("user:{}", name.to_lowercase())
+    format!("{USER_PREFIX}{}", name.to_lowercase())
 }
 
 pub fn ban_key(uuid: &str) -> String {
-    format!("ban:{uuid}")
+    format!("{BAN_PREFIX}{uuid}")
 }
 
 pub fn ip_ban_key(address: &str) -> String {
-    format!("ban-ip:{address}")
+    format!("{IP_BAN_PREFIX}{address}")
 }
 
 pub const WHITELIST_KEY: &str = "whitelist";

@@ -11,7 +11,8 @@ use serde::Serialize;
 use super::limiter::FailureLimiter;
 use super::password;
 use super::records::{
-    ban_key, ip_ban_key, user_key, BanRecord, Ops, UserRecord, Whitelist, OPS_KEY, WHITELIST_KEY,
+    ban_key, ip_ban_key, user_key, BanRecord, Ops, UserRecord, Whitelist, BAN_PREFIX,
+    IP_BAN_PREFIX, OPS_KEY, USER_PREFIX, WHITELIST_KEY,
 };
 use super::registers::{RegisterUnavailable, Registers};
 
@@ -253,6 +254,42 @@ impl Accounts {
         Ok(ops)
     }
 
+    /// How many accounts exist. The register has no enumeration or
+    /// compare-and-set, so a shared counter or index key, updated read then
+    /// write from several nodes, would lose concurrent registrations; the
+    /// count is instead taken over the `user:` keys a quorum of replicas
+    /// holds (see `Registers::keys`), which includes every completed
+    /// registration.
+    pub async fn user_count(&self) -> Result<usize, AccountError> {
+        Ok(self.registers.keys(USER_PREFIX).await?.len())
+    }
+
+    /// Every player ban, as (uuid, record), by uuid.
+    pub async fn bans(&self) -> Result<Vec<(String, BanRecord)>, AccountError> {
+        self.all_under(BAN_PREFIX).await
+    }
+
+    /// Every IP ban, as (address, record), by address.
+    pub async fn ip_bans(&self) -> Result<Vec<(String, BanRecord)>, AccountError> {
+        self.all_under(IP_BAN_PREFIX).await
+    }
+
+    /// The records under `prefix`, each read on its own: a key deleted
+    /// between the listing and its read is left out.
+    async fn all_under<T: DeserializeOwned>(
+        &self,
+        prefix: &str,
+    ) -> Result<Vec<(String, T)>, AccountError> {
+        let mut found = Vec::new();
+        for key in self.registers.keys(prefix).await? {
+            if let Some(record) = self.get::<T>(&key).await? {
+                let id = key.strip_prefix(prefix).unwrap_or(&key).to_owned();
+                found.push((id, record));
+            }
+        }
+        Ok(found)
+    }
+
     pub async fn op_level(&self, uuid: &str) -> Result<u8, AccountError> {
         Ok(self
             .ops()
@@ -387,5 +424,29 @@ mod tests {
             .unwrap();
         assert_eq!(a.op_level("u1").await.unwrap(), 4);
         assert_eq!(a.op_level("u2").await.unwrap(), 0);
+    }
+
+    #[tokio::test]
+    async fn users_are_counted_and_bans_listed() {
+        let a = accounts();
+        assert_eq!(a.user_count().await.unwrap(), 0);
+        a.register("Alice", "u1", "secret1", "secret1")
+            .await
+            .unwrap();
+        a.register("Bob", "u2", "secret1", "secret1").await.unwrap();
+        assert_eq!(a.user_count().await.unwrap(), 2);
+        let ban = BanRecord {
+            name: "Bob".into(),
+            reason: "x".into(),
+            by: "Server".into(),
+            created: 0,
+            expires: None,
+        };
+        a.ban("u2", ban.clone()).await.unwrap();
+        a.ban_ip("1.2.3.4", ban.clone()).await.unwrap();
+        assert_eq!(a.bans().await.unwrap(), [("u2".to_owned(), ban.clone())]);
+        assert_eq!(a.ip_bans().await.unwrap(), [("1.2.3.4".to_owned(), ban)]);
+        a.pardon("u2").await.unwrap();
+        assert!(a.bans().await.unwrap().is_empty());
     }
 }
