@@ -65,6 +65,9 @@ fn placement_config() -> PlacementConfig {
         propose_timeout: Duration::from_secs(4),
         retry_interval: Duration::from_millis(50),
         snapshot_every: 5000,
+        lease: Duration::from_secs(1),
+        lease_renew_interval: Duration::from_millis(200),
+        clock_drift_margin: Duration::from_millis(100),
     }
 }
 
@@ -149,6 +152,7 @@ fn random_command(rng: &mut StdRng) -> Command {
                 x: rng.random_range(0..6),
                 z: rng.random_range(0..6),
             },
+            epoch: rng.random_range(1..40),
             to: node,
         },
         _ => Command::Place(RegionKey {

@@ -39,6 +39,9 @@ fn placement_config() -> PlacementConfig {
         propose_timeout: Duration::from_secs(15),
         retry_interval: Duration::from_millis(50),
         snapshot_every: 5000,
+        lease: Duration::from_secs(1),
+        lease_renew_interval: Duration::from_millis(200),
+        clock_drift_margin: Duration::from_millis(100),
     }
 }
 

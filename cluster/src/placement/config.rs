@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use openraft::SnapshotPolicy;
 
+use super::lease::LeaseTerms;
 use super::PlacementError;
 
 /// How the placement group keeps time. The defaults suit a cloud network
@@ -30,6 +31,18 @@ pub struct PlacementConfig {
     pub retry_interval: Duration,
     /// Compact the log into a snapshot after this many applied entries.
     pub snapshot_every: u64,
+    /// How long a node may tick its regions after asking the leader to
+    /// renew its lease. It is also the least time from a node's last
+    /// renewal to its regions ticking elsewhere, so it should not exceed the
+    /// failure detector's time to declare a node down; and it is how long a
+    /// new leader waits before it reassigns anything.
+    pub lease: Duration,
+    /// How often a node renews its lease: several times per lease, so one
+    /// lost renewal does not stop its regions.
+    pub lease_renew_interval: Duration,
+    /// How much longer than `lease` the leader waits, for clocks that run
+    /// at slightly different rates.
+    pub clock_drift_margin: Duration,
 }
 
 impl Default for PlacementConfig {
@@ -42,11 +55,21 @@ impl Default for PlacementConfig {
             propose_timeout: Duration::from_secs(15),
             retry_interval: Duration::from_millis(100),
             snapshot_every: 5000,
+            lease: Duration::from_secs(2),
+            lease_renew_interval: Duration::from_millis(400),
+            clock_drift_margin: Duration::from_millis(200),
         }
     }
 }
 
 impl PlacementConfig {
+    pub(crate) fn lease_terms(&self) -> LeaseTerms {
+        LeaseTerms {
+            lease: self.lease,
+            drift_margin: self.clock_drift_margin,
+        }
+    }
+
     /// The openraft configuration these timings amount to.
     pub(crate) fn raft_config(&self) -> Result<openraft::Config, PlacementError> {
         let millis = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
@@ -56,6 +79,11 @@ impl PlacementConfig {
         {
             return Err(PlacementError::Config(
                 "request_timeout, propose_timeout and retry_interval must be positive".into(),
+            ));
+        }
+        if self.lease_renew_interval.is_zero() || self.lease_renew_interval >= self.lease {
+            return Err(PlacementError::Config(
+                "lease_renew_interval must be positive and shorter than lease".into(),
             ));
         }
         let config = openraft::Config {

@@ -25,6 +25,9 @@ pub(crate) enum PlacementRequest {
     /// Add the sender (the envelope's authenticated `from`, so a node can
     /// only enrol itself) as a learner; replied with `JoinReply`.
     AddLearner,
+    /// Renew the sender's lease on its regions, if the receiver leads;
+    /// replied with `LeaseReply`.
+    RenewLease,
 }
 
 // A Raft handler's only failure is that Raft has stopped (`Fatal`); the
@@ -47,6 +50,17 @@ pub(crate) enum ProposeReply {
 pub(crate) enum JoinReply {
     /// The sender is in the group's membership (now or already).
     Added,
+    /// Not done here: try `leader` if given, or later.
+    Retry { leader: Option<RaftId> },
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) enum LeaseReply {
+    /// Leased from when the request was sent, for the configured lease, once
+    /// the sender's replica has applied log entry `as_of`.
+    Granted { as_of: Option<u64> },
+    /// The sender's regions are being reassigned: no lease.
+    Fenced,
     /// Not done here: try `leader` if given, or later.
     Retry { leader: Option<RaftId> },
 }

@@ -1,6 +1,7 @@
 //! Serves the Placement topic: Raft RPCs from peers, proposals forwarded to
 //! this node, and learners asking to join.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -9,14 +10,16 @@ use openraft::EmptyNode;
 use tokio::sync::mpsc;
 use tracing::{debug, warn, Instrument};
 
+use super::fencing::Fencing;
 use super::messages::{JoinReply, PlacementRequest, ProposeReply};
 use super::types::{Raft, RaftId};
 use super::Command;
-use crate::transport::{BodyError, Envelope, Kind, Transport};
+use crate::transport::{BodyError, Envelope, Kind, NodeId, Transport};
 
 /// Answers every request on the Placement topic until the inbox closes.
 pub(crate) async fn serve(
     raft: Raft,
+    fencing: Arc<Fencing>,
     transport: Transport,
     mut inbox: mpsc::Receiver<Envelope>,
     request_timeout: Duration,
@@ -37,10 +40,11 @@ pub(crate) async fn serve(
         // One task per request: a proposal waits for a commit and must not
         // hold up the heartbeats queued behind it.
         let raft = raft.clone();
+        let fencing = fencing.clone();
         let transport = transport.clone();
         let work = async move {
             let from = envelope.from.0;
-            let sent = match answer(&raft, from, request, request_timeout).await {
+            let sent = match answer(&raft, &fencing, from, request, request_timeout).await {
                 Ok(body) => transport.reply(&envelope, body),
                 Err(e) => transport.reply_error(&envelope, e.to_string()),
             };
@@ -55,6 +59,7 @@ pub(crate) async fn serve(
 
 async fn answer(
     raft: &Raft,
+    fencing: &Fencing,
     from: RaftId,
     request: PlacementRequest,
     request_timeout: Duration,
@@ -69,13 +74,17 @@ async fn answer(
         }
         PlacementRequest::Propose(command) => {
             // A stopped Raft here is just "not here" to the proposer.
-            let reply = commit_here(raft, command, request_timeout)
+            let reply = commit_here(raft, fencing, command, request_timeout)
                 .await
                 .unwrap_or(ProposeReply::Retry { leader: None });
             Envelope::encode_body(&reply)
         }
         PlacementRequest::AddLearner => {
             Envelope::encode_body(&add_learner(raft, from, request_timeout).await)
+        }
+        // Only for the sender itself: the envelope's `from` is authenticated.
+        PlacementRequest::RenewLease => {
+            Envelope::encode_body(&fencing.grant(raft, NodeId(from), request_timeout).await)
         }
     }
 }
@@ -90,11 +99,20 @@ fn fatal(e: RaftError<RaftId>) -> Fatal<RaftId> {
 
 /// Commits `command` through this node's Raft if it leads; otherwise says
 /// whom to ask. `Err` only if Raft has stopped.
+///
+/// A command that takes regions from a node waits first, fenced, until
+/// that node's leases have surely run out (see `lease`); `within` bounds
+/// the commit after that wait, which is at most a lease and its margin.
 pub(crate) async fn commit_here(
     raft: &Raft,
+    fencing: &Fencing,
     command: Command,
     within: Duration,
 ) -> Result<ProposeReply, Fatal<RaftId>> {
+    let _fence = match fencing.hold_back(raft, &command).await {
+        Ok(fence) => fence,
+        Err(not_leader) => return Ok(not_leader.into()),
+    };
     match tokio::time::timeout(within, raft.client_write(command)).await {
         Ok(Ok(response)) => Ok(ProposeReply::Committed {
             index: response.log_id.index,

@@ -15,8 +15,10 @@ use tokio::time::Instant;
 use tracing::{debug, info, info_span, instrument, warn, Instrument, Span};
 
 use super::db::{Closing, Db};
+use super::fencing::Fencing;
+use super::lease::LeaseHolder;
 use super::log_store::LogStore;
-use super::messages::{JoinReply, PlacementRequest, ProposeReply};
+use super::messages::{JoinReply, LeaseReply, PlacementRequest, ProposeReply};
 use super::network::Network;
 use super::server;
 use super::state_machine::{Replica, StateMachine, TableEvent};
@@ -45,6 +47,8 @@ struct Inner {
     raft: Raft,
     transport: Transport,
     replica: Arc<Replica>,
+    fencing: Arc<Fencing>,
+    lease: Arc<Mutex<LeaseHolder>>,
     tasks: Mutex<Vec<JoinHandle<()>>>,
     store: Closing,
     span: Span,
@@ -53,8 +57,9 @@ struct Inner {
 /// How long `shutdown` waits for Raft's tasks to let go of the store.
 const STORE_CLOSE_LIMIT: Duration = Duration::from_secs(5);
 
-/// The task list is only pushed to and drained, so a panic elsewhere cannot
-/// leave it half-changed: poisoning is ignored.
+/// The task list is only pushed to and drained, and the lease changes in
+/// single calls, so a panic elsewhere cannot leave either half-changed:
+/// poisoning is ignored.
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
@@ -116,15 +121,26 @@ impl PlacementService {
         .instrument(span.clone())
         .await
         .map_err(|e| PlacementError::Raft(e.to_string()))?;
+        let fencing = Arc::new(Fencing::new(config.lease_terms(), replica.clone()));
+        let lease = Arc::new(Mutex::new(LeaseHolder::new(config.lease)));
         let server = tokio::spawn(
             server::serve(
                 raft.clone(),
+                fencing.clone(),
                 transport.clone(),
                 inbox,
                 config.request_timeout,
             )
             .instrument(span.clone()),
         );
+        let renewing = Renewing {
+            raft: raft.clone(),
+            fencing: fencing.clone(),
+            transport: transport.clone(),
+            lease: lease.clone(),
+            config: config.clone(),
+        };
+        let renewer = tokio::spawn(renewing.run().instrument(span.clone()));
         let service = PlacementService {
             inner: Arc::new(Inner {
                 node,
@@ -133,7 +149,9 @@ impl PlacementService {
                 raft,
                 transport,
                 replica,
-                tasks: Mutex::new(vec![server]),
+                fencing,
+                lease,
+                tasks: Mutex::new(vec![server, renewer]),
                 store,
                 span,
             }),
@@ -179,6 +197,18 @@ impl PlacementService {
     /// region writes are fenced by the ownership epoch.
     pub fn owner(&self, region: RegionKey) -> Option<Ownership> {
         self.inner.replica.table().owner(region)
+    }
+
+    /// The ownership under which this node may tick `region` at `now`: its
+    /// replica names it owner and it holds a lease covering `now` as of what
+    /// the replica has applied. `None` means the region must not tick here;
+    /// at no time does this return `Some` on two nodes for one region.
+    pub fn tick_permit(&self, region: RegionKey, now: Instant) -> Option<Ownership> {
+        let owner = self
+            .owner(region)
+            .filter(|owner| owner.node == self.inner.node)?;
+        let applied = self.inner.replica.applied_index();
+        lock(&self.inner.lease).holds(now, applied).then_some(owner)
     }
 
     /// A copy of this node's replica of the table.
@@ -233,9 +263,14 @@ impl PlacementService {
                 .or_else(|| self.leader_id().filter(|&l| Some(l) != failed))
                 .unwrap_or_else(|| next_voter(&self.inner.voters, &mut rotation, failed));
             let reply = if target == self.inner.node.0 {
-                server::commit_here(&self.inner.raft, command.clone(), attempt)
-                    .await
-                    .map_err(|_| PlacementError::Stopped)?
+                server::commit_here(
+                    &self.inner.raft,
+                    &self.inner.fencing,
+                    command.clone(),
+                    attempt,
+                )
+                .await
+                .map_err(|_| PlacementError::Stopped)?
             } else {
                 self.forward(target, &command, attempt).await
             };
@@ -267,10 +302,9 @@ impl PlacementService {
     }
 
     /// Declares `node` live, so new regions can be placed on it, and returns
-    /// the moves that would even out the load. The moves are only a plan:
-    /// a `Command::Move` may be proposed only once the region's current
-    /// owner has saved and stopped it (the world's handoff), which this
-    /// layer cannot do.
+    /// the moves that would even out the load. The moves are only a plan: a
+    /// `Command::Move` waits, at the leader, until the region's current
+    /// owner has lost its lease, which it does not while it is alive.
     pub async fn on_node_up(&self, node: NodeId) -> Result<Vec<Command>, PlacementError> {
         self.propose(Command::NodeUp(node)).await?;
         Ok(self.inner.replica.table().rebalance_toward(node))
@@ -446,6 +480,68 @@ impl Joining {
             Ok(bytes) => postcard::from_bytes(&bytes).ok(),
             Err(e) => {
                 debug!(to = target, "join request not delivered: {e}");
+                None
+            }
+        }
+    }
+}
+
+/// This node's task of keeping its lease: a renewal with the leader every
+/// `lease_renew_interval`, counted from when it was sent. Renewals run side
+/// by side, so one stuck with a leader that just died does not hold up the
+/// next one, to the new leader.
+#[derive(Clone)]
+struct Renewing {
+    raft: Raft,
+    fencing: Arc<Fencing>,
+    transport: Transport,
+    lease: Arc<Mutex<LeaseHolder>>,
+    config: PlacementConfig,
+}
+
+impl Renewing {
+    async fn run(self) {
+        let mut ticker = tokio::time::interval(self.config.lease_renew_interval);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticker.tick().await;
+            let Some(leader) = self.raft.metrics().borrow().current_leader else {
+                continue;
+            };
+            let renewal = self.clone();
+            tokio::spawn(renewal.renew(leader).in_current_span());
+        }
+    }
+
+    async fn renew(self, leader: RaftId) {
+        let sent = Instant::now();
+        lock(&self.lease).expire(sent);
+        // A grant that arrives after the lease it would give is over is
+        // worthless, so there is no point waiting longer.
+        let within = self.config.request_timeout.min(self.config.lease);
+        let me = self.transport.node_id();
+        let reply = if leader == me.0 {
+            Some(self.fencing.grant(&self.raft, me, within).await)
+        } else {
+            self.ask(leader, within).await
+        };
+        match reply {
+            Some(LeaseReply::Granted { as_of }) => lock(&self.lease).granted(sent, as_of),
+            Some(LeaseReply::Fenced) => debug!("lease refused: this node's regions are moving"),
+            Some(LeaseReply::Retry { .. }) | None => debug!(leader, "lease not renewed"),
+        }
+    }
+
+    async fn ask(&self, leader: RaftId, within: Duration) -> Option<LeaseReply> {
+        let body = Envelope::encode_body(&PlacementRequest::RenewLease).ok()?;
+        let reply = self
+            .transport
+            .request(NodeId(leader), Topic::Placement, body, within)
+            .await;
+        match reply {
+            Ok(bytes) => postcard::from_bytes(&bytes).ok(),
+            Err(e) => {
+                debug!(to = leader, "lease renewal not delivered: {e}");
                 None
             }
         }

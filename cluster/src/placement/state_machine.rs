@@ -67,6 +67,11 @@ impl Replica {
         self.applied.subscribe()
     }
 
+    /// The index of the last log entry applied to the table, now.
+    pub(crate) fn applied_index(&self) -> Option<u64> {
+        *self.applied.borrow()
+    }
+
     pub(crate) fn subscribe(&self) -> broadcast::Receiver<TableEvent> {
         self.events.subscribe()
     }

@@ -51,9 +51,14 @@ pub enum Command {
     NodeDown(NodeId),
     /// Give an unowned region an owner; an owned one keeps its owner.
     Place(RegionKey),
-    /// Move a region to another live node (rebalancing); the old owner has
-    /// saved it and stopped.
-    Move { region: RegionKey, to: NodeId },
+    /// Move a region, if it is still under ownership `epoch`, to another
+    /// live node (rebalancing). The epoch keeps a late or repeated move from
+    /// taking the region from whoever got it since.
+    Move {
+        region: RegionKey,
+        epoch: u64,
+        to: NodeId,
+    },
 }
 
 /// What applying a command changed.
@@ -159,9 +164,12 @@ impl PlacementTable {
                     }
                 }
             }
-            Command::Move { region, to } => {
+            Command::Move { region, epoch, to } => {
                 let movable = self.live.contains(&to)
-                    && self.owners.get(&region).is_some_and(|o| o.node != to);
+                    && self
+                        .owners
+                        .get(&region)
+                        .is_some_and(|o| o.node != to && o.epoch == epoch);
                 if movable {
                     applied.changed.push((region, Some(self.give(region, to))));
                 }
@@ -212,7 +220,12 @@ impl PlacementTable {
                 break;
             };
             moved.insert(region);
-            moves.push(Command::Move { region, to: node });
+            let epoch = self.owners.get(&region).map_or(0, |o| o.epoch);
+            moves.push(Command::Move {
+                region,
+                epoch,
+                to: node,
+            });
             *loads.entry(busiest).or_default() -= 1;
             *loads.entry(node).or_default() += 1;
         }
@@ -353,6 +366,7 @@ mod tests {
             Command::NodeUp(NodeId(3)),
             Command::Move {
                 region: key(5, 5),
+                epoch: 2,
                 to: NodeId(3),
             },
         ];
