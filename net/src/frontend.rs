@@ -29,6 +29,8 @@ pub struct Auth {
     pub accounts: Arc<tessera_auth::accounts::Accounts>,
     /// Offline-mode players must /register or /login before they can play.
     pub require_login: bool,
+    /// The operator list as last read, for the command trees players see.
+    pub ops: crate::ops_watch::OpsWatch,
 }
 
 /// Time allowed for a handshake, a status exchange or a login.

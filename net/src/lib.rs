@@ -3,6 +3,7 @@
 //! regions send. It never changes world state itself.
 
 pub mod admin;
+pub mod admin_commands;
 mod connection;
 pub mod directory;
 mod error;
@@ -10,6 +11,7 @@ pub mod frontend;
 mod login;
 pub mod metrics;
 pub mod online;
+pub mod ops_watch;
 pub mod players;
 mod session;
 mod status;

@@ -3,7 +3,6 @@
 use std::sync::Arc;
 
 use std::fmt::Write;
-use tessera_net::admin::{game_mode_name, parse_coordinates, parse_game_mode, AdminError};
 
 use crate::node::Node;
 use tokio::io::{AsyncBufReadExt, BufReader};
@@ -13,10 +12,10 @@ const HELP: &str = "Commands: help, list, say <message>, kick <player> [reason],
                     gamemode <mode> <player>, ban <player> [reason], pardon <player>, \
                     ban-ip <address> [reason], pardon-ip <address>, \
                     whitelist on|off|add|remove|list, op <player>, deop <player>, \
-                    users <player>, nodes, regions [node id], stop";
+                    users [player], import <dir>, export <dir>, \
+                    nodes, regions [node id], stop";
 /// Regions `regions` lists one by one; beyond that it only counts.
 const REGIONS_LISTED: usize = 64;
-const DEFAULT_KICK_REASON: &str = "Kicked by an operator";
 
 /// What the console loop should do after a command.
 #[derive(Debug, PartialEq, Eq)]
@@ -29,61 +28,20 @@ pub enum Next {
 pub fn execute(node: &Node, line: &str) -> (String, Next) {
     let frontend = &node.frontend;
     let words: Vec<&str> = line.split_whitespace().collect();
-    let result = match words.as_slice() {
-        ["nodes"] => Ok(nodes(node)),
-        ["regions"] => Ok(regions(node, None)),
+    let output = match words.as_slice() {
+        ["nodes"] => nodes(node),
+        ["regions"] => regions(node, None),
         ["regions", id] => match id.parse::<u64>() {
-            Ok(id) => Ok(regions(node, Some(id))),
-            Err(_) => Ok(format!("Not a node id: {id}")),
+            Ok(id) => regions(node, Some(id)),
+            Err(_) => format!("Not a node id: {id}"),
         },
-        [] => Ok(String::new()),
-        ["help"] | ["?"] => Ok(HELP.to_owned()),
-        ["list"] => Ok(frontend.list_line()),
+        [] => String::new(),
+        ["help"] | ["?"] => HELP.to_owned(),
+        ["list"] => frontend.list_line(),
         ["stop"] => return ("Stopping the server".to_owned(), Next::Stop),
-        ["say", message @ ..] if !message.is_empty() => {
-            let message = message.join(" ");
-            frontend.say("Server", &message);
-            Ok(format!("[Server] {message}"))
-        }
-        ["kick", name, reason @ ..] => {
-            let reason = if reason.is_empty() {
-                DEFAULT_KICK_REASON.to_owned()
-            } else {
-                reason.join(" ")
-            };
-            frontend
-                .kick(name, &reason)
-                .map(|()| format!("Kicked {name}: {reason}"))
-        }
-        ["tp", name, target] => frontend.find_player(target).and_then(|target| {
-            frontend.teleport(name, target.position())?;
-            Ok(format!("Teleported {name} to {}", target.name))
-        }),
-        ["tp", name, coordinates @ ..] if coordinates.len() == 3 => frontend
-            .find_player(name)
-            .and_then(|player| parse_coordinates(coordinates, player.position()))
-            .and_then(|to| {
-                frontend.teleport(name, to)?;
-                Ok(format!(
-                    "Teleported {name} to {:.1}, {:.1}, {:.1}",
-                    to.x, to.y, to.z
-                ))
-            }),
-        ["gamemode", mode, name] => parse_game_mode(mode).and_then(|mode| {
-            frontend.set_game_mode(name, mode)?;
-            Ok(format!(
-                "Set {name}'s game mode to {} Mode",
-                game_mode_name(mode)
-            ))
-        }),
-        [command, ..] => Ok(format!(
-            "Unknown or incomplete command: {command}. Type help for help"
-        )),
+        [command, ..] => format!("Unknown or incomplete command: {command}. Type help for help"),
     };
-    (
-        result.unwrap_or_else(|e: AdminError| e.to_string()),
-        Next::Continue,
-    )
+    (output, Next::Continue)
 }
 
 /// Every node: its state, the regions it owns and the players on it.

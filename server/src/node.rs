@@ -8,6 +8,7 @@ use base64::Engine;
 use tessera_auth::accounts::{Accounts, LocalRegisters};
 use tessera_net::frontend::Auth;
 use tessera_net::online::OnlineMode;
+use tessera_net::ops_watch::OpsWatch;
 use tessera_net::{Frontend, FrontendConfig};
 use tessera_world::coords::RegionGrid;
 use tessera_world::framing::Framing;
@@ -120,6 +121,7 @@ impl Node {
             None => open_accounts(&config.world.data_dir, node)?,
         };
         let auth = Auth {
+            ops: OpsWatch::start(accounts.clone()),
             accounts,
             require_login: config.auth.require_login,
         };

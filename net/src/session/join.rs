@@ -159,7 +159,8 @@ impl Session {
         let mut abilities = Vec::new();
         abilities_packet(&frontend.framing, game_mode, &mut abilities);
         self.conn.queue_framed(&abilities);
-        self.conn.queue(&super::commands::command_tree());
+        self.conn
+            .queue(&super::commands::command_tree(self.permissions.level()));
         let spawn = frontend.world.spawn_point();
         self.conn.queue(&PlayerSpawnPositionS2c {
             position: BlockPos::from_pos(spawn),

@@ -8,6 +8,7 @@ mod feed;
 mod input;
 mod join;
 pub use join::ban_message;
+mod permissions;
 mod view;
 
 use std::collections::HashMap;
@@ -44,6 +45,7 @@ enum Event {
     Owner(OwnerChange),
     Message(Option<ToSession>),
     Timer,
+    Permission(permissions::PermissionEvent),
     Shutdown(String),
 }
 
@@ -73,6 +75,8 @@ pub struct Session {
     /// Where the client connects from, for rate limits and IP bans.
     address: String,
     gate: auth::Gate,
+    /// The player's op level, for commands and the command tree.
+    permissions: permissions::Permissions,
 }
 
 impl Session {
@@ -91,6 +95,7 @@ impl Session {
             position: Mutex::new(position),
             owner: Mutex::new(owner),
         });
+        let permissions = permissions::Permissions::new(&frontend, me.uuid.to_string());
         let radius = i32::from(frontend.config.view_distance);
         // Online mode proves who the player is; the gate is for offline mode.
         let gate_open = frontend.config.online_mode.is_some()
@@ -113,6 +118,7 @@ impl Session {
             last_state: None,
             address: peer,
             gate: auth::Gate::new(gate_open),
+            permissions,
         };
         let end = match session.join().await {
             Ok(()) => session.play().await,
@@ -132,6 +138,7 @@ impl Session {
                 Ok(change) = owners.recv() => Event::Owner(change),
                 Some(event) = self.gate.events.recv() => Event::Auth(event),
                 _ = timer.tick() => Event::Timer,
+                event = self.permissions.next() => Event::Permission(event),
                 Ok(()) = shutdown.changed() => {
                     Event::Shutdown(shutdown.borrow().clone().unwrap_or_default())
                 }
@@ -149,6 +156,10 @@ impl Session {
                 }
                 Event::Message(Some(msg)) => self.handle_message(msg),
                 Event::Message(None) => Err(End::Kick("Server closed".into())),
+                Event::Permission(event) => {
+                    self.permission_event(event);
+                    Ok(())
+                }
                 Event::Timer => self.keep_alive().and_then(|()| self.gate_timer()),
                 Event::Shutdown(reason) => Err(End::Kick(reason)),
             };

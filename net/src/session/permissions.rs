@@ -1,0 +1,148 @@
+//! A player's permission level: checked in the register each time it runs
+//! an operator command, so an op or deop on any node holds at once, and
+//! followed through the node's operator list (see `ops_watch`) so the
+//! client's command tree offers what it may run, as vanilla re-sends it
+//! after /op and /deop.
+
+use std::sync::Arc;
+
+use tessera_auth::accounts::records::Ops;
+use tessera_auth::accounts::AccountError;
+use tokio::sync::{mpsc, watch};
+use valence_protocol::text::{Color, IntoText};
+
+use super::commands::{command_tree, unknown_command};
+use super::Session;
+use crate::admin_commands::{self, required_level, Issuer};
+use crate::frontend::Frontend;
+
+#[derive(Debug)]
+pub(super) enum PermissionEvent {
+    /// The node read a new operator list.
+    OpsChanged,
+    /// The level read for a command the player typed.
+    Checked {
+        line: String,
+        level: Result<u8, AccountError>,
+    },
+    /// What an operator command answered.
+    Answer(String),
+}
+
+pub(super) struct Permissions {
+    uuid: String,
+    /// The level the client's command tree was built for.
+    level: u8,
+    ops: Option<watch::Receiver<Arc<Ops>>>,
+    events: mpsc::UnboundedReceiver<PermissionEvent>,
+    sender: mpsc::UnboundedSender<PermissionEvent>,
+}
+
+impl Permissions {
+    pub fn new(frontend: &Frontend, uuid: String) -> Self {
+        let mut ops = frontend.auth.get().map(|auth| auth.ops.subscribe());
+        let level = ops
+            .as_mut()
+            .map_or(0, |ops| ops.borrow_and_update().level(&uuid));
+        let (sender, events) = mpsc::unbounded_channel();
+        Self {
+            uuid,
+            level,
+            ops,
+            events,
+            sender,
+        }
+    }
+
+    pub fn level(&self) -> u8 {
+        self.level
+    }
+
+    /// The next event; cancel-safe, for the session's `select!`.
+    pub async fn next(&mut self) -> PermissionEvent {
+        let (ops, events) = (&mut self.ops, &mut self.events);
+        let ops = async {
+            match ops {
+                Some(ops) => ops.changed().await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            Some(event) = events.recv() => event,
+            Ok(()) = ops => PermissionEvent::OpsChanged,
+            else => std::future::pending().await,
+        }
+    }
+}
+
+impl Session {
+    /// Reads the player's level, then runs `line` if it is enough.
+    pub(super) fn check_permission(&mut self, line: &str) {
+        let sender = self.permissions.sender.clone();
+        let line = line.to_owned();
+        let Some(auth) = self.frontend.auth.get() else {
+            let _ = sender.send(PermissionEvent::Checked { line, level: Ok(0) });
+            return;
+        };
+        let (accounts, uuid) = (auth.accounts.clone(), self.permissions.uuid.clone());
+        tokio::spawn(async move {
+            let level = accounts.op_level(&uuid).await;
+            let _ = sender.send(PermissionEvent::Checked { line, level });
+        });
+    }
+
+    pub(super) fn permission_event(&mut self, event: PermissionEvent) {
+        match event {
+            PermissionEvent::OpsChanged => {
+                let level = match &mut self.permissions.ops {
+                    Some(ops) => ops.borrow_and_update().level(&self.permissions.uuid),
+                    None => 0,
+                };
+                self.level_is(level);
+            }
+            PermissionEvent::Checked {
+                line,
+                level: Ok(level),
+            } => {
+                self.level_is(level);
+                self.run_permitted(&line, level);
+            }
+            PermissionEvent::Checked {
+                level: Err(error), ..
+            } => self.tell(format!("Failed: {error}").color(Color::RED)),
+            PermissionEvent::Answer(text) => self.tell(text.into_text()),
+        }
+    }
+
+    /// Sends a new command tree if the level changed.
+    fn level_is(&mut self, level: u8) {
+        if level != self.permissions.level {
+            self.permissions.level = level;
+            self.conn.queue(&command_tree(level));
+            tracing::info!(player = %self.me.name, level, "permission level changed");
+        }
+    }
+
+    fn run_permitted(&mut self, line: &str, level: u8) {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        let needed = words.first().and_then(|w| required_level(w));
+        if needed.is_none_or(|needed| level < needed) {
+            self.tell(unknown_command(line).color(Color::RED));
+            return;
+        }
+        match self.own_command(&words) {
+            Ok(true) => return,
+            Ok(false) => {}
+            Err(why) => return self.tell(why.color(Color::RED)),
+        }
+        let (frontend, sender) = (self.frontend.clone(), self.permissions.sender.clone());
+        let (name, line) = (self.me.name.clone(), line.to_owned());
+        tokio::spawn(async move {
+            let words: Vec<&str> = line.split_whitespace().collect();
+            let answer = admin_commands::execute(&frontend, Issuer::Player(&name), &words)
+                .await
+                .unwrap_or_else(|| unknown_command(&line));
+            let _ = sender.send(PermissionEvent::Answer(answer));
+        });
+    }
+}
