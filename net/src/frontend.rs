@@ -48,6 +48,9 @@ pub struct FrontendConfig {
     pub favicon: Option<String>,
     /// Set in online mode: logins are verified with the session server.
     pub online_mode: Option<Arc<crate::online::OnlineMode>>,
+    /// Set behind a Velocity proxy: logins carry the player info it signed,
+    /// and online mode is the proxy's job (this takes precedence).
+    pub forwarding: Option<Arc<crate::velocity::VelocityForwarding>>,
 }
 
 pub struct Frontend {
@@ -154,9 +157,10 @@ impl Frontend {
 
     async fn handle_client(self: Arc<Self>, stream: TcpStream, peer: std::net::SocketAddr) {
         let mut conn = Connection::new(stream, self.metrics.clone());
-        let outcome = tokio::time::timeout(PRE_PLAY_TIMEOUT, self.pre_play(&mut conn)).await;
-        let profile = match outcome {
-            Ok(Ok(Some(profile))) => profile,
+        let outcome =
+            tokio::time::timeout(PRE_PLAY_TIMEOUT, self.pre_play(&mut conn, peer.ip())).await;
+        let logged_in = match outcome {
+            Ok(Ok(Some(logged_in))) => logged_in,
             Ok(Ok(None)) => return conn.close().await,
             Ok(Err(e)) => {
                 if let Some(reason) = e.reason() {
@@ -174,8 +178,9 @@ impl Frontend {
                 return conn.close().await;
             }
         };
-        let span = tracing::info_span!("player", name = %profile.name);
-        Session::run(self, conn, profile, peer.ip().to_string())
+        let crate::login::LoggedIn { profile, address } = logged_in;
+        let span = tracing::info_span!("player", name = %profile.name, %address);
+        Session::run(self, conn, profile, address.to_string())
             .instrument(span)
             .await;
     }
@@ -184,7 +189,8 @@ impl Frontend {
     async fn pre_play(
         &self,
         conn: &mut Connection,
-    ) -> Result<Option<crate::login::Profile>, ClientError> {
+        peer: std::net::IpAddr,
+    ) -> Result<Option<crate::login::LoggedIn>, ClientError> {
         let frame = conn.next_frame().await?;
         let handshake: HandshakeC2s = frame.decode().map_err(ClientError::malformed)?;
         let protocol = handshake.protocol_version.0;
@@ -193,7 +199,9 @@ impl Frontend {
                 serve_status(self, conn).await?;
                 Ok(None)
             }
-            HandshakeNextState::Login => crate::login::login(self, conn, protocol).await.map(Some),
+            HandshakeNextState::Login => crate::login::login(self, conn, protocol, peer)
+                .await
+                .map(Some),
         }
     }
 }

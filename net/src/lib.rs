@@ -15,6 +15,7 @@ pub mod ops_watch;
 pub mod players;
 mod session;
 mod status;
+pub mod velocity;
 
 pub use frontend::{Frontend, FrontendConfig};
 pub use login::offline_uuid;

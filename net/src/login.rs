@@ -1,7 +1,9 @@
 //! Login: offline mode makes the name the vanilla offline UUID; online mode
-//! asks the session server (see `online`).
+//! asks the session server (see `online`); behind a Velocity proxy the proxy
+//! says who the player is (see `velocity`).
 
 use std::borrow::Cow;
+use std::net::IpAddr;
 
 use md5::{Digest, Md5};
 use uuid::Uuid;
@@ -29,6 +31,14 @@ pub fn offline_uuid(name: &str) -> Uuid {
     uuid::Builder::from_md5_bytes(digest).into_uuid()
 }
 
+/// A finished login: who, and from which address (the player's own, also
+/// behind a proxy), for IP bans and rate limits.
+#[derive(Debug, Clone)]
+pub struct LoggedIn {
+    pub profile: Profile,
+    pub address: IpAddr,
+}
+
 pub(crate) fn valid_name(name: &str) -> bool {
     (1..=16).contains(&name.len()) && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
@@ -37,7 +47,8 @@ pub async fn login(
     frontend: &Frontend,
     conn: &mut Connection,
     protocol: i32,
-) -> Result<Profile, ClientError> {
+    peer: IpAddr,
+) -> Result<LoggedIn, ClientError> {
     let frame = conn.next_frame().await?;
     let hello: LoginHelloC2s = frame.decode().map_err(ClientError::malformed)?;
     if protocol != PROTOCOL_VERSION {
@@ -61,13 +72,28 @@ pub async fn login(
     if online >= players.max() && !known {
         return Err(ClientError::Refused("The server is full!".into()));
     }
-    let profile = match &frontend.config.online_mode {
-        Some(online) => online.verify(conn, hello.username).await?,
-        None => Profile {
-            uuid: offline_uuid(hello.username),
-            name: hello.username.to_owned(),
-            properties: Vec::new(),
-        },
+    let config = &frontend.config;
+    let (profile, address) = match (&config.forwarding, &config.online_mode) {
+        // The proxy checked the account with the session server already:
+        // forwarding wins over online mode.
+        (Some(velocity), _) => {
+            let forwarded = velocity.receive(conn, hello.username).await?;
+            let profile = Profile {
+                uuid: forwarded.uuid,
+                name: forwarded.name,
+                properties: forwarded.properties,
+            };
+            (profile, forwarded.address)
+        }
+        (None, Some(online)) => (online.verify(conn, hello.username).await?, peer),
+        (None, None) => {
+            let profile = Profile {
+                uuid: offline_uuid(hello.username),
+                name: hello.username.to_owned(),
+                properties: Vec::new(),
+            };
+            (profile, peer)
+        }
     };
     if let Some(threshold) = frontend.config.compression_threshold {
         conn.queue(&LoginCompressionS2c {
@@ -82,7 +108,7 @@ pub async fn login(
         properties: Cow::Borrowed(&profile.properties),
     });
     conn.flush().await?;
-    Ok(profile)
+    Ok(LoggedIn { profile, address })
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@ use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::Router;
+use tessera_auth::register_node::RegisterStats;
 use tessera_net::metrics::NetMetrics;
 use tessera_net::Frontend;
 use tessera_world::World;
@@ -44,7 +45,10 @@ pub async fn start(bind: std::net::SocketAddr, node: Arc<Node>) -> anyhow::Resul
 }
 
 /// Ready while the node accepts players: not once it is shutting down, nor
-/// in a cluster while no placement leader is known (regions cannot be placed).
+/// in a cluster while no placement leader is known (regions cannot be placed)
+/// or while this node's register replica rebuilds a lost store: until then
+/// it counts toward no quorum, so stopping another replica (a rolling
+/// restart waits for readiness) would leave the register without one.
 async fn ready(State(admin): State<Admin>) -> impl IntoResponse {
     let node = &admin.node;
     if node.frontend.is_shutting_down() {
@@ -54,13 +58,31 @@ async fn ready(State(admin): State<Admin>) -> impl IntoResponse {
         Some(cluster) if cluster.placement.leader().is_none() => {
             (StatusCode::SERVICE_UNAVAILABLE, "no placement leader\n")
         }
+        Some(cluster) if !cluster.register.is_ready() => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "register replica recovering\n",
+        ),
         _ => (StatusCode::OK, "ready\n"),
     }
 }
 
 async fn metrics(State(admin): State<Admin>) -> impl IntoResponse {
-    let body = render(&admin.node.frontend, &admin.node.world);
+    let mut body = render(&admin.node.frontend, &admin.node.world);
+    if let Some(cluster) = &admin.node.cluster {
+        render_register(&mut body, &cluster.register.stats());
+    }
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body)
+}
+
+/// The register's part: what shows whether this node's replica has caught up.
+fn render_register(out: &mut String, stats: &RegisterStats) {
+    let name = "tessera_register_stored_keys";
+    let _ = writeln!(
+        out,
+        "# HELP {name} Keys this node's register replica holds durably.\n\
+         # TYPE {name} gauge\n{name} {}",
+        stats.stored_keys
+    );
 }
 
 fn render(frontend: &Frontend, world: &World) -> String {

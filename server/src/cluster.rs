@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 
-use anyhow::Context;
+use anyhow::{bail, Context};
 use tessera_auth::register_node::{RegisterNode, RegisterNodeConfig};
 use tessera_cluster::membership::{MemberEvent, MemberInfo, Membership, MembershipConfig};
 use tessera_cluster::placement::{
@@ -62,6 +62,46 @@ impl Placement for RaftPlacement {
     }
 }
 
+/// The nodes of the Raft group and of the register's replica group: the
+/// three lowest ids among this node and its seeds.
+fn voters(config: &ClusterConfig) -> Vec<NodeId> {
+    let mut ids: Vec<NodeId> = config.seeds.iter().map(|s| s.id).collect();
+    ids.push(NodeId(config.node_id));
+    ids.sort();
+    ids.dedup();
+    ids.truncate(VOTERS);
+    ids
+}
+
+/// `cluster.register_recover` means "this replica lost its disk": on a node
+/// without a replica, or with no other replica to recover from, it is a
+/// mistake the operator should hear about rather than a no-op.
+fn check_register_recover(config: &ClusterConfig, replicas: &[NodeId]) -> anyhow::Result<()> {
+    if !config.register_recover {
+        return Ok(());
+    }
+    let me = NodeId(config.node_id);
+    let others: Vec<String> = replicas
+        .iter()
+        .filter(|id| **id != me)
+        .map(ToString::to_string)
+        .collect();
+    if !replicas.contains(&me) {
+        bail!(
+            "`cluster.register_recover` is set, but node {me} holds no register replica \
+             (the replicas are nodes {}, the three lowest ids): remove the setting",
+            others.join(", ")
+        );
+    }
+    if others.is_empty() {
+        bail!(
+            "`cluster.register_recover` is set, but `cluster.seeds` names no other node \
+             to recover the register from"
+        );
+    }
+    Ok(())
+}
+
 /// The first half of starting a cluster node: transport and placement,
 /// which the world needs before it exists.
 pub struct ClusterStart {
@@ -83,19 +123,18 @@ impl ClusterStart {
         let transport = Transport::start(TokioNet, TransportConfig::new(me, config.bind, secret))
             .await
             .with_context(|| format!("cannot listen on {} (cluster.bind)", config.bind))?;
-        let mut ids: Vec<NodeId> = config.seeds.iter().map(|s| s.id).collect();
-        ids.push(me);
-        ids.sort();
-        ids.dedup();
-        ids.truncate(VOTERS);
+        let ids = voters(config);
+        check_register_recover(config, &ids)?;
         let register_store = data_dir.join(format!("register-{}.redb", config.node_id));
         let register = RegisterNode::start(
             transport.clone(),
             ids.clone(),
             Some(register_store),
-            // An empty store is taken as a new cluster's; recovering a node
-            // that lost its disk (`recover_if_empty`) is not exposed yet.
-            RegisterNodeConfig::default(),
+            // Without it an empty store is taken as a new cluster's.
+            RegisterNodeConfig {
+                recover_if_empty: config.register_recover,
+                ..RegisterNodeConfig::default()
+            },
         )
         .await
         .context("cannot start the user register")?;
@@ -274,5 +313,56 @@ impl Cluster {
         self.placement.shutdown().await;
         self.register.shutdown().await;
         self.transport.shutdown().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(node_id: u64, seeds: &[u64], register_recover: bool) -> ClusterConfig {
+        ClusterConfig {
+            node_id,
+            bind: "127.0.0.1:0".parse().expect("address"),
+            seeds: seeds
+                .iter()
+                .map(|id| format!("{id}@127.0.0.1:1").parse().expect("seed"))
+                .collect(),
+            secret: "sixteen-bytes-or-more".into(),
+            register_recover,
+        }
+    }
+
+    fn check(node_id: u64, seeds: &[u64], register_recover: bool) -> Result<(), String> {
+        let config = config(node_id, seeds, register_recover);
+        check_register_recover(&config, &voters(&config)).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn the_replicas_are_the_three_lowest_ids() {
+        let ids = voters(&config(5, &[9, 2, 7, 1, 2], false));
+        assert_eq!(ids, vec![NodeId(1), NodeId(2), NodeId(5)]);
+    }
+
+    #[test]
+    fn register_recover_is_accepted_on_a_replica_with_others() {
+        assert_eq!(check(3, &[1, 2, 3], true), Ok(()));
+        assert_eq!(check(4, &[1, 2, 3], false), Ok(()));
+    }
+
+    #[test]
+    fn register_recover_on_a_node_without_a_replica_is_refused() {
+        let error = check(4, &[1, 2, 3], true).unwrap_err();
+        assert!(
+            error.starts_with("`cluster.register_recover` is set, but node 4 holds no"),
+            "{error}"
+        );
+        assert!(error.contains("nodes 1, 2, 3"), "{error}");
+    }
+
+    #[test]
+    fn register_recover_with_nobody_to_recover_from_is_refused() {
+        let error = check(1, &[], true).unwrap_err();
+        assert!(error.contains("names no other node"), "{error}");
     }
 }

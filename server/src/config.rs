@@ -32,7 +32,7 @@ enum Kind {
 
 /// Every key the file may set (dotted path, type). Keys not listed here are
 /// rejected, so a misspelt key fails loudly instead of leaving a default.
-const KEYS: [(&str, Kind); 19] = [
+const KEYS: [(&str, Kind); 23] = [
     ("server.bind", Kind::String),
     ("server.motd", Kind::String),
     ("server.max_players", Kind::Integer),
@@ -40,6 +40,9 @@ const KEYS: [(&str, Kind); 19] = [
     ("server.compression_threshold", Kind::Integer),
     ("server.online_mode", Kind::Boolean),
     ("server.session_server", Kind::String),
+    ("server.forwarding", Kind::String),
+    ("server.forwarding_secret", Kind::String),
+    ("server.forwarding_secret_file", Kind::String),
     ("world.generator", Kind::String),
     ("world.seed", Kind::Integer),
     ("world.spawn.x", Kind::Integer),
@@ -52,6 +55,7 @@ const KEYS: [(&str, Kind); 19] = [
     ("cluster.bind", Kind::String),
     ("cluster.seeds", Kind::StringList),
     ("cluster.secret", Kind::String),
+    ("cluster.register_recover", Kind::Boolean),
 ];
 
 /// Mojang's session server, which online mode asks whether a player is who it says.
@@ -88,6 +92,9 @@ pub struct ClusterConfig {
     pub seeds: Vec<Seed>,
     /// Shared secret every node must prove it holds; never printed.
     pub secret: String,
+    /// This node's register replica lost its disk: an empty store is to be
+    /// rebuilt from the other replicas, not taken as a new cluster's.
+    pub register_recover: bool,
 }
 
 impl fmt::Debug for ClusterConfig {
@@ -97,6 +104,7 @@ impl fmt::Debug for ClusterConfig {
             .field("bind", &self.bind)
             .field("seeds", &self.seeds)
             .field("secret", &"<redacted>")
+            .field("register_recover", &self.register_recover)
             .finish()
     }
 }
@@ -108,6 +116,33 @@ fn parse_seed(text: &str) -> Option<Seed> {
 
 /// Shortest cluster secret accepted: guessing it must be out of reach.
 const MIN_SECRET_LEN: usize = 16;
+/// Shortest Velocity forwarding secret accepted: the length of the one
+/// Velocity generates into `forwarding.secret` (random letters and digits).
+const MIN_FORWARDING_SECRET_LEN: usize = 12;
+
+/// How players reach this server: directly, or through a proxy that has
+/// already authenticated them and forwards who they are.
+#[derive(Clone, PartialEq, Eq)]
+pub enum Forwarding {
+    /// Clients connect directly.
+    None,
+    /// Behind a Velocity proxy with modern forwarding: every login must carry
+    /// player info signed with this secret (shared with the proxy).
+    Velocity { secret: String },
+}
+
+// By hand: the secret must never reach a log line or an error.
+impl fmt::Debug for Forwarding {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::None => f.write_str("None"),
+            Self::Velocity { .. } => f
+                .debug_struct("Velocity")
+                .field("secret", &"<redacted>")
+                .finish(),
+        }
+    }
+}
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct AdminConfig {
@@ -130,6 +165,9 @@ pub struct ServerConfig {
     pub online_mode: bool,
     /// Base URL of the session server online mode asks.
     pub session_server: String,
+    /// Whether a proxy forwards players' identities (and then online mode
+    /// is the proxy's job).
+    pub forwarding: Forwarding,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -221,8 +259,30 @@ pub enum ConfigError {
     #[error("`{key}` must be set when the node is part of a cluster")]
     Missing { key: &'static str },
     // The value is a secret: the message names where it came from, never it.
-    #[error("`{key}` must be at least {MIN_SECRET_LEN} bytes long {origin}")]
-    WeakSecret { key: &'static str, origin: Origin },
+    #[error("`{key}` must be at least {min} bytes long {origin}")]
+    WeakSecret {
+        key: &'static str,
+        min: usize,
+        origin: Origin,
+    },
+    #[error("cannot read the secret file {} named by `{key}` {origin}: {error}", path.display())]
+    SecretFile {
+        key: &'static str,
+        path: PathBuf,
+        origin: Origin,
+        error: std::io::Error,
+    },
+    #[error(
+        "`server.forwarding` is \"velocity\" {origin}, so `server.forwarding_secret` or \
+         `server.forwarding_secret_file` must be set to the proxy's forwarding secret"
+    )]
+    NoForwardingSecret { origin: Origin },
+    #[error("`{key}` is set {origin}, but `server.forwarding` is not \"velocity\"")]
+    UnusedForwardingSecret { key: &'static str, origin: Origin },
+    #[error(
+        "`server.forwarding_secret` and `server.forwarding_secret_file` are both set: set one"
+    )]
+    TwoForwardingSecrets,
     #[error("`{key}` must be {expected}, got {value:?} {origin}")]
     Invalid {
         key: &'static str,
@@ -260,7 +320,7 @@ fn config_dir(path: &Path) -> &Path {
 
 fn build(settings: &Settings, config_dir: &Path) -> Result<Config, ConfigError> {
     Ok(Config {
-        server: server_config(settings)?,
+        server: server_config(settings, config_dir)?,
         world: world_config(settings, config_dir)?,
         admin: admin_config(settings)?,
         auth: AuthConfig {
@@ -284,7 +344,13 @@ fn cluster_config(settings: &Settings) -> Result<Option<ClusterConfig>, ConfigEr
         |text| text.parse().ok(),
     )?;
     let seeds = settings.string_list("cluster.seeds", "a list of \"id@host:port\"", parse_seed)?;
-    let secret = settings.secret("cluster.secret")?;
+    let register_recover = settings.boolean("cluster.register_recover", false)?;
+    let secret =
+        settings
+            .secret("cluster.secret", MIN_SECRET_LEN)?
+            .ok_or(ConfigError::Missing {
+                key: "cluster.secret",
+            })?;
     if node_id == 0 {
         return Err(ConfigError::Missing {
             key: "cluster.node_id",
@@ -295,6 +361,7 @@ fn cluster_config(settings: &Settings) -> Result<Option<ClusterConfig>, ConfigEr
         bind,
         seeds,
         secret,
+        register_recover,
     }))
 }
 
@@ -311,7 +378,74 @@ fn admin_config(settings: &Settings) -> Result<AdminConfig, ConfigError> {
     })
 }
 
-fn server_config(settings: &Settings) -> Result<ServerConfig, ConfigError> {
+/// `server.forwarding` and the secret it needs, from the key itself or from
+/// a file (as Velocity keeps it in `forwarding.secret`).
+fn forwarding_config(settings: &Settings, config_dir: &Path) -> Result<Forwarding, ConfigError> {
+    let velocity = settings.string(
+        "server.forwarding",
+        "\"none\" or \"velocity\"",
+        false,
+        |text| match text {
+            "none" => Some(false),
+            "velocity" => Some(true),
+            _ => None,
+        },
+    )?;
+    const INLINE: &str = "server.forwarding_secret";
+    const FILE: &str = "server.forwarding_secret_file";
+    let inline = settings.secret(INLINE, MIN_FORWARDING_SECRET_LEN)?;
+    let file = settings.string(FILE, "a non-empty path", None, |text| {
+        (!text.is_empty()).then(|| Some(config_dir.join(text)))
+    })?;
+    if !velocity {
+        return match [INLINE, FILE]
+            .into_iter()
+            .find_map(|key| settings.0.get_key_value(key))
+        {
+            Some((key, setting)) => Err(ConfigError::UnusedForwardingSecret {
+                key,
+                origin: setting.origin.clone(),
+            }),
+            None => Ok(Forwarding::None),
+        };
+    }
+    let secret = match (inline, file) {
+        (Some(_), Some(_)) => return Err(ConfigError::TwoForwardingSecrets),
+        (Some(secret), None) => secret,
+        (None, Some(path)) => read_secret_file(settings, FILE, &path)?,
+        (None, None) => {
+            let origin = settings.origin("server.forwarding");
+            return Err(ConfigError::NoForwardingSecret { origin });
+        }
+    };
+    Ok(Forwarding::Velocity { secret })
+}
+
+/// A secret kept in a file of its own. Line breaks are dropped, as Velocity
+/// does when it reads `forwarding.secret`, so a trailing newline is harmless.
+fn read_secret_file(
+    settings: &Settings,
+    key: &'static str,
+    path: &Path,
+) -> Result<String, ConfigError> {
+    let text = fs::read_to_string(path).map_err(|error| ConfigError::SecretFile {
+        key,
+        path: path.to_owned(),
+        origin: settings.origin(key),
+        error,
+    })?;
+    let secret: String = text.lines().collect();
+    if secret.len() < MIN_FORWARDING_SECRET_LEN {
+        return Err(ConfigError::WeakSecret {
+            key,
+            min: MIN_FORWARDING_SECRET_LEN,
+            origin: Origin::File(path.to_owned()),
+        });
+    }
+    Ok(secret)
+}
+
+fn server_config(settings: &Settings, config_dir: &Path) -> Result<ServerConfig, ConfigError> {
     let default_bind = SocketAddr::from(([0, 0, 0, 0], DEFAULT_PORT));
     let threshold = settings.integer("server.compression_threshold", -1_i32, 65535, 256)?;
     Ok(ServerConfig {
@@ -343,6 +477,7 @@ fn server_config(settings: &Settings) -> Result<ServerConfig, ConfigError> {
                 (!rest.is_empty()).then(|| text.to_owned())
             },
         )?,
+        forwarding: forwarding_config(settings, config_dir)?,
     })
 }
 
@@ -528,19 +663,28 @@ impl Settings {
             })
     }
 
-    /// A secret string of at least `MIN_SECRET_LEN` bytes.
-    fn secret(&self, key: &'static str) -> Result<String, ConfigError> {
+    /// A secret string of at least `min` bytes, if the key is set.
+    fn secret(&self, key: &'static str, min: usize) -> Result<Option<String>, ConfigError> {
         let Some(setting) = self.0.get(key) else {
-            return Err(ConfigError::Missing { key });
+            return Ok(None);
         };
         match &setting.value {
-            Value::String(text) if text.len() >= MIN_SECRET_LEN => Ok(text.clone()),
+            Value::String(text) if text.len() >= min => Ok(Some(text.clone())),
             Value::String(_) => Err(ConfigError::WeakSecret {
                 key,
+                min,
                 origin: setting.origin.clone(),
             }),
             _ => Err(setting.wrong_type(key, "a string")),
         }
+    }
+
+    /// Where a set key's value came from. Only for keys known to be set.
+    fn origin(&self, key: &str) -> Origin {
+        self.0
+            .get(key)
+            .map(|setting| setting.origin.clone())
+            .unwrap_or_else(|| Origin::Env(env_var_name(key)))
     }
 
     /// A list of strings, each turned into `T` by `parse`.
@@ -663,9 +807,14 @@ mod tests {
             .add_table(text.parse().expect("valid TOML"), "", &path)
             .expect("only known keys");
         for (key, _) in KEYS {
-            // A cluster section would make the default a cluster node, so
-            // its keys are shown commented out.
-            let present = match key.strip_prefix("cluster.") {
+            // A cluster section would make the default a cluster node, and
+            // a forwarding secret without forwarding is an error, so these
+            // keys are shown commented out.
+            let commented = key.strip_prefix("cluster.").or_else(|| {
+                key.strip_prefix("server.")
+                    .filter(|k| k.starts_with("forwarding_"))
+            });
+            let present = match commented {
                 Some(name) => text.contains(&format!("# {name} =")),
                 None => settings.0.contains_key(key),
             };
@@ -987,6 +1136,108 @@ mod tests {
         assert!(
             bad_seed.starts_with("`cluster.seeds` must be a list of \"id@host:port\""),
             "{bad_seed}"
+        );
+    }
+
+    #[test]
+    fn velocity_forwarding_takes_its_secret_from_the_key_or_a_file() {
+        let file = TempConfig::new("[server]\nforwarding = \"velocity\"\n");
+        let config = file
+            .load(&[("TESSERA_SERVER_FORWARDING_SECRET", "twelve-bytes")])
+            .expect("inline secret loads");
+        assert_eq!(
+            config.server.forwarding,
+            Forwarding::Velocity {
+                secret: "twelve-bytes".into()
+            }
+        );
+        assert!(!format!("{config:?}").contains("twelve-bytes"));
+
+        // Velocity writes forwarding.secret without a newline; an editor adds one.
+        fs::write(file.dir.join("forwarding.secret"), "from-a-file-01\n").expect("write secret");
+        let config = file
+            .load(&[("TESSERA_SERVER_FORWARDING_SECRET_FILE", "forwarding.secret")])
+            .expect("secret file loads");
+        assert_eq!(
+            config.server.forwarding,
+            Forwarding::Velocity {
+                secret: "from-a-file-01".into()
+            }
+        );
+        let config = TempConfig::new("").load(&[]).expect("loads");
+        assert_eq!(config.server.forwarding, Forwarding::None);
+    }
+
+    #[test]
+    fn forwarding_mistakes_are_named_without_the_secret() {
+        let file = TempConfig::new("[server]\nforwarding = \"velocity\"\n");
+        let missing = file.error(&[]);
+        assert_eq!(
+            missing,
+            format!(
+                "`server.forwarding` is \"velocity\" in {}, so `server.forwarding_secret` or \
+                 `server.forwarding_secret_file` must be set to the proxy's forwarding secret",
+                file.path.display()
+            )
+        );
+        let weak = file.error(&[("TESSERA_SERVER_FORWARDING_SECRET", "hunter2")]);
+        assert_eq!(
+            weak,
+            "`server.forwarding_secret` must be at least 12 bytes long \
+             in environment variable TESSERA_SERVER_FORWARDING_SECRET"
+        );
+        fs::write(file.dir.join("weak.secret"), "hunter2\n").expect("write secret");
+        let weak_file = file.error(&[("TESSERA_SERVER_FORWARDING_SECRET_FILE", "weak.secret")]);
+        assert!(
+            weak_file.starts_with("`server.forwarding_secret_file` must be at least 12 bytes")
+                && weak_file.contains("weak.secret")
+                && !weak_file.contains("hunter2"),
+            "{weak_file}"
+        );
+        let absent = file.error(&[("TESSERA_SERVER_FORWARDING_SECRET_FILE", "absent.secret")]);
+        assert!(
+            absent.starts_with("cannot read the secret file ")
+                && absent.contains("absent.secret")
+                && absent.contains("`server.forwarding_secret_file`"),
+            "{absent}"
+        );
+        let both = file.error(&[
+            ("TESSERA_SERVER_FORWARDING_SECRET", "twelve-bytes"),
+            ("TESSERA_SERVER_FORWARDING_SECRET_FILE", "weak.secret"),
+        ]);
+        assert!(both.contains("are both set"), "{both}");
+        let unused =
+            TempConfig::new("").error(&[("TESSERA_SERVER_FORWARDING_SECRET", "twelve-bytes")]);
+        assert_eq!(
+            unused,
+            "`server.forwarding_secret` is set in environment variable \
+             TESSERA_SERVER_FORWARDING_SECRET, but `server.forwarding` is not \"velocity\""
+        );
+        let unknown = file.error(&[("TESSERA_SERVER_FORWARDING", "bungeecord")]);
+        assert!(
+            unknown.starts_with(
+                "`server.forwarding` must be \"none\" or \"velocity\", got \"bungeecord\""
+            ),
+            "{unknown}"
+        );
+    }
+
+    #[test]
+    fn register_recover_is_off_unless_set() {
+        let env = [
+            ("TESSERA_CLUSTER_NODE_ID", "3"),
+            ("TESSERA_CLUSTER_SECRET", "sixteen-bytes-or-more"),
+        ];
+        let file = TempConfig::new("");
+        let cluster = |config: Config| config.cluster.expect("cluster");
+        assert!(!cluster(file.load(&env).expect("loads")).register_recover);
+        let on = [&env[..], &[("TESSERA_CLUSTER_REGISTER_RECOVER", "true")]].concat();
+        assert!(cluster(file.load(&on).expect("loads")).register_recover);
+        let bad = [&env[..], &[("TESSERA_CLUSTER_REGISTER_RECOVER", "yes")]].concat();
+        let message = file.error(&bad);
+        assert!(
+            message.starts_with("`cluster.register_recover` must be true or false"),
+            "{message}"
         );
     }
 

@@ -9,6 +9,7 @@ use tessera_auth::accounts::{Accounts, LocalRegisters};
 use tessera_net::frontend::Auth;
 use tessera_net::online::OnlineMode;
 use tessera_net::ops_watch::OpsWatch;
+use tessera_net::velocity::VelocityForwarding;
 use tessera_net::{Frontend, FrontendConfig};
 use tessera_world::coords::RegionGrid;
 use tessera_world::framing::Framing;
@@ -21,7 +22,7 @@ use tokio::net::TcpListener;
 use tracing::info;
 
 use crate::cluster::{Cluster, ClusterStart};
-use crate::config::{Config, GeneratorKind, ServerConfig};
+use crate::config::{Config, Forwarding, GeneratorKind, ServerConfig};
 
 const ICON_FILE: &str = "server-icon.png";
 /// The id of a node that runs without a cluster.
@@ -51,6 +52,12 @@ async fn online_mode(server: &ServerConfig) -> anyhow::Result<Option<Arc<OnlineM
     if !server.online_mode {
         return Ok(None);
     }
+    if server.forwarding != Forwarding::None {
+        // The proxy checks accounts with the session server; logins that
+        // reach this node carry its signed verdict instead.
+        info!("server.online_mode is left to the proxy: server.forwarding is on");
+        return Ok(None);
+    }
     let online = OnlineMode::new(&server.session_server)
         .await
         .context("cannot start in online mode (server.online_mode)")?;
@@ -59,6 +66,17 @@ async fn online_mode(server: &ServerConfig) -> anyhow::Result<Option<Arc<OnlineM
         server.session_server
     );
     Ok(Some(Arc::new(online)))
+}
+
+/// What checks the player info a Velocity proxy forwards, when `server.forwarding` says so.
+fn forwarding(server: &ServerConfig) -> Option<Arc<VelocityForwarding>> {
+    match &server.forwarding {
+        Forwarding::None => None,
+        Forwarding::Velocity { secret } => {
+            info!("velocity modern forwarding: players must connect through the proxy");
+            Some(Arc::new(VelocityForwarding::new(secret.as_bytes())))
+        }
+    }
 }
 
 /// The authentication service of a node without a cluster, over its own
@@ -113,6 +131,7 @@ impl Node {
                 compression_threshold: config.server.compression_threshold,
                 favicon: favicon(config_folder)?,
                 online_mode: online_mode(&config.server).await?,
+                forwarding: forwarding(&config.server),
             },
             world.clone(),
         );
