@@ -26,6 +26,8 @@ pub struct Connection {
     writer: OwnedWriteHalf,
     decoder: PacketDecoder,
     encoder: PacketEncoder,
+    /// Something was queued since the last flush.
+    pending: bool,
 }
 
 impl Connection {
@@ -39,6 +41,7 @@ impl Connection {
             writer,
             decoder: PacketDecoder::new(),
             encoder: PacketEncoder::new(),
+            pending: false,
         }
     }
 
@@ -71,15 +74,23 @@ impl Connection {
         if let Err(e) = self.encoder.append_packet(packet) {
             tracing::error!("could not encode {}: {e:#}", P::NAME);
         }
+        self.pending = true;
     }
 
     /// Queues bytes that are already framed with this connection's compression.
     pub fn queue_framed(&mut self, bytes: &[u8]) {
         self.encoder.append_bytes(bytes);
+        self.pending = true;
+    }
+
+    /// Whether bytes wait for the next `flush`.
+    pub fn has_pending(&self) -> bool {
+        self.pending
     }
 
     /// Writes everything queued in one go.
     pub async fn flush(&mut self) -> Result<(), ClientError> {
+        self.pending = false;
         let bytes: BytesMut = self.encoder.take();
         if bytes.is_empty() {
             return Ok(());

@@ -1,6 +1,6 @@
 //! A player's session: owns the client's socket for the whole stay, turns
 //! its packets into messages for the region that owns the player, and
-//! writes what regions send back, one write per batch.
+//! writes what regions send back, at most once per tick.
 
 mod auth;
 mod commands;
@@ -37,6 +37,9 @@ use view::View;
 /// the bytes already gathered for long.
 const DRAIN_AT_ONCE: usize = 256;
 const KEEP_ALIVE_EVERY: Duration = Duration::from_secs(10);
+/// Regions tick out of phase, so a player near a region corner gets several
+/// batches a tick; they are gathered and written together at most this often.
+const WRITE_EVERY: Duration = tessera_world::TICK;
 const KEEP_ALIVE_TIMEOUT: Duration = Duration::from_secs(30);
 
 enum Event {
@@ -45,6 +48,7 @@ enum Event {
     Owner(OwnerChange),
     Message(Option<ToSession>),
     Timer,
+    WriteDue,
     Permission(permissions::PermissionEvent),
     Shutdown(String),
 }
@@ -75,6 +79,9 @@ pub struct Session {
     /// Where the client connects from, for rate limits and IP bans.
     address: String,
     gate: auth::Gate,
+    /// What was queued must go out now, not at the next paced write:
+    /// spawning, teleports and keep-alives.
+    urgent: bool,
     /// The player's op level, for commands and the command tree.
     permissions: permissions::Permissions,
 }
@@ -118,6 +125,7 @@ impl Session {
             last_state: None,
             address: peer,
             gate: auth::Gate::new(gate_open),
+            urgent: false,
             permissions,
         };
         let end = match session.join().await {
@@ -131,6 +139,10 @@ impl Session {
         let mut shutdown = self.frontend.shutdown_signal();
         let mut timer = tokio::time::interval(Duration::from_secs(1));
         let mut owners = self.frontend.world.ownership_changes();
+        let mut last_write = Instant::now();
+        let write_timer = tokio::time::sleep(Duration::ZERO);
+        tokio::pin!(write_timer);
+        let mut write_armed = false;
         loop {
             let event = tokio::select! {
                 frame = self.conn.next_frame() => Event::Packet(frame),
@@ -138,6 +150,7 @@ impl Session {
                 Ok(change) = owners.recv() => Event::Owner(change),
                 Some(event) = self.gate.events.recv() => Event::Auth(event),
                 _ = timer.tick() => Event::Timer,
+                () = &mut write_timer, if write_armed => Event::WriteDue,
                 event = self.permissions.next() => Event::Permission(event),
                 Ok(()) = shutdown.changed() => {
                     Event::Shutdown(shutdown.borrow().clone().unwrap_or_default())
@@ -161,18 +174,33 @@ impl Session {
                     Ok(())
                 }
                 Event::Timer => self.keep_alive().and_then(|()| self.gate_timer()),
+                Event::WriteDue => {
+                    write_armed = false;
+                    Ok(())
+                }
                 Event::Shutdown(reason) => Err(End::Kick(reason)),
             };
             if let Err(end) = outcome {
                 return end;
             }
-            // Batches that arrived meanwhile go out in the same write: one
-            // syscall per tick, not one per region batch.
+            // Batches that arrived meanwhile go out in the same write.
             if let Err(end) = self.drain_inbox() {
                 return end;
             }
-            if let Err(e) = self.conn.flush().await {
-                return End::Gone(e);
+            if !self.conn.has_pending() {
+                continue;
+            }
+            let now = Instant::now();
+            let due = last_write + WRITE_EVERY;
+            if self.urgent || now >= due {
+                self.urgent = false;
+                last_write = now;
+                if let Err(e) = self.conn.flush().await {
+                    return End::Gone(e);
+                }
+            } else if !write_armed {
+                write_timer.as_mut().reset(due.into());
+                write_armed = true;
             }
         }
     }
@@ -191,7 +219,10 @@ impl Session {
     fn handle_message(&mut self, msg: ToSession) -> Result<(), End> {
         match msg {
             ToSession::Deliver(items) => self.deliver(items),
-            ToSession::Joined(state) => self.joined(*state),
+            ToSession::Joined(state) => {
+                self.urgent = true;
+                self.joined(*state);
+            }
             ToSession::OwnerChanged(region) => {
                 *self
                     .me
@@ -201,6 +232,7 @@ impl Session {
                 self.owner = region;
             }
             ToSession::Moved(to) => {
+                self.urgent = true;
                 self.teleport_pending = true;
                 self.moved_to(to);
             }
@@ -230,6 +262,7 @@ impl Session {
         } else if self.last_keep_alive_sent.elapsed() >= KEEP_ALIVE_EVERY {
             let id = rand_id();
             self.conn.queue(&KeepAliveS2c { id });
+            self.urgent = true;
             self.keep_alive = Some((id, Instant::now()));
             self.last_keep_alive_sent = Instant::now();
         }
