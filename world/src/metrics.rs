@@ -40,6 +40,11 @@ impl WorldMetrics {
         self.loaded_chunks.fetch_add(1, Ordering::Relaxed);
     }
 
+    pub fn chunks_unloaded(&self, count: usize) {
+        let count = i64::try_from(count).unwrap_or(i64::MAX);
+        self.loaded_chunks.fetch_sub(count, Ordering::Relaxed);
+    }
+
     pub fn loaded_chunks(&self) -> i64 {
         self.loaded_chunks.load(Ordering::Relaxed)
     }

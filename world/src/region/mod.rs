@@ -6,6 +6,7 @@ mod handoff;
 mod movement;
 mod outbox;
 mod persistence;
+mod unload;
 mod view;
 
 use std::collections::{HashMap, HashSet};
@@ -91,6 +92,7 @@ pub struct Region {
     handoffs: Handoffs,
     outbox: Outbox,
     persistence: persistence::Persistence,
+    unused: unload::Unused,
     ticks: u64,
 }
 
@@ -107,6 +109,7 @@ impl Region {
             handoffs: Handoffs::default(),
             outbox: Outbox::default(),
             persistence: Default::default(),
+            unused: Default::default(),
             ticks: 0,
         }
     }
@@ -312,6 +315,9 @@ impl Region {
             self.send_snapshots();
         }
         self.dig_progress();
+        if self.ticks.is_multiple_of(unload::SWEEP_EVERY_TICKS) {
+            self.unload_unused(Instant::now());
+        }
         self.save_if_due();
         for (handoff, target, msg) in self.handoffs.due_for_retry(self.pos) {
             warn!(region = %self.pos(), handoff, to = %target, "handoff not acknowledged; retrying");

@@ -35,6 +35,14 @@ impl Persistence {
     pub fn take_saved(&mut self, chunk: ChunkPos) -> Option<Chunk> {
         self.saved.remove(&chunk)
     }
+
+    /// A chunk left memory: one players changed is kept with the saved
+    /// chunks, so saves still write it and it loads from there again.
+    pub fn unloaded(&mut self, pos: ChunkPos, chunk: Chunk) {
+        if self.modified.contains(&pos) {
+            self.saved.insert(pos, chunk);
+        }
+    }
 }
 
 impl Region {

@@ -1,0 +1,210 @@
+//! Letting go of chunks nobody needs: a chunk no session views and no player
+//! stands or digs in is dropped after a grace period. A chunk players changed
+//! goes back to the region's saved chunks, which every save writes and the
+//! next subscription loads from, so it returns with its changes.
+
+use std::collections::{HashMap, HashSet};
+use std::time::{Duration, Instant};
+
+use valence_protocol::ChunkPos;
+
+use super::{Region, Slot};
+
+/// How long a chunk stays loaded after its last viewer left: players
+/// walking back and forth across a view's edge should not reload it.
+const UNLOAD_AFTER: Duration = Duration::from_secs(30);
+/// Ticks between looks for unused chunks (one second).
+pub(super) const SWEEP_EVERY_TICKS: u64 = 20;
+
+/// When each unused chunk was first seen unused.
+#[derive(Default)]
+pub(super) struct Unused(HashMap<ChunkPos, Instant>);
+
+impl Region {
+    /// Unloads the chunks unused for the grace period as of `now`.
+    pub(super) fn unload_unused(&mut self, now: Instant) {
+        let in_use = self.chunks_in_use();
+        let unused = &mut self.unused.0;
+        let mut expired = Vec::new();
+        for (pos, slot) in &self.chunks {
+            let idle =
+                matches!(slot, Slot::Ready(s) if s.viewers.is_empty()) && !in_use.contains(pos);
+            if !idle {
+                unused.remove(pos);
+                continue;
+            }
+            let since = *unused.entry(*pos).or_insert(now);
+            if now.saturating_duration_since(since) >= UNLOAD_AFTER {
+                expired.push(*pos);
+            }
+        }
+        unused.retain(|pos, _| self.chunks.contains_key(pos));
+        for pos in expired {
+            self.unused.0.remove(&pos);
+            if let Some(Slot::Ready(slot)) = self.chunks.remove(&pos) {
+                self.persistence.unloaded(pos, slot.chunk);
+                self.world.metrics.chunks_unloaded(1);
+            }
+        }
+    }
+
+    /// Chunks a player stands in, digs in, or was just promised.
+    fn chunks_in_use(&self) -> HashSet<ChunkPos> {
+        let standing = self.players.values().map(|p| p.state.chunk());
+        let digging = self
+            .diggers
+            .values()
+            .map(|d| ChunkPos::from_block_pos(d.pos));
+        let subscribing = self.new_viewers.iter().map(|(chunk, _)| *chunk);
+        standing.chain(digging).chain(subscribing).collect()
+    }
+
+    fn ready_chunks(&self) -> usize {
+        self.chunks
+            .values()
+            .filter(|slot| matches!(slot, Slot::Ready(_)))
+            .count()
+    }
+}
+
+impl Drop for Region {
+    /// A region stopped, moved away or restarted after a panic no longer
+    /// holds its chunks.
+    fn drop(&mut self) {
+        self.world.metrics.chunks_unloaded(self.ready_chunks());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use tessera_cluster::{mailbox, Mailbox};
+    use valence_protocol::math::DVec3;
+    use valence_protocol::{BlockPos, BlockState};
+
+    use super::*;
+    use crate::coords::{RegionGrid, RegionPos};
+    use crate::framing::Framing;
+    use crate::gen::Flat;
+    use crate::messages::{BlockChange, Precondition, RegionMsg};
+    use crate::player::PlayerState;
+    use crate::region::RegionMail;
+    use crate::routing::SingleNode;
+    use crate::store::RegionStore;
+    use crate::world::{World, WorldSettings};
+
+    fn world(dir: &std::path::Path) -> Arc<World> {
+        World::new(WorldSettings {
+            node: 1,
+            generator: Arc::new(Flat),
+            grid: RegionGrid { size: 32 },
+            framing: Framing::default(),
+            biome: 0,
+            spawn: (0, 0),
+            placement: Arc::new(SingleNode(1)),
+            store: Some(RegionStore::new(dir.to_owned())),
+        })
+    }
+
+    /// Loads a chunk for a viewer that then leaves, handling messages until
+    /// the chunk generator's answer arrives.
+    async fn subscribe(region: &mut Region, inbox: &mut Mailbox<RegionMail>, chunk: ChunkPos) {
+        let (session, _session_inbox) = region.world.open_session();
+        region.handle(RegionMsg::Subscribe { chunk, session });
+        while !matches!(region.chunks.get(&chunk), Some(Slot::Ready(_))) {
+            match inbox.recv().await {
+                Some(RegionMail::ChunkReady { chunk, data }) => region.chunk_ready(chunk, *data),
+                other => panic!("unexpected mail {other:?}"),
+            }
+        }
+        region.flush();
+        region.unsubscribe(chunk, session);
+    }
+
+    #[tokio::test]
+    async fn an_unviewed_chunk_unloads_and_comes_back_with_its_changes() {
+        let dir = std::env::temp_dir().join(format!("tessera-unload-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let world = world(&dir);
+        let (me, mut inbox) = mailbox(64);
+        let mut region = Region::new(RegionPos { x: 0, z: 0 }, me, world.clone());
+        let (changed, untouched) = (ChunkPos::new(1, 1), ChunkPos::new(2, 1));
+        subscribe(&mut region, &mut inbox, changed).await;
+        subscribe(&mut region, &mut inbox, untouched).await;
+        let pos = BlockPos::new(20, 0, 21);
+        region.handle(RegionMsg::SetBlock(BlockChange {
+            pos,
+            only_if: Precondition::Replaceable,
+            state: BlockState::OAK_LOG,
+            ack: None,
+        }));
+        assert_eq!(world.metrics.loaded_chunks(), 2);
+
+        let start = Instant::now();
+        region.unload_unused(start);
+        region.unload_unused(start + UNLOAD_AFTER / 2);
+        assert_eq!(
+            world.metrics.loaded_chunks(),
+            2,
+            "still in its grace period"
+        );
+        region.unload_unused(start + UNLOAD_AFTER);
+        assert!(region.chunks.is_empty());
+        assert_eq!(world.metrics.loaded_chunks(), 0);
+
+        region.save_now().await;
+        let saved = world.store.as_ref().unwrap().load(region.pos()).unwrap();
+        assert_eq!(saved.chunks.len(), 1, "only the changed chunk is saved");
+        assert_eq!(saved.chunks[0].1.block(4, 0, 5), BlockState::OAK_LOG);
+
+        subscribe(&mut region, &mut inbox, changed).await;
+        let Some(Slot::Ready(slot)) = region.chunks.get(&changed) else {
+            panic!("the chunk did not load again");
+        };
+        assert_eq!(slot.chunk.block(4, 0, 5), BlockState::OAK_LOG);
+        assert_eq!(world.metrics.loaded_chunks(), 1);
+        drop(region);
+        assert_eq!(world.metrics.loaded_chunks(), 0);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[tokio::test]
+    async fn a_chunk_with_a_viewer_or_a_player_stays() {
+        let dir = std::env::temp_dir().join(format!("tessera-unload-kept-{}", std::process::id()));
+        let world = world(&dir);
+        let (me, mut inbox) = mailbox(64);
+        let mut region = Region::new(RegionPos { x: 0, z: 0 }, me, world.clone());
+        let chunk = ChunkPos::new(0, 0);
+        subscribe(&mut region, &mut inbox, chunk).await;
+        let (viewer, _viewer_inbox) = world.open_session();
+        region.handle(RegionMsg::Subscribe {
+            chunk,
+            session: viewer,
+        });
+        region.flush();
+        let start = Instant::now();
+        region.unload_unused(start);
+        region.unload_unused(start + UNLOAD_AFTER * 2);
+        assert_eq!(world.metrics.loaded_chunks(), 1);
+        region.unsubscribe(chunk, viewer);
+        let player = PlayerState::new(
+            uuid::Uuid::from_u128(1),
+            "standing".into(),
+            1,
+            DVec3::new(1.5, 0.0, 1.5),
+        );
+        region.handle(RegionMsg::Join {
+            player: Box::new(player),
+            session: viewer,
+        });
+        region.unload_unused(start + UNLOAD_AFTER * 3);
+        region.unload_unused(start + UNLOAD_AFTER * 4);
+        assert_eq!(world.metrics.loaded_chunks(), 1, "a player stands in it");
+        region.handle(RegionMsg::Leave { entity: 1 });
+        region.unload_unused(start + UNLOAD_AFTER * 5);
+        region.unload_unused(start + UNLOAD_AFTER * 6);
+        assert_eq!(world.metrics.loaded_chunks(), 0);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
