@@ -12,6 +12,7 @@ mod login;
 pub mod metrics;
 pub mod online;
 pub mod ops_watch;
+mod player_record;
 pub mod players;
 mod session;
 mod status;

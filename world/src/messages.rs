@@ -120,6 +120,9 @@ pub enum ToSession {
     Snapshot(Box<PlayerState>),
     /// Close the connection with this reason.
     Disconnect(String),
+    /// The region let the player go (it left): its state at that moment,
+    /// which the session saves to the player's record.
+    Left(Box<PlayerState>),
 }
 
 /// What a player does, decoded from the client's packets by the frontend.
@@ -231,9 +234,16 @@ pub enum RegionMsg {
         #[serde(with = "crate::wire::protocol")]
         mode: GameMode,
     },
-    /// The player's connection closed.
+    /// The player's connection closed. The region answers with `ToSession::Left`.
     Leave {
         entity: EntityId,
+    },
+    /// Gives a player already in the world what its saved record holds:
+    /// look, inventory, held slot, game mode, then moves it to the saved
+    /// position. Used when the record may only be revealed after login.
+    Restore {
+        entity: EntityId,
+        saved: Box<PlayerState>,
     },
     Subscribe {
         #[serde(with = "crate::wire::protocol")]

@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use tessera_auth::accounts::AccountError;
+use tessera_auth::accounts::{AccountError, RegisterUnavailable, StoredPlayer};
 use tokio::sync::mpsc;
 use valence_protocol::packets::play::player_position_look_s2c::PlayerPositionLookFlags;
 use valence_protocol::packets::play::PlayerPositionLookS2c;
@@ -28,6 +28,8 @@ pub(super) enum AuthEvent {
     Admitted(&'static str),
     Refused(AccountError),
     PasswordChanged,
+    /// The player's record, read once the player proved who it is.
+    Record(Result<StoredPlayer, RegisterUnavailable>),
 }
 
 /// The gate's state for one session.
@@ -51,6 +53,10 @@ impl Gate {
             events,
             sender,
         }
+    }
+
+    pub fn sender(&self) -> mpsc::UnboundedSender<AuthEvent> {
+        self.sender.clone()
     }
 }
 
@@ -77,7 +83,7 @@ impl Session {
         });
     }
 
-    pub(super) fn auth_event(&mut self, event: AuthEvent) {
+    pub(super) fn auth_event(&mut self, event: AuthEvent) -> Result<(), End> {
         match event {
             AuthEvent::Prompt { registered } => {
                 self.gate.registered = Some(registered);
@@ -87,10 +93,13 @@ impl Session {
                 self.gate.open = true;
                 self.tell(what.color(Color::GREEN));
                 tracing::info!(player = %self.me.name, "{what}");
+                self.load_after_login();
             }
             AuthEvent::Refused(e) => self.tell(e.to_string().color(Color::RED)),
             AuthEvent::PasswordChanged => self.tell("Password changed".color(Color::GREEN)),
+            AuthEvent::Record(stored) => return self.record_loaded(stored),
         }
+        Ok(())
     }
 
     fn prompt(&mut self) {

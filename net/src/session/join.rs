@@ -39,7 +39,8 @@ const DISPLACE_WAIT: Duration = Duration::from_secs(5);
 
 impl Session {
     /// Admits the player, sends the client into the world and hands the
-    /// player to the region at the spawn point.
+    /// player to the region where its record says it was (in a cluster,
+    /// possibly another node's), or to the one at the spawn point.
     pub(super) async fn join(&mut self) -> Result<(), End> {
         let frontend = self.frontend.clone();
         let players = &frontend.players;
@@ -50,6 +51,8 @@ impl Session {
             Ok(Some(older)) => older.kick(&frontend.world, DISPLACED),
             Ok(None) => {}
         }
+        let mut state = self.starting_state().await?;
+        self.place(&state);
         self.send_game_join();
         let directory = &frontend.directory;
         directory.announce_joined(self.me.as_remote(frontend.world.node));
@@ -58,12 +61,6 @@ impl Session {
             .queue_framed(&players.tab_entries(&players.all(), &directory.remote_players()));
         frontend
             .broadcast_message(format!("{} joined the game", self.me.name).color(Color::YELLOW));
-        let mut state = PlayerState::new(
-            self.me.uuid,
-            self.me.name.clone(),
-            self.me.entity,
-            self.position,
-        );
         state.awaiting_teleport = Some(self.frontend.world.next_teleport_id());
         self.to_owner(RegionMsg::Join {
             player: Box::new(state),

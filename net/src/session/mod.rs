@@ -9,6 +9,7 @@ mod input;
 mod join;
 pub use join::ban_message;
 mod permissions;
+mod record;
 mod view;
 
 use std::collections::HashMap;
@@ -79,6 +80,8 @@ pub struct Session {
     /// Where the client connects from, for rate limits and IP bans.
     address: String,
     gate: auth::Gate,
+    /// The player's record in the register: its saves and whether it may be saved.
+    saving: record::Saving,
     /// What was queued must go out now, not at the next paced write:
     /// spawning, teleports and keep-alives.
     urgent: bool,
@@ -103,6 +106,7 @@ impl Session {
             owner: Mutex::new(owner),
         });
         let permissions = permissions::Permissions::new(&frontend, me.uuid.to_string());
+        let records = frontend.auth.get().map(|a| a.accounts.player_records());
         let radius = i32::from(frontend.config.view_distance);
         // Online mode proves who the player is; the gate is for offline mode.
         let gate_open = frontend.config.online_mode.is_some()
@@ -125,6 +129,7 @@ impl Session {
             last_state: None,
             address: peer,
             gate: auth::Gate::new(gate_open),
+            saving: record::Saving::new(records),
             urgent: false,
             permissions,
         };
@@ -159,10 +164,7 @@ impl Session {
             let outcome = match event {
                 Event::Packet(Ok(frame)) => self.handle_packet(frame),
                 Event::Packet(Err(e)) => Err(End::from(e)),
-                Event::Auth(event) => {
-                    self.auth_event(event);
-                    Ok(())
-                }
+                Event::Auth(event) => self.auth_event(event),
                 Event::Owner(change) => {
                     self.reattach(change);
                     Ok(())
@@ -173,7 +175,10 @@ impl Session {
                     self.permission_event(event);
                     Ok(())
                 }
-                Event::Timer => self.keep_alive().and_then(|()| self.gate_timer()),
+                Event::Timer => {
+                    self.save_if_due();
+                    self.keep_alive().and_then(|()| self.gate_timer())
+                }
                 Event::WriteDue => {
                     write_armed = false;
                     Ok(())
@@ -249,6 +254,8 @@ impl Session {
                     .announce_game_mode(self.me.uuid, mode);
             }
             ToSession::Snapshot(state) => self.last_state = Some(*state),
+            // Answers Leave; the session waits for it only while leaving.
+            ToSession::Left(_) => {}
             ToSession::Disconnect(reason) => return Err(End::Kick(reason)),
         }
         Ok(())
@@ -311,6 +318,9 @@ impl Session {
         self.to_owner(RegionMsg::Leave {
             entity: self.me.entity,
         });
+        // Before the name is free, so a login replacing this one reads
+        // what this one saved (see record.rs).
+        self.save_on_leave().await;
         let players = &self.frontend.players;
         if players.remove(&self.me.name, self.me.session) {
             players.broadcast(players.tab_remove(self.me.uuid));

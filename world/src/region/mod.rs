@@ -6,6 +6,7 @@ mod handoff;
 mod movement;
 mod outbox;
 mod persistence;
+mod restore;
 mod unload;
 mod view;
 
@@ -182,6 +183,7 @@ impl Region {
             RegionMsg::Teleport { entity, to } => self.teleport(entity, to),
             RegionMsg::SetGameMode { entity, mode } => self.set_game_mode(entity, mode),
             RegionMsg::Leave { entity } => self.leave(entity),
+            RegionMsg::Restore { entity, saved } => self.restore(entity, *saved),
             RegionMsg::Subscribe { chunk, session } => self.new_viewers.push((chunk, session)),
             RegionMsg::Unsubscribe { chunk, session } => self.unsubscribe(chunk, session),
             RegionMsg::SetBlock(change) => self.apply_block_change(change),
@@ -273,6 +275,7 @@ impl Region {
                 let chunk = player.state.chunk();
                 self.outbox
                     .feed(chunk, FeedEvent::EntityLeft { entity, to: None });
+                self.tell(player.session, ToSession::Left(Box::new(player.state)));
             }
             None => self.forward(entity, RegionMsg::Leave { entity }),
         }
