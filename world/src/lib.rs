@@ -6,6 +6,7 @@ pub mod chunk_packet;
 pub mod coords;
 pub mod framing;
 pub mod gen;
+pub mod handoff;
 mod hardness;
 pub mod messages;
 pub mod metrics;

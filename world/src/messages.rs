@@ -109,8 +109,12 @@ pub enum ToSession {
     Deliver(Vec<Delivery>),
     /// The region accepted the player: what the client needs to start playing.
     Joined(Box<PlayerState>),
-    /// The player's entity now lives in this region; send input there.
-    OwnerChanged(RegionPos),
+    /// The player's entity now lives in this region, at this hop
+    /// (`PlayerState::hop`); send input there.
+    OwnerChanged { region: RegionPos, hop: u64 },
+    /// A region gave up handing the player over (see `handoff`): its copy,
+    /// for the session to join again if it knows of nothing newer.
+    HandoffAbandoned(Box<PlayerState>),
     /// The server moved the player (teleport): the view follows.
     Moved(DVec3),
     /// The player's game mode changed.
@@ -220,6 +224,12 @@ pub enum RegionMsg {
     /// The adopting region has the player; stop retrying.
     AdoptAck {
         handoff: u64,
+    },
+    /// The session heard of a newer copy of its player: drop this region's
+    /// copy if it is at `hop` or older.
+    Release {
+        entity: EntityId,
+        hop: u64,
     },
     Input {
         entity: EntityId,

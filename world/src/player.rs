@@ -43,6 +43,8 @@ pub struct PlayerState {
     /// A server-set position the client has not confirmed yet; its moves
     /// until then predate the teleport and are ignored.
     pub awaiting_teleport: Option<i32>,
+    /// Handoffs the player went through; of two copies, the higher is newer.
+    pub hop: u64,
 }
 
 impl PlayerState {
@@ -61,6 +63,7 @@ impl PlayerState {
             sneaking: false,
             sprinting: false,
             awaiting_teleport: None,
+            hop: 0,
         }
     }
 

@@ -19,7 +19,7 @@ use crate::gen::Generator;
 use crate::messages::{EntityId, NodeBatch, NodeId, RegionMsg, SessionAddr, SessionId, ToSession};
 use crate::metrics::WorldMetrics;
 use crate::region::{LoadedChunk, Region, RegionMail};
-use crate::routing::{OwnerChange, Placement, RemoteLinks, Undelivered};
+use crate::routing::{OwnerChange, Ownership, Placement, RemoteLinks, Undelivered};
 use crate::store::RegionStore;
 
 /// Room for joins at spawn: each join subscribes hundreds of chunks at once.
@@ -144,6 +144,11 @@ impl World {
             .owner(region)
             .filter(|owner| owner.node == self.node)
             .map(|owner| owner.epoch)
+    }
+
+    /// The node that owns `region` now and its epoch, if it has an owner.
+    pub fn owner_of(&self, region: RegionPos) -> Option<Ownership> {
+        self.placement.owner(region)
     }
 
     pub fn region_of_point(&self, x: f64, z: f64) -> RegionPos {

@@ -2,7 +2,7 @@
 //! set of shown entities in step with the view.
 
 use tessera_world::messages::{Delivery, FeedEvent, RegionMsg};
-use tessera_world::player::{despawn_packet, PlayerState};
+use tessera_world::player::despawn_packet;
 use tessera_world::routing::OwnerChange;
 use valence_protocol::packets::play::{ChunkRenderDistanceCenterS2c, UnloadChunkS2c};
 use valence_protocol::{ChunkPos, VarInt};
@@ -137,21 +137,7 @@ impl Session {
             self.conn
                 .queue_framed(&despawn_packet(&self.frontend.framing, &stale));
         }
-        if self.owner == change.region {
-            let state = self.last_state.clone().unwrap_or_else(|| {
-                PlayerState::new(
-                    self.me.uuid,
-                    self.me.name.clone(),
-                    self.me.entity,
-                    self.position,
-                )
-            });
-            tracing::info!(region = %change.region, "re-attaching the player to the region's new owner");
-            self.to_owner(RegionMsg::Join {
-                player: Box::new(state),
-                session: self.me.session,
-            });
-        }
+        self.region_moved(change.region);
         for chunk in in_region {
             let msg = RegionMsg::Subscribe {
                 chunk,

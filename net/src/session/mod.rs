@@ -4,6 +4,7 @@
 
 mod auth;
 mod commands;
+mod custody;
 mod feed;
 mod input;
 mod join;
@@ -18,6 +19,7 @@ use std::time::{Duration, Instant};
 
 use tessera_cluster::Mailbox;
 use tessera_world::coords::RegionPos;
+use tessera_world::handoff::Custody;
 use tessera_world::messages::{EntityId, RegionMsg, ToSession};
 use tessera_world::player::PlayerState;
 use tessera_world::routing::OwnerChange;
@@ -68,6 +70,8 @@ pub struct Session {
     me: Arc<OnlinePlayer>,
     inbox: Mailbox<ToSession>,
     owner: RegionPos,
+    /// How new the owner's copy of the player is, and when to join it again.
+    custody: Custody,
     view: View,
     /// Entities the client shows, and the chunk each is in.
     visible: HashMap<EntityId, ChunkPos>,
@@ -118,6 +122,7 @@ impl Session {
             ),
             frontend,
             conn,
+            custody: Custody::new(me.entity),
             me,
             inbox,
             owner,
@@ -228,14 +233,8 @@ impl Session {
                 self.urgent = true;
                 self.joined(*state);
             }
-            ToSession::OwnerChanged(region) => {
-                *self
-                    .me
-                    .owner
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner) = region;
-                self.owner = region;
-            }
+            ToSession::OwnerChanged { region, hop } => self.owner_changed(region, hop),
+            ToSession::HandoffAbandoned(state) => self.handoff_abandoned(*state),
             ToSession::Moved(to) => {
                 self.urgent = true;
                 self.teleport_pending = true;
@@ -253,7 +252,10 @@ impl Session {
                     .directory
                     .announce_game_mode(self.me.uuid, mode);
             }
-            ToSession::Snapshot(state) => self.last_state = Some(*state),
+            ToSession::Snapshot(state) => {
+                self.custody.snapshot((*state).clone());
+                self.last_state = Some(*state);
+            }
             // Answers Leave; the session waits for it only while leaving.
             ToSession::Left(_) => {}
             ToSession::Disconnect(reason) => return Err(End::Kick(reason)),

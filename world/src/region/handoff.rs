@@ -1,75 +1,23 @@
-//! Handing a player to the neighbouring region it walked into: the adopter
-//! acknowledges each handoff id once, the sender retries until it does, and
-//! input that still arrives here for the player is forwarded.
+//! Drives this region's handoff core (`crate::handoff`): feeds it joins,
+//! adoptions, acknowledgements, leaves and the clock, and carries out what it
+//! says — messages to regions and sessions, players in and out.
 
-use std::collections::HashMap;
-use std::time::{Duration, Instant};
+use std::collections::HashSet;
+use std::time::Instant;
 
 use tracing::{debug, warn};
 
 use super::Region;
 use crate::coords::RegionPos;
+use crate::handoff::Output;
 use crate::messages::{EntityId, FeedEvent, RegionMsg, SessionAddr, ToSession};
 use crate::player::PlayerState;
-
-const RETRY_AFTER: Duration = Duration::from_secs(1);
-/// How long input for a departed player is still forwarded to its new region;
-/// far longer than a session takes to learn of its new owner.
-const FORWARD_FOR: Duration = Duration::from_secs(60);
-
-struct Pending {
-    to: RegionPos,
-    player: Box<PlayerState>,
-    session: SessionAddr,
-    sent: Instant,
-}
-
-#[derive(Default)]
-pub(super) struct Handoffs {
-    pending: HashMap<u64, Pending>,
-    forwards: HashMap<EntityId, (RegionPos, Instant)>,
-    /// Handoffs this region has adopted, so a retried Adopt is only re-acknowledged.
-    adopted: HashMap<u64, Instant>,
-}
-
-impl Handoffs {
-    pub fn acknowledged(&mut self, handoff: u64) {
-        self.pending.remove(&handoff);
-    }
-
-    /// Where input for a player that left this region goes now, if it left recently.
-    pub fn forward_to(&mut self, entity: EntityId) -> Option<RegionPos> {
-        self.forwards
-            .retain(|_, (_, since)| since.elapsed() < FORWARD_FOR);
-        self.forwards.get(&entity).map(|(to, _)| *to)
-    }
-
-    /// Adopt messages to send again, to regions that did not acknowledge them.
-    pub fn due_for_retry(&mut self, from: RegionPos) -> Vec<(u64, RegionPos, RegionMsg)> {
-        let now = Instant::now();
-        self.adopted
-            .retain(|_, at| now.duration_since(*at) < FORWARD_FOR);
-        self.pending
-            .iter_mut()
-            .filter(|(_, p)| now.duration_since(p.sent) >= RETRY_AFTER)
-            .map(|(&handoff, p)| {
-                p.sent = now;
-                let msg = RegionMsg::Adopt {
-                    handoff,
-                    from,
-                    player: p.player.clone(),
-                    session: p.session,
-                };
-                (handoff, p.to, msg)
-            })
-            .collect()
-    }
-}
+use crate::routing::Undelivered;
 
 impl Region {
     /// Sends a message for a player that already left to the region it went to.
     pub(super) fn forward(&mut self, entity: EntityId, msg: RegionMsg) {
-        if let Some(to) = self.handoffs.forward_to(entity) {
+        if let Some(to) = self.handoffs.forward_to(Instant::now(), entity) {
             if let Err(e) = self.world.to_region(to, msg) {
                 debug!(region = %self.pos(), %to, "forward failed: {e}");
             }
@@ -89,26 +37,22 @@ impl Region {
         // Viewers must see the player leave this region's chunk before the
         // adopter shows it in the next one.
         self.flush();
-        let state = Box::new(player.state);
-        let msg = RegionMsg::Adopt {
+        let epoch = self.world.owner_of(target).map(|o| o.epoch);
+        let adopt = self.handoffs.depart(
+            Instant::now(),
             handoff,
-            from: self.pos(),
-            player: state.clone(),
-            session: player.session,
-        };
-        if let Err(e) = self.world.to_region(target, msg) {
-            warn!(region = %self.pos(), to = %target, "handoff not sent, will retry: {e}");
-        }
-        self.handoffs
-            .forwards
-            .insert(entity, (target, Instant::now()));
-        let pending = Pending {
-            to: target,
-            player: state,
-            session: player.session,
-            sent: Instant::now(),
-        };
-        self.handoffs.pending.insert(handoff, pending);
+            target,
+            epoch,
+            player.state,
+            player.session,
+        );
+        self.carry_out(vec![adopt]);
+    }
+
+    pub(super) fn join(&mut self, state: PlayerState, session: SessionAddr) {
+        debug!(region = %self.pos(), player = %state.name, hop = state.hop, "player joins");
+        let out = self.handoffs.join(state, session);
+        self.carry_out(out);
     }
 
     pub(super) fn adopt(
@@ -118,17 +62,73 @@ impl Region {
         state: PlayerState,
         session: SessionAddr,
     ) {
-        if let Err(e) = self.world.to_region(from, RegionMsg::AdoptAck { handoff }) {
-            debug!(region = %self.pos(), %from, "ack not sent; the sender will retry: {e}");
+        debug!(region = %self.pos(), player = %state.name, handoff, hop = state.hop, "adoption offered");
+        let out = self.handoffs.adopt(handoff, from, state, session);
+        self.carry_out(out);
+    }
+
+    pub(super) fn release(&mut self, entity: EntityId, hop: u64) {
+        if let Some(remove) = self.handoffs.release(Instant::now(), entity, hop) {
+            debug!(region = %self.pos(), entity, hop, "stale copy released");
+            self.carry_out(vec![remove]);
         }
-        if self.handoffs.adopted.contains_key(&handoff) {
-            return;
+    }
+
+    /// Retries, give-ups, and departures whose target changed owner.
+    pub(super) fn handoff_tick(&mut self) {
+        let mut out = Vec::new();
+        for target in self.handoffs.targets() {
+            let epoch = self.world.owner_of(target).map(|o| o.epoch);
+            out.extend(self.handoffs.target_owner(target, epoch));
         }
-        self.handoffs.adopted.insert(handoff, Instant::now());
-        self.handoffs.forwards.remove(&state.entity);
-        debug!(region = %self.pos(), player = %state.name, handoff, "adopted");
-        self.tell(session, ToSession::OwnerChanged(self.pos()));
-        self.insert_player(state, session);
+        out.extend(self.handoffs.tick(Instant::now()));
+        self.carry_out(out);
+    }
+
+    fn carry_out(&mut self, outputs: Vec<Output>) {
+        let mut sessions_gone = HashSet::new();
+        for output in outputs {
+            match output {
+                Output::ToRegion(to, msg) => {
+                    if matches!(msg, RegionMsg::Adopt { .. }) {
+                        debug!(region = %self.pos(), %to, "sending adopt");
+                    }
+                    if let Err(e) = self.world.to_region(to, msg) {
+                        warn!(region = %self.pos(), %to, "handoff message not sent; retried on tick: {e}");
+                    }
+                }
+                Output::ToSession(session, msg) => {
+                    if let ToSession::HandoffAbandoned(state) = &msg {
+                        warn!(region = %self.pos(), player = %state.name, "handoff abandoned; the session decides");
+                    }
+                    if let Err(e) = self.world.to_session(session, msg) {
+                        debug!(region = %self.pos(), ?session, "session not told: {e}");
+                        if e == Undelivered::Gone {
+                            sessions_gone.insert(session);
+                        }
+                    }
+                }
+                Output::Insert { state, session } => self.insert_player(state, session),
+                Output::Remove(entity) => {
+                    if let Some(player) = self.players.remove(&entity) {
+                        let chunk = player.state.chunk();
+                        self.outbox
+                            .feed(chunk, FeedEvent::EntityLeft { entity, to: None });
+                    }
+                }
+            }
+        }
+        // A player adopted for a session that closed meanwhile has nobody
+        // to play it: it leaves as the session would have made it.
+        let orphans: Vec<EntityId> = self
+            .players
+            .iter()
+            .filter(|(_, p)| sessions_gone.contains(&p.session))
+            .map(|(&e, _)| e)
+            .collect();
+        for entity in orphans {
+            self.leave(entity);
+        }
     }
 
     /// Shows a player leaving `from` for `to` to the viewers of `from`.

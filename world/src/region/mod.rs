@@ -23,11 +23,11 @@ use valence_protocol::ChunkPos;
 
 use crate::chunk::Chunk;
 use crate::coords::RegionPos;
+use crate::handoff::{LeaveOutcome, RegionHandoffs};
 use crate::messages::{EntityId, FeedEvent, PlayerInput, RegionMsg, SessionAddr, ToSession};
 use crate::player::PlayerState;
 use crate::routing::Undelivered;
 use crate::world::World;
-use handoff::Handoffs;
 use outbox::Outbox;
 
 pub const TICK: Duration = Duration::from_millis(50);
@@ -90,7 +90,7 @@ pub struct Region {
     diggers: HashMap<EntityId, Digging>,
     /// Viewers that subscribed this tick; they get the chunk at the flush.
     new_viewers: Vec<(ChunkPos, SessionAddr)>,
-    handoffs: Handoffs,
+    handoffs: RegionHandoffs,
     outbox: Outbox,
     persistence: persistence::Persistence,
     unused: unload::Unused,
@@ -107,7 +107,7 @@ impl Region {
             players: HashMap::new(),
             diggers: HashMap::new(),
             new_viewers: Vec::new(),
-            handoffs: Handoffs::default(),
+            handoffs: RegionHandoffs::new(pos),
             outbox: Outbox::default(),
             persistence: Default::default(),
             unused: Default::default(),
@@ -179,6 +179,7 @@ impl Region {
                 session,
             } => self.adopt(handoff, from, *player, session),
             RegionMsg::AdoptAck { handoff } => self.handoffs.acknowledged(handoff),
+            RegionMsg::Release { entity, hop } => self.release(entity, hop),
             RegionMsg::Input { entity, input } => self.input(entity, input),
             RegionMsg::Teleport { entity, to } => self.teleport(entity, to),
             RegionMsg::SetGameMode { entity, mode } => self.set_game_mode(entity, mode),
@@ -226,12 +227,6 @@ impl Region {
         }
     }
 
-    fn join(&mut self, state: PlayerState, session: SessionAddr) {
-        debug!(region = %self.pos(), player = %state.name, "player joins");
-        self.tell(session, ToSession::Joined(Box::new(state.clone())));
-        self.insert_player(state, session);
-    }
-
     fn send_snapshots(&self) {
         for player in self.players.values() {
             self.tell(
@@ -270,6 +265,7 @@ impl Region {
     }
 
     fn leave(&mut self, entity: EntityId) {
+        let outcome = self.handoffs.leave(Instant::now(), entity);
         match self.players.remove(&entity) {
             Some(player) => {
                 let chunk = player.state.chunk();
@@ -277,7 +273,13 @@ impl Region {
                     .feed(chunk, FeedEvent::EntityLeft { entity, to: None });
                 self.tell(player.session, ToSession::Left(Box::new(player.state)));
             }
-            None => self.forward(entity, RegionMsg::Leave { entity }),
+            None => {
+                if let LeaveOutcome::Forward(to) = outcome {
+                    if let Err(e) = self.world.to_region(to, RegionMsg::Leave { entity }) {
+                        debug!(region = %self.pos(), %to, "leave not forwarded: {e}");
+                    }
+                }
+            }
         }
     }
 
@@ -322,10 +324,7 @@ impl Region {
             self.unload_unused(Instant::now());
         }
         self.save_if_due();
-        for (handoff, target, msg) in self.handoffs.due_for_retry(self.pos) {
-            warn!(region = %self.pos(), handoff, to = %target, "handoff not acknowledged; retrying");
-            let _ = self.world.to_region(target, msg);
-        }
+        self.handoff_tick();
         self.flush();
     }
 

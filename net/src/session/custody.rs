@@ -1,0 +1,82 @@
+//! Following the player through handoffs (`tessera_world::handoff::Custody`
+//! decides; this carries it out): where input goes, and joining the player
+//! again when the region holding it may have lost it.
+
+use tessera_world::coords::RegionPos;
+use tessera_world::handoff::Rejoin;
+use tessera_world::messages::RegionMsg;
+use tessera_world::player::PlayerState;
+
+use super::Session;
+
+impl Session {
+    /// `region` says it holds the player at `hop`.
+    pub(super) fn owner_changed(&mut self, region: RegionPos, hop: u64) {
+        match self.custody.owner_changed(hop) {
+            Ok(()) => self.set_owner(region),
+            Err(release) => {
+                tracing::info!(%region, hop, "a region holds a stale copy of the player; releasing it");
+                if let Err(e) = self.frontend.world.to_region(region, release) {
+                    tracing::warn!(%region, "release not sent: {e}");
+                }
+            }
+        }
+    }
+
+    /// A region gave up handing the player over.
+    pub(super) fn handoff_abandoned(&mut self, state: PlayerState) {
+        let here = self.here();
+        if let Some(rejoin) = self.custody.abandoned(state, here, self.position) {
+            tracing::info!(region = %rejoin.region, "a handoff was abandoned; joining the player again");
+            self.rejoin(rejoin);
+        }
+    }
+
+    /// `region` changed owner; if it held the player, the player joins again.
+    pub(super) fn region_moved(&mut self, region: RegionPos) {
+        let here = self.here();
+        let fresh = || {
+            PlayerState::new(
+                self.me.uuid,
+                self.me.name.clone(),
+                self.me.entity,
+                self.position,
+            )
+        };
+        let rejoin = self
+            .custody
+            .region_moved(region, self.owner, here, self.position, fresh);
+        if let Some(rejoin) = rejoin {
+            tracing::info!(%region, to = %rejoin.region, "re-attaching the player to the region's new owner");
+            self.rejoin(rejoin);
+        }
+    }
+
+    fn rejoin(&mut self, Rejoin { region, state }: Rejoin) {
+        self.set_owner(region);
+        let msg = RegionMsg::Join {
+            player: Box::new(state),
+            session: self.me.session,
+        };
+        if let Err(e) = self.frontend.world.to_region(region, msg) {
+            tracing::warn!(%region, "re-join not sent: {e}");
+        }
+    }
+
+    /// The region of the position the client last reported.
+    fn here(&self) -> RegionPos {
+        self.frontend
+            .world
+            .region_of_point(self.position.x, self.position.z)
+    }
+
+    /// Input goes to `region` now; admin commands find the player there too.
+    fn set_owner(&mut self, region: RegionPos) {
+        self.owner = region;
+        *self
+            .me
+            .owner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = region;
+    }
+}

@@ -1,0 +1,169 @@
+//! A session's side of handoffs: how new the copy of its player is that the
+//! region it sends input to (its owner, which the session keeps) holds, the
+//! newest copy it has seen, and when to bring the player back.
+
+use valence_protocol::math::DVec3;
+
+use crate::coords::RegionPos;
+use crate::messages::{EntityId, RegionMsg};
+use crate::player::PlayerState;
+
+/// Join the player again at `region` with `state`; `region` is the owner now.
+#[derive(Debug)]
+pub struct Rejoin {
+    pub region: RegionPos,
+    pub state: PlayerState,
+}
+
+#[derive(Debug)]
+pub struct Custody {
+    entity: EntityId,
+    /// The highest hop any region said it holds the player at.
+    hop: u64,
+    /// The newest copy of the player seen, by hop.
+    newest: Option<PlayerState>,
+}
+
+impl Custody {
+    pub fn new(entity: EntityId) -> Self {
+        Self {
+            entity,
+            hop: 0,
+            newest: None,
+        }
+    }
+
+    pub fn hop(&self) -> u64 {
+        self.hop
+    }
+
+    /// The newest copy of the player this session has seen.
+    pub fn newest(&self) -> Option<&PlayerState> {
+        self.newest.as_ref()
+    }
+
+    /// A region says it holds the player at `hop`: `Ok` if that is the
+    /// newest copy heard of, so the region is the owner now; a copy older
+    /// than one already heard of is stale, and the `Release` goes to it.
+    pub fn owner_changed(&mut self, hop: u64) -> Result<(), RegionMsg> {
+        if hop < self.hop {
+            return Err(RegionMsg::Release {
+                entity: self.entity,
+                hop,
+            });
+        }
+        self.hop = hop;
+        Ok(())
+    }
+
+    /// The region's periodic copy of the player.
+    pub fn snapshot(&mut self, state: PlayerState) {
+        self.keep_newest(state);
+    }
+
+    fn keep_newest(&mut self, state: PlayerState) {
+        if self.newest.as_ref().is_none_or(|n| n.hop <= state.hop) {
+            self.newest = Some(state);
+        }
+    }
+
+    /// `region` changed owner. If it is `owner`, the one holding the player, the
+    /// player may be lost with its old node: join it again where the client
+    /// stands (`here`, at `position`). `fresh` is the player as it joined,
+    /// for a session that has no copy yet.
+    pub fn region_moved(
+        &mut self,
+        region: RegionPos,
+        owner: RegionPos,
+        here: RegionPos,
+        position: DVec3,
+        fresh: impl FnOnce() -> PlayerState,
+    ) -> Option<Rejoin> {
+        if region != owner {
+            return None;
+        }
+        let state = self.newest.clone().unwrap_or_else(fresh);
+        Some(self.rejoin(state, here, position))
+    }
+
+    /// A sender gave up on handing the player over (its target changed owner
+    /// or never answered). If the session heard of no newer copy, the player
+    /// may be nowhere: join it again where the client stands.
+    pub fn abandoned(
+        &mut self,
+        state: PlayerState,
+        here: RegionPos,
+        position: DVec3,
+    ) -> Option<Rejoin> {
+        if state.hop < self.hop {
+            return None;
+        }
+        self.keep_newest(state);
+        let state = self.newest.clone()?;
+        Some(self.rejoin(state, here, position))
+    }
+
+    fn rejoin(&mut self, mut state: PlayerState, here: RegionPos, position: DVec3) -> Rejoin {
+        state.hop = state.hop.max(self.hop);
+        state.position = position;
+        self.hop = state.hop;
+        Rejoin {
+            region: here,
+            state,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const A: RegionPos = RegionPos { x: 0, z: 0 };
+    const B: RegionPos = RegionPos { x: 1, z: 0 };
+
+    fn at_hop(hop: u64) -> PlayerState {
+        let mut state = PlayerState::new(uuid::Uuid::nil(), "Alex".into(), 7, DVec3::ZERO);
+        state.hop = hop;
+        state
+    }
+
+    #[test]
+    fn an_older_owner_is_told_to_release_its_copy() {
+        let mut custody = Custody::new(7);
+        assert!(custody.owner_changed(2).is_ok());
+        assert!(custody.owner_changed(2).is_ok());
+        match custody.owner_changed(1) {
+            Err(RegionMsg::Release { entity: 7, hop: 1 }) => {}
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(custody.hop(), 2);
+    }
+
+    #[test]
+    fn only_the_owners_move_rejoins_with_the_newest_copy_where_the_client_is() {
+        let mut custody = Custody::new(7);
+        custody.owner_changed(2).unwrap();
+        custody.snapshot(at_hop(2));
+        custody.snapshot(at_hop(1));
+        let position = DVec3::new(600.0, 70.0, 3.0);
+        assert!(custody
+            .region_moved(B, A, B, position, || at_hop(0))
+            .is_none());
+        let rejoin = custody
+            .region_moved(A, A, B, position, || at_hop(0))
+            .unwrap();
+        assert_eq!(rejoin.region, B);
+        assert_eq!(rejoin.state.hop, 2);
+        assert_eq!(rejoin.state.position, position);
+    }
+
+    #[test]
+    fn an_abandoned_handoff_rejoins_unless_a_newer_copy_was_heard_of() {
+        let mut custody = Custody::new(7);
+        custody.owner_changed(3).unwrap();
+        assert!(custody.abandoned(at_hop(2), B, DVec3::ZERO).is_none());
+        let rejoin = custody.abandoned(at_hop(4), B, DVec3::ZERO).unwrap();
+        assert_eq!((rejoin.region, rejoin.state.hop), (B, 4));
+        assert_eq!(custody.newest().map(|s| s.hop), Some(4));
+    }
+}

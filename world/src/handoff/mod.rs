@@ -1,0 +1,74 @@
+//! Handing a player from the region it walked out of to the region it walked
+//! into, as sans-IO state machines: messages and the time go in, messages to
+//! send and players to insert come out. No sockets, no clock, no world: the
+//! region actor (`region::handoff`) and the simulation (`tests/handoff_sim.rs`)
+//! drive the same code.
+//!
+//! Two machines take part:
+//! - [`RegionHandoffs`], one per region, plays both sides: it sends `Adopt`
+//!   for players that left and retries until `AdoptAck`, and it adopts players
+//!   handed to it, once each.
+//! - [`Custody`], one per session, follows which region holds its player and
+//!   brings the player back (a `Join`) when the holder may have lost it.
+//!
+//! Each player carries a hop count (`PlayerState::hop`): every handoff adds
+//! one, so of two copies of a player the one with the higher hop is newer.
+//! The hop, not only the handoff id, is what a region remembers per entity, so
+//! a retried or stale `Adopt` is recognised whoever sends it and however late.
+//!
+//! # Invariants
+//!
+//! 1. **Acknowledged means held.** A region answers every `Adopt` with
+//!    `AdoptAck`, but only after it holds the player at that hop or knows a
+//!    newer hop for it; the sender drops its pending copy on the ack only.
+//! 2. **Adopted once.** A region inserts a player from an `Adopt` only if the
+//!    hop is higher than every hop it has held or handed on for that entity
+//!    (remembered for [`REMEMBER_FOR`], longer than a sender retries,
+//!    [`GIVE_UP_AFTER`]); retries and duplicated messages only re-acknowledge.
+//! 3. **Left means gone.** A player whose session left is tombstoned: no later
+//!    `Adopt` or `Join` brings it back into that region, and a pending handoff
+//!    of it is cancelled (the `Leave` is forwarded where it went).
+//! 4. **No retry to a stranger.** Retries go to the target region on the node
+//!    that owned it when the player was first sent. If the target changes
+//!    owner (its node died or it moved), the new owner cannot know whether the
+//!    old one already passed the player on, so a resend could create a second,
+//!    stale copy. Instead the sender gives its copy to the session
+//!    (`ToSession::HandoffAbandoned`), which decides; the same happens for a
+//!    player handed off recently (within [`FORWARD_FOR`]) whose adopter's node
+//!    changed, since the adopter may have died holding it.
+//! 5. **The session decides every re-join.** A session re-joins its player
+//!    (to the region of the position its client last reported, which is where
+//!    the live copy is or is heading) only when the region it believes holds
+//!    the player changed owner, or when a sender abandoned a handoff newer
+//!    than anything the session has heard of. It keeps the newest copy it has
+//!    seen (snapshots, abandoned handoffs) by hop.
+//! 6. **Stale copies are released.** A session told by a region that it holds
+//!    the player at a hop older than one the session already heard of tells
+//!    that region to release that copy (`RegionMsg::Release`).
+//!
+//! What this does not cover: a session whose node dies leaves its player in
+//! a region on another node until that region restarts (there is no session
+//! lease); and if two nodes die within one handoff's flight, a stale copy can
+//! stand beside the live one until the session hears of it (invariant 6).
+
+mod custody;
+mod region;
+
+use std::time::Duration;
+
+pub use custody::{Custody, Rejoin};
+pub use region::{LeaveOutcome, Output, RegionHandoffs};
+
+/// A handoff id, unique in the cluster (the sending node is in its top bits).
+pub type HandoffId = u64;
+
+/// How long the sender waits for an acknowledgement before sending again.
+pub const RETRY_AFTER: Duration = Duration::from_secs(1);
+/// How long a sender keeps retrying before it gives its copy to the session.
+pub const GIVE_UP_AFTER: Duration = Duration::from_secs(30);
+/// How long input for a departed player is still forwarded to its new region;
+/// far longer than a session takes to learn of its new owner.
+pub const FORWARD_FOR: Duration = Duration::from_secs(60);
+/// How long a region remembers the hop of a player that left it; longer than
+/// any sender retries, so no retry can be adopted twice.
+pub const REMEMBER_FOR: Duration = Duration::from_secs(600);

@@ -1,0 +1,493 @@
+//! One region's side of handoffs: players it sends away and players it adopts.
+
+use std::collections::HashMap;
+use std::time::Instant;
+
+use super::{HandoffId, FORWARD_FOR, GIVE_UP_AFTER, REMEMBER_FOR, RETRY_AFTER};
+use crate::coords::RegionPos;
+use crate::messages::{EntityId, RegionMsg, SessionAddr, ToSession};
+use crate::player::PlayerState;
+
+/// What the region must do after an input.
+#[derive(Debug)]
+pub enum Output {
+    ToRegion(RegionPos, RegionMsg),
+    ToSession(SessionAddr, ToSession),
+    /// Put this player into the region, replacing any copy it holds.
+    Insert {
+        state: PlayerState,
+        session: SessionAddr,
+    },
+    /// Take this player out of the region: its copy is stale.
+    Remove(EntityId),
+}
+
+/// What a `Leave` for a player means here.
+#[derive(Debug, PartialEq, Eq)]
+pub enum LeaveOutcome {
+    /// The player is here: remove it.
+    Here,
+    /// It left for this region recently: forward the `Leave` there.
+    Forward(RegionPos),
+    /// Not here and not recently: nothing to do.
+    Unknown,
+}
+
+/// A player that left this region recently.
+#[derive(Debug)]
+struct Departure {
+    handoff: HandoffId,
+    to: RegionPos,
+    state: PlayerState,
+    session: SessionAddr,
+    /// The placement epoch of `to` when the player was sent, once known.
+    epoch: Option<u64>,
+    first_sent: Instant,
+    last_sent: Instant,
+    acknowledged: bool,
+}
+
+/// The hop a player had when it was last here, or that it left the world.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Gone {
+    At(u64),
+    LeftWorld,
+}
+
+#[derive(Debug)]
+pub struct RegionHandoffs {
+    region: RegionPos,
+    /// The players this region holds, with their hop.
+    held: HashMap<EntityId, u64>,
+    departures: HashMap<EntityId, Departure>,
+    gone: HashMap<EntityId, (Gone, Instant)>,
+}
+
+impl RegionHandoffs {
+    pub fn new(region: RegionPos) -> Self {
+        Self {
+            region,
+            held: HashMap::new(),
+            departures: HashMap::new(),
+            gone: HashMap::new(),
+        }
+    }
+
+    pub fn holds(&self, entity: EntityId) -> bool {
+        self.held.contains_key(&entity)
+    }
+
+    /// The players this region holds, with their hop.
+    pub fn held(&self) -> impl Iterator<Item = (EntityId, u64)> + '_ {
+        self.held.iter().map(|(&e, &h)| (e, h))
+    }
+
+    /// A session brings its player in: a first join or a re-join.
+    pub fn join(&mut self, mut state: PlayerState, session: SessionAddr) -> Vec<Output> {
+        let entity = state.entity;
+        if let Some(&hop) = self.held.get(&entity) {
+            let owner = ToSession::OwnerChanged {
+                region: self.region,
+                hop,
+            };
+            return vec![Output::ToSession(session, owner)];
+        }
+        match self.gone.get(&entity) {
+            Some((Gone::LeftWorld, _)) => return Vec::new(),
+            Some(&(Gone::At(hop), _)) => state.hop = state.hop.max(hop),
+            None => {}
+        }
+        self.arrive(&state);
+        let joined = ToSession::Joined(Box::new(state.clone()));
+        vec![
+            Output::ToSession(session, joined),
+            Output::Insert { state, session },
+        ]
+    }
+
+    /// Another region hands a player over. Always acknowledged (the copy is
+    /// held, or a newer one was), adopted only if newer than any seen here.
+    pub fn adopt(
+        &mut self,
+        handoff: HandoffId,
+        from: RegionPos,
+        state: PlayerState,
+        session: SessionAddr,
+    ) -> Vec<Output> {
+        let mut out = vec![Output::ToRegion(from, RegionMsg::AdoptAck { handoff })];
+        let entity = state.entity;
+        let known = match self.gone.get(&entity) {
+            Some((Gone::LeftWorld, _)) => return out,
+            Some(&(Gone::At(hop), _)) => Some(hop),
+            None => None,
+        };
+        let known = known.max(self.held.get(&entity).copied());
+        if known.is_some_and(|hop| hop >= state.hop) {
+            return out;
+        }
+        self.arrive(&state);
+        let owner = ToSession::OwnerChanged {
+            region: self.region,
+            hop: state.hop,
+        };
+        out.push(Output::ToSession(session, owner));
+        out.push(Output::Insert { state, session });
+        out
+    }
+
+    fn arrive(&mut self, state: &PlayerState) {
+        self.held.insert(state.entity, state.hop);
+        self.gone.remove(&state.entity);
+        self.departures.remove(&state.entity);
+    }
+
+    /// A player this region held walked into `to`: the region already took
+    /// it out and sends the returned `Adopt`. `epoch` is the placement epoch
+    /// of `to` now, if it has an owner.
+    pub fn depart(
+        &mut self,
+        now: Instant,
+        handoff: HandoffId,
+        to: RegionPos,
+        epoch: Option<u64>,
+        mut state: PlayerState,
+        session: SessionAddr,
+    ) -> Output {
+        let entity = state.entity;
+        state.hop = self
+            .held
+            .remove(&entity)
+            .unwrap_or(state.hop)
+            .max(state.hop)
+            + 1;
+        self.gone.insert(entity, (Gone::At(state.hop), now));
+        let msg = adopt_msg(self.region, handoff, &state, session);
+        self.departures.insert(
+            entity,
+            Departure {
+                handoff,
+                to,
+                state,
+                session,
+                epoch,
+                first_sent: now,
+                last_sent: now,
+                acknowledged: false,
+            },
+        );
+        Output::ToRegion(to, msg)
+    }
+
+    pub fn acknowledged(&mut self, handoff: HandoffId) {
+        if let Some(departure) = self.departures.values_mut().find(|d| d.handoff == handoff) {
+            departure.acknowledged = true;
+        }
+    }
+
+    /// Where input for a player that is not here goes, if it left recently.
+    pub fn forward_to(&self, now: Instant, entity: EntityId) -> Option<RegionPos> {
+        self.departures
+            .get(&entity)
+            .filter(|d| now.duration_since(d.first_sent) < FORWARD_FOR)
+            .map(|d| d.to)
+    }
+
+    /// The player's session left. A pending handoff of it is cancelled; it is
+    /// never adopted or joined here again.
+    pub fn leave(&mut self, now: Instant, entity: EntityId) -> LeaveOutcome {
+        let outcome = if self.held.remove(&entity).is_some() {
+            LeaveOutcome::Here
+        } else {
+            match self.departures.get(&entity) {
+                Some(d) if now.duration_since(d.first_sent) < FORWARD_FOR => {
+                    LeaveOutcome::Forward(d.to)
+                }
+                _ => LeaveOutcome::Unknown,
+            }
+        };
+        self.departures.remove(&entity);
+        self.gone.insert(entity, (Gone::LeftWorld, now));
+        outcome
+    }
+
+    /// A session says this region's copy at `hop` or older is stale.
+    pub fn release(&mut self, now: Instant, entity: EntityId, hop: u64) -> Option<Output> {
+        let held = *self.held.get(&entity)?;
+        if held > hop {
+            return None;
+        }
+        self.held.remove(&entity);
+        self.gone.insert(entity, (Gone::At(held), now));
+        Some(Output::Remove(entity))
+    }
+
+    /// Regions that players were sent to recently, whose owner the driver
+    /// reports back through [`RegionHandoffs::target_owner`].
+    pub fn targets(&self) -> Vec<RegionPos> {
+        let mut targets: Vec<RegionPos> = self.departures.values().map(|d| d.to).collect();
+        targets.sort_by_key(|r| (r.x, r.z));
+        targets.dedup();
+        targets
+    }
+
+    /// The placement epoch of `region` now (`None`: no owner). A recent
+    /// departure to it sent under another epoch may be lost with the old
+    /// owner, and a resend to the new one could duplicate the player, so
+    /// the copy goes to the session, which decides (invariant 4).
+    pub fn target_owner(&mut self, region: RegionPos, epoch: Option<u64>) -> Vec<Output> {
+        let mut out = Vec::new();
+        let mut abandoned = Vec::new();
+        for (&entity, d) in self.departures.iter_mut().filter(|(_, d)| d.to == region) {
+            match (d.epoch, epoch) {
+                (None, now) => d.epoch = now,
+                (Some(sent), Some(now)) if sent == now => {}
+                _ => abandoned.push(entity),
+            }
+        }
+        for entity in abandoned {
+            if let Some(d) = self.departures.remove(&entity) {
+                let msg = ToSession::HandoffAbandoned(Box::new(d.state));
+                out.push(Output::ToSession(d.session, msg));
+            }
+        }
+        out
+    }
+
+    /// Time passes: unacknowledged handoffs are sent again, or given to the
+    /// session after [`GIVE_UP_AFTER`]; old records are forgotten.
+    pub fn tick(&mut self, now: Instant) -> Vec<Output> {
+        self.gone
+            .retain(|_, (_, since)| now.duration_since(*since) < REMEMBER_FOR);
+        let mut out = Vec::new();
+        let mut expired = Vec::new();
+        for (&entity, d) in &mut self.departures {
+            let age = now.duration_since(d.first_sent);
+            if d.acknowledged {
+                if age >= FORWARD_FOR {
+                    expired.push(entity);
+                }
+            } else if age >= GIVE_UP_AFTER {
+                expired.push(entity);
+                let msg = ToSession::HandoffAbandoned(Box::new(d.state.clone()));
+                out.push(Output::ToSession(d.session, msg));
+            } else if now.duration_since(d.last_sent) >= RETRY_AFTER {
+                d.last_sent = now;
+                let msg = adopt_msg(self.region, d.handoff, &d.state, d.session);
+                out.push(Output::ToRegion(d.to, msg));
+            }
+        }
+        for entity in expired {
+            self.departures.remove(&entity);
+        }
+        out
+    }
+}
+
+fn adopt_msg(
+    from: RegionPos,
+    handoff: HandoffId,
+    state: &PlayerState,
+    session: SessionAddr,
+) -> RegionMsg {
+    RegionMsg::Adopt {
+        handoff,
+        from,
+        player: Box::new(state.clone()),
+        session,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use valence_protocol::math::DVec3;
+
+    use super::*;
+
+    const A: RegionPos = RegionPos { x: 0, z: 0 };
+    const B: RegionPos = RegionPos { x: 1, z: 0 };
+    const C: RegionPos = RegionPos { x: 2, z: 0 };
+    const SESSION: SessionAddr = SessionAddr { node: 1, id: 1 };
+
+    fn player() -> PlayerState {
+        PlayerState::new(uuid::Uuid::nil(), "Alex".into(), 7, DVec3::ZERO)
+    }
+
+    fn joined(region: RegionPos) -> RegionHandoffs {
+        let mut handoffs = RegionHandoffs::new(region);
+        handoffs.join(player(), SESSION);
+        handoffs
+    }
+
+    /// The `Adopt` of an output, as the adopter's inputs.
+    fn adopt_of(out: &Output) -> (HandoffId, RegionPos, PlayerState) {
+        match out {
+            Output::ToRegion(
+                _,
+                RegionMsg::Adopt {
+                    handoff,
+                    from,
+                    player,
+                    ..
+                },
+            ) => (*handoff, *from, (**player).clone()),
+            other => panic!("not an adopt: {other:?}"),
+        }
+    }
+
+    fn inserted(out: &[Output]) -> Option<u64> {
+        out.iter().find_map(|o| match o {
+            Output::Insert { state, .. } => Some(state.hop),
+            _ => None,
+        })
+    }
+
+    fn abandoned(out: &[Output]) -> bool {
+        out.iter()
+            .any(|o| matches!(o, Output::ToSession(_, ToSession::HandoffAbandoned(_))))
+    }
+
+    #[test]
+    fn a_handoff_is_adopted_once_and_retried_until_acknowledged() {
+        let t0 = Instant::now();
+        let mut a = joined(A);
+        let mut b = RegionHandoffs::new(B);
+        let sent = a.depart(t0, 1, B, Some(5), player(), SESSION);
+        let (handoff, from, state) = adopt_of(&sent);
+        assert_eq!(state.hop, 1);
+        assert!(!a.holds(7));
+
+        let out = b.adopt(handoff, from, state.clone(), SESSION);
+        assert!(matches!(
+            out[0],
+            Output::ToRegion(A, RegionMsg::AdoptAck { handoff: 1 })
+        ));
+        assert_eq!(inserted(&out), Some(1));
+        let again = b.adopt(handoff, from, state, SESSION);
+        assert_eq!(
+            again.len(),
+            1,
+            "a duplicate is only acknowledged: {again:?}"
+        );
+
+        let retry = a.tick(t0 + RETRY_AFTER);
+        assert_eq!(adopt_of(&retry[0]).0, 1, "no ack yet: sent again");
+        a.acknowledged(1);
+        assert!(a.tick(t0 + RETRY_AFTER * 3).is_empty());
+        assert_eq!(a.forward_to(t0 + RETRY_AFTER * 3, 7), Some(B));
+        assert_eq!(a.forward_to(t0 + FORWARD_FOR, 7), None);
+    }
+
+    #[test]
+    fn a_late_retry_is_not_adopted_after_the_player_moved_on() {
+        let t0 = Instant::now();
+        let mut a = joined(A);
+        let mut b = RegionHandoffs::new(B);
+        let mut c = RegionHandoffs::new(C);
+        let (handoff, from, state) = adopt_of(&a.depart(t0, 1, B, Some(5), player(), SESSION));
+        b.adopt(handoff, from, state.clone(), SESSION);
+        let onward = b.depart(t0, 2, C, Some(6), state.clone(), SESSION);
+        let (h2, from2, state2) = adopt_of(&onward);
+        assert_eq!(state2.hop, 2);
+        assert_eq!(inserted(&c.adopt(h2, from2, state2, SESSION)), Some(2));
+        // The ack to A was lost; its retry reaches B long after.
+        let late = b.adopt(handoff, from, state, SESSION);
+        assert_eq!(inserted(&late), None, "{late:?}");
+        assert!(!b.holds(7));
+    }
+
+    #[test]
+    fn a_player_that_left_is_never_adopted_again() {
+        let t0 = Instant::now();
+        let mut a = joined(A);
+        let mut b = RegionHandoffs::new(B);
+        let (handoff, from, state) = adopt_of(&a.depart(t0, 1, B, Some(5), player(), SESSION));
+        assert_eq!(a.leave(t0, 7), LeaveOutcome::Forward(B));
+        assert!(
+            a.tick(t0 + RETRY_AFTER).is_empty(),
+            "the handoff is cancelled"
+        );
+        assert_eq!(b.leave(t0, 7), LeaveOutcome::Unknown);
+        assert_eq!(
+            inserted(&b.adopt(handoff, from, state.clone(), SESSION)),
+            None
+        );
+        assert!(b.join(state, SESSION).is_empty());
+    }
+
+    #[test]
+    fn a_target_that_changed_owner_gets_no_retry_and_the_session_gets_the_copy() {
+        let t0 = Instant::now();
+        let mut a = joined(A);
+        a.depart(t0, 1, B, None, player(), SESSION);
+        assert!(a.target_owner(B, Some(5)).is_empty(), "first owner: kept");
+        assert!(a.target_owner(B, Some(5)).is_empty());
+        assert_eq!(a.targets(), vec![B]);
+        assert!(abandoned(&a.target_owner(B, Some(6))));
+        assert!(a.tick(t0 + RETRY_AFTER).is_empty());
+        assert!(a.targets().is_empty());
+
+        let mut acked = joined(A);
+        acked.depart(t0, 2, B, Some(5), player(), SESSION);
+        acked.acknowledged(2);
+        assert!(
+            abandoned(&acked.target_owner(B, None)),
+            "the adopter may have died with it"
+        );
+    }
+
+    #[test]
+    fn an_unanswered_handoff_is_given_to_the_session() {
+        let t0 = Instant::now();
+        let mut a = joined(A);
+        a.depart(t0, 1, B, Some(5), player(), SESSION);
+        let mut now = t0;
+        while now < t0 + GIVE_UP_AFTER - RETRY_AFTER {
+            now += RETRY_AFTER;
+            assert!(!abandoned(&a.tick(now)));
+        }
+        assert!(abandoned(&a.tick(t0 + GIVE_UP_AFTER)));
+        assert!(a.tick(t0 + GIVE_UP_AFTER + RETRY_AFTER).is_empty());
+    }
+
+    #[test]
+    fn a_rejoin_does_not_duplicate_a_held_player_and_takes_the_newer_hop() {
+        let t0 = Instant::now();
+        let mut b = RegionHandoffs::new(B);
+        let mut state = player();
+        state.hop = 3;
+        b.adopt(1, A, state.clone(), SESSION);
+        let out = b.join(player(), SESSION);
+        assert!(inserted(&out).is_none());
+        assert!(matches!(
+            out[0],
+            Output::ToSession(_, ToSession::OwnerChanged { region: B, hop: 3 })
+        ));
+
+        b.depart(t0, 2, C, Some(1), state, SESSION);
+        assert_eq!(inserted(&b.join(player(), SESSION)), Some(4));
+        // A stale adopt of an older hop replaces nothing.
+        let mut old = player();
+        old.hop = 2;
+        assert_eq!(inserted(&b.adopt(9, A, old, SESSION)), None);
+    }
+
+    #[test]
+    fn release_drops_only_copies_at_or_below_the_hop() {
+        let t0 = Instant::now();
+        let mut b = RegionHandoffs::new(B);
+        let mut state = player();
+        state.hop = 3;
+        b.adopt(1, A, state, SESSION);
+        assert!(b.release(t0, 7, 2).is_none());
+        assert!(matches!(b.release(t0, 7, 3), Some(Output::Remove(7))));
+        assert!(!b.holds(7));
+        let mut again = player();
+        again.hop = 3;
+        assert_eq!(inserted(&b.adopt(1, A, again, SESSION)), None);
+        assert!(b
+            .tick(t0 + REMEMBER_FOR + Duration::from_secs(1))
+            .is_empty());
+    }
+}
