@@ -57,6 +57,12 @@ impl Placement for RaftPlacement {
         })
     }
 
+    fn tick_epoch(&self, region: RegionPos) -> Option<u64> {
+        self.service
+            .tick_permit(key(region), tokio::time::Instant::now())
+            .map(|o| o.epoch)
+    }
+
     fn request(&self, region: RegionPos) {
         let _ = self.requests.send(region);
     }

@@ -12,6 +12,12 @@ pub trait Placement: Send + Sync + 'static {
     /// The owner of `region`, or `None` while it is not decided yet.
     fn owner(&self, region: RegionPos) -> Option<Ownership>;
 
+    /// The epoch under which this node may run `region` right now: it owns
+    /// it, and no other node may run it at the same time (in a cluster, it
+    /// holds a lease on its ownership). `None`: the region must neither
+    /// tick nor change, even if `owner` names this node.
+    fn tick_epoch(&self, region: RegionPos) -> Option<u64>;
+
     /// Asks for an owner to be chosen for `region`; the world is told
     /// through `World::placement_changed` once there is one.
     fn request(&self, _region: RegionPos) {}
@@ -62,6 +68,10 @@ impl Placement for SingleNode {
             node: self.0,
             epoch: 1,
         })
+    }
+
+    fn tick_epoch(&self, _region: RegionPos) -> Option<u64> {
+        Some(1)
     }
 }
 

@@ -216,6 +216,12 @@ impl World {
         self.ownership.subscribe()
     }
 
+    /// Whether this node may run `region` now: it owns it and, in a
+    /// cluster, holds the lease that keeps other nodes from running it.
+    pub fn may_tick(&self, region: RegionPos) -> bool {
+        self.placement.tick_epoch(region).is_some()
+    }
+
     /// The regions this node runs now.
     pub fn local_regions(&self) -> Vec<RegionPos> {
         lock(&self.regions).keys().copied().collect()

@@ -5,6 +5,7 @@ mod blocks;
 mod handoff;
 mod movement;
 mod outbox;
+mod permit;
 mod persistence;
 mod restore;
 mod unload;
@@ -125,6 +126,7 @@ impl Region {
         self.load_saved().await;
         let mut ticker = tokio::time::interval(TICK);
         ticker.set_missed_tick_behavior(MissedTickBehavior::Skip);
+        let mut gate = permit::Gate::default();
         loop {
             tokio::select! {
                 msg = mailbox.recv() => {
@@ -135,13 +137,18 @@ impl Region {
                             self.save_now().await;
                             return Restart::Done;
                         }
-                        Some(RegionMail::Msg(msg)) => self.contained("message", |r| r.handle(msg)),
+                        Some(RegionMail::Msg(msg)) => {
+                            self.through_gate(&mut gate, Some(msg));
+                        }
                         Some(RegionMail::ChunkReady { chunk, data }) => {
                             self.contained("chunk", |r| r.chunk_ready(chunk, *data))
                         }
                     }
                 }
                 _ = ticker.tick() => {
+                    if !self.through_gate(&mut gate, None) {
+                        continue;
+                    }
                     let started = Instant::now();
                     self.contained("tick", Region::tick);
                     self.world.metrics.record_tick(started.elapsed());
