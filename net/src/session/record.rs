@@ -36,9 +36,10 @@ use crate::player_record::{restore, to_record};
 const SAVE_EVERY: Duration = Duration::from_secs(30);
 /// Longest the session waits for its region's final state after Leave
 /// before it saves the last snapshot (at most a second old) instead.
-const LEFT_WAIT: Duration = Duration::from_secs(2);
-/// The final save gives up after this long; below a second login's wait
-/// for the name (`DISPLACE_WAIT`, five seconds).
+const LEFT_WAIT: Duration = Duration::from_secs(1);
+/// Everything the session does to save on leave (a periodic save still
+/// running, the final state, the write and its retries) ends within this;
+/// below a second login's wait for the name (`DISPLACE_WAIT`, five seconds).
 const FINAL_SAVE_WITHIN: Duration = Duration::from_millis(4_000);
 const FIRST_RETRY_AFTER: Duration = Duration::from_millis(200);
 const UNAVAILABLE: &str = "The login service is unavailable; try again shortly";
@@ -204,15 +205,20 @@ impl Session {
         let Some(records) = self.saving.records.clone() else {
             return;
         };
+        let uuid = self.me.uuid;
+        let deadline = tokio::time::Instant::now() + FINAL_SAVE_WITHIN;
         if let Some(running) = self.saving.in_flight.take() {
-            let _ = running.await;
+            if tokio::time::timeout_at(deadline, running).await.is_err() {
+                // The register is not answering; a second write could only
+                // race the one still running.
+                warn!(%uuid, "periodic save still running at leave; the final state is not saved");
+                return;
+            }
         }
-        let Some(state) = self.final_state().await else {
+        let Some(state) = self.final_state(deadline).await else {
             return;
         };
-        let uuid = self.me.uuid;
         let record = to_record(&state, tessera_auth::accounts::now());
-        let deadline = tokio::time::Instant::now() + FINAL_SAVE_WITHIN;
         let mut pause = FIRST_RETRY_AFTER;
         for attempt in 1.. {
             let outcome =
@@ -231,8 +237,8 @@ impl Session {
         warn!(%uuid, "player record not saved within {FINAL_SAVE_WITHIN:?}; the last periodic save stands");
     }
 
-    async fn final_state(&mut self) -> Option<PlayerState> {
-        let deadline = tokio::time::Instant::now() + LEFT_WAIT;
+    async fn final_state(&mut self, save_by: tokio::time::Instant) -> Option<PlayerState> {
+        let deadline = save_by.min(tokio::time::Instant::now() + LEFT_WAIT);
         loop {
             match tokio::time::timeout_at(deadline, self.inbox.recv()).await {
                 Ok(Some(ToSession::Left(state))) if state.entity == self.me.entity => {
