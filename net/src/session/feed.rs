@@ -13,11 +13,12 @@ impl Session {
     pub(super) fn deliver(&mut self, items: Vec<Delivery>) {
         for item in items {
             match item {
-                Delivery::Unicast(event) => self.apply(event),
+                Delivery::Unicast(event) => self.apply(&event),
                 // A feed of a chunk this client has unloaded since is stale.
+                // Its events are shared by every viewer: read, not cloned.
                 Delivery::Chunk(feed) if self.view.contains(feed.chunk) => {
                     for event in &feed.events {
-                        self.apply(event.clone());
+                        self.apply(event);
                     }
                 }
                 Delivery::Chunk(_) => {}
@@ -25,26 +26,29 @@ impl Session {
         }
     }
 
-    fn apply(&mut self, event: FeedEvent) {
-        match event {
-            FeedEvent::Packets(bytes) => self.conn.queue_framed(&bytes),
-            FeedEvent::Entity { entity, packets } => {
+    fn apply(&mut self, event: &FeedEvent) {
+        match *event {
+            FeedEvent::Packets(ref bytes) => self.conn.queue_framed(bytes),
+            FeedEvent::Entity {
+                entity,
+                ref packets,
+            } => {
                 if entity != self.me.entity {
-                    self.conn.queue_framed(&packets);
+                    self.conn.queue_framed(packets);
                 }
             }
             FeedEvent::EntityEntered {
                 entity,
                 chunk,
-                spawn,
-                position,
+                ref spawn,
+                ref position,
             } => {
                 if entity == self.me.entity || !self.view.contains(chunk) {
                     return;
                 }
                 match self.visible.insert(entity, chunk) {
-                    None => self.conn.queue_framed(&spawn),
-                    Some(_) => self.conn.queue_framed(&position),
+                    None => self.conn.queue_framed(spawn),
+                    Some(_) => self.conn.queue_framed(position),
                 }
             }
             FeedEvent::EntityLeft { entity, to } => match to {
