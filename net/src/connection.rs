@@ -19,6 +19,11 @@ const READ_CHUNK: usize = 8 * 1024;
 const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long a closing connection waits for the client to hang up.
 const CLOSE_LINGER: Duration = Duration::from_secs(1);
+/// A write at least this big is a burst (the chunks of a join or a
+/// teleport). The encoder's buffer keeps the capacity of the largest write
+/// it made, so after a burst it starts afresh instead of holding that much
+/// for a player who then stands still.
+const BURST: usize = 64 * 1024;
 
 pub struct Connection {
     metrics: Arc<NetMetrics>,
@@ -28,6 +33,10 @@ pub struct Connection {
     encoder: PacketEncoder,
     /// Something was queued since the last flush.
     pending: bool,
+    /// `None` until Set Compression.
+    threshold: CompressionThreshold,
+    /// An encrypting encoder cannot be replaced: its cipher carries state.
+    encrypted: bool,
 }
 
 impl Connection {
@@ -42,6 +51,8 @@ impl Connection {
             decoder: PacketDecoder::new(),
             encoder: PacketEncoder::new(),
             pending: false,
+            threshold: None,
+            encrypted: false,
         }
     }
 
@@ -96,15 +107,22 @@ impl Connection {
             return Ok(());
         }
         NetMetrics::add(&self.metrics.bytes_out, bytes.len() as u64);
-        match tokio::time::timeout(WRITE_TIMEOUT, self.writer.write_all(&bytes)).await {
+        let written = match tokio::time::timeout(WRITE_TIMEOUT, self.writer.write_all(&bytes)).await
+        {
             Ok(Ok(())) => Ok(()),
             Ok(Err(e)) => Err(ClientError::Io(e)),
             Err(_) => Err(ClientError::TooSlow),
+        };
+        if bytes.len() >= BURST && !self.encrypted {
+            self.encoder = PacketEncoder::new();
+            self.encoder.set_compression(self.threshold);
         }
+        written
     }
 
     /// Switches compression on for everything after the Set Compression packet.
     pub fn set_compression(&mut self, threshold: CompressionThreshold) {
+        self.threshold = threshold;
         self.encoder.set_compression(threshold);
         self.decoder.set_compression(threshold);
     }
@@ -113,6 +131,7 @@ impl Connection {
     /// login's shared secret. Call it once, with nothing queued: bytes queued
     /// before would be sent encrypted too.
     pub fn enable_encryption(&mut self, shared_secret: &[u8; 16]) {
+        self.encrypted = true;
         self.encoder.enable_encryption(shared_secret);
         self.decoder.enable_encryption(shared_secret);
     }
