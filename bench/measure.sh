@@ -8,6 +8,8 @@
 # The server gets a temporary config: loopback ports picked by the kernel,
 # flat world, 5000 slots, view distance $VIEW_DISTANCE (default 10), regions
 # of $REGION_SIZE chunks (default 32), and a fresh data folder. --port, --server-pid and --metrics-url are filled in.
+# Offline players need not /register and /login (peer servers have no such
+# step) unless REQUIRE_LOGIN=true.
 # KEEP_LOG=file keeps the server's log; PERF_OUT=file records a perf
 # profile of the server for the whole run (needs perf); SERVER_BIN=path
 # measures another server binary (e.g. a copy pinned for a series of runs).
@@ -50,6 +52,9 @@ region_size = ${REGION_SIZE:-32}
 
 [admin]
 bind = "127.0.0.1:0"
+
+[auth]
+require_login = ${REQUIRE_LOGIN:-false}
 EOF
 
 start_server "$server" "$work/config.toml" "$work/server.log" || exit 1
