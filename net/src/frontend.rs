@@ -109,12 +109,16 @@ impl Frontend {
 
     /// Disconnects every player with `reason` and waits (a bounded time) until they are gone.
     pub async fn disconnect_all(&self, reason: &str) {
+        // A session is gone once it saved its player's record, which takes
+        // at most four seconds when the register is slow (session/record.rs).
+        const WAIT: Duration = Duration::from_secs(5);
+        const POLL: Duration = Duration::from_millis(20);
         self.shutdown.send_replace(Some(reason.to_owned()));
-        for _ in 0..100 {
+        for _ in 0..WAIT.as_millis() / POLL.as_millis() {
             if self.players.count() == 0 {
                 return;
             }
-            tokio::time::sleep(Duration::from_millis(20)).await;
+            tokio::time::sleep(POLL).await;
         }
         warn!(
             left = self.players.count(),
