@@ -55,13 +55,13 @@ async fn ready(State(admin): State<Admin>) -> impl IntoResponse {
         return (StatusCode::SERVICE_UNAVAILABLE, "shutting down\n");
     }
     match &node.cluster {
-        Some(cluster) if cluster.placement.leader().is_none() => {
-            (StatusCode::SERVICE_UNAVAILABLE, "no placement leader\n")
-        }
         Some(cluster) if !cluster.register.is_ready() => (
             StatusCode::SERVICE_UNAVAILABLE,
             "register replica recovering\n",
         ),
+        Some(cluster) if cluster.placement.leader().is_none() => {
+            (StatusCode::SERVICE_UNAVAILABLE, "no placement leader\n")
+        }
         _ => (StatusCode::OK, "ready\n"),
     }
 }

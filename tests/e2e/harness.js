@@ -458,7 +458,7 @@ async function startServer ({ name = 'server', config = {}, env = {}, port, star
 // One node of a cluster on 127.0.0.1. `nodes` maps node id -> cluster port;
 // every node gets all of them as seeds. `shared` is the world folder the
 // nodes share.
-async function startClusterNode (id, nodes, { secret, shared, name = `node${id}`, config = {} }) {
+async function startClusterNode (id, nodes, { secret, shared, name = `node${id}`, config = {}, env = {} }) {
   const seeds = Object.entries(nodes).map(([node, port]) => `${node}@127.0.0.1:${port}`)
   return startServer({
     name,
@@ -468,7 +468,7 @@ async function startClusterNode (id, nodes, { secret, shared, name = `node${id}`
       world: { region_size: 1, data_dir: shared, ...(config.world || {}) },
       cluster: { node_id: id, bind: `127.0.0.1:${nodes[id]}`, seeds }
     },
-    env: { TESSERA_CLUSTER_SECRET: secret }
+    env: { ...env, TESSERA_CLUSTER_SECRET: secret }
   })
 }
 
