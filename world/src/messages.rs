@@ -214,9 +214,13 @@ pub enum RegionMsg {
         player: Box<PlayerState>,
         session: SessionAddr,
     },
-    /// A neighbouring region hands a player over. Idempotent per `handoff`.
+    /// A neighbouring region hands a player over. Idempotent: a region
+    /// adopts a player at most once per hop (`PlayerState::hop`).
     Adopt {
         handoff: u64,
+        /// The placement epoch of the adopting region the sender addressed,
+        /// if it had an owner: another owner must not adopt (see `handoff`).
+        epoch: Option<u64>,
         from: RegionPos,
         player: Box<PlayerState>,
         session: SessionAddr,

@@ -12,13 +12,14 @@ use super::Session;
 impl Session {
     /// `region` says it holds the player at `hop`.
     pub(super) fn owner_changed(&mut self, region: RegionPos, hop: u64) {
-        match self.custody.owner_changed(hop) {
-            Ok(()) => self.set_owner(region),
-            Err(release) => {
-                tracing::info!(%region, hop, "a region holds a stale copy of the player; releasing it");
-                if let Err(e) = self.frontend.world.to_region(region, release) {
-                    tracing::warn!(%region, "release not sent: {e}");
-                }
+        let heard = self.custody.owner_changed(region, hop);
+        if heard.owner {
+            self.set_owner(region);
+        }
+        if let Some((stale, release)) = heard.release {
+            tracing::info!(region = %stale, "a region holds a stale copy of the player; releasing it");
+            if let Err(e) = self.frontend.world.to_region(stale, release) {
+                tracing::warn!(region = %stale, "release not sent: {e}");
             }
         }
     }

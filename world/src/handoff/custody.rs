@@ -15,6 +15,15 @@ pub struct Rejoin {
     pub state: PlayerState,
 }
 
+/// What a session does about a region saying it holds the player.
+#[derive(Debug)]
+pub struct Heard {
+    /// The region holds the newest copy: input goes there now.
+    pub owner: bool,
+    /// A stale copy to drop: the region, and the `Release` for it.
+    pub release: Option<(RegionPos, RegionMsg)>,
+}
+
 #[derive(Debug)]
 pub struct Custody {
     entity: EntityId,
@@ -22,6 +31,9 @@ pub struct Custody {
     hop: u64,
     /// The newest copy of the player seen, by hop.
     newest: Option<PlayerState>,
+    /// Where and at which hop the session last joined the player again,
+    /// until a newer copy elsewhere supersedes it.
+    rejoined: Option<(RegionPos, u64)>,
 }
 
 impl Custody {
@@ -30,6 +42,7 @@ impl Custody {
             entity,
             hop: 0,
             newest: None,
+            rejoined: None,
         }
     }
 
@@ -42,18 +55,36 @@ impl Custody {
         self.newest.as_ref()
     }
 
-    /// A region says it holds the player at `hop`: `Ok` if that is the
-    /// newest copy heard of, so the region is the owner now; a copy older
-    /// than one already heard of is stale, and the `Release` goes to it.
-    pub fn owner_changed(&mut self, hop: u64) -> Result<(), RegionMsg> {
+    /// `region` says it holds the player at `hop`. If that is the newest
+    /// copy heard of, the region is the owner now, and a copy this session
+    /// joined elsewhere before is stale; a copy older than one already heard
+    /// of is stale itself (invariant 6).
+    pub fn owner_changed(&mut self, region: RegionPos, hop: u64) -> Heard {
         if hop < self.hop {
-            return Err(RegionMsg::Release {
-                entity: self.entity,
-                hop,
-            });
+            return Heard {
+                owner: false,
+                release: Some((region, self.release(hop))),
+            };
         }
         self.hop = hop;
-        Ok(())
+        let release = match self.rejoined {
+            Some((rejoined, at)) if rejoined != region && hop > at => {
+                self.rejoined = None;
+                Some((rejoined, self.release(at)))
+            }
+            _ => None,
+        };
+        Heard {
+            owner: true,
+            release,
+        }
+    }
+
+    fn release(&self, hop: u64) -> RegionMsg {
+        RegionMsg::Release {
+            entity: self.entity,
+            hop,
+        }
     }
 
     /// The region's periodic copy of the player.
@@ -103,10 +134,13 @@ impl Custody {
         Some(self.rejoin(state, here, position))
     }
 
+    /// The re-joined copy gets a hop of its own, above every copy heard of,
+    /// so a copy still in flight from before is told apart as older.
     fn rejoin(&mut self, mut state: PlayerState, here: RegionPos, position: DVec3) -> Rejoin {
-        state.hop = state.hop.max(self.hop);
+        state.hop = state.hop.max(self.hop) + 1;
         state.position = position;
         self.hop = state.hop;
+        self.rejoined = Some((here, state.hop));
         Rejoin {
             region: here,
             state,
@@ -130,19 +164,37 @@ mod tests {
     #[test]
     fn an_older_owner_is_told_to_release_its_copy() {
         let mut custody = Custody::new(7);
-        assert!(custody.owner_changed(2).is_ok());
-        assert!(custody.owner_changed(2).is_ok());
-        match custody.owner_changed(1) {
-            Err(RegionMsg::Release { entity: 7, hop: 1 }) => {}
+        assert!(custody.owner_changed(A, 2).owner);
+        assert!(custody.owner_changed(A, 2).release.is_none());
+        match custody.owner_changed(B, 1) {
+            Heard {
+                owner: false,
+                release: Some((B, RegionMsg::Release { entity: 7, hop: 1 })),
+            } => {}
             other => panic!("{other:?}"),
         }
         assert_eq!(custody.hop(), 2);
     }
 
     #[test]
+    fn a_rejoined_copy_superseded_by_a_newer_one_elsewhere_is_released() {
+        let mut custody = Custody::new(7);
+        custody.owner_changed(A, 2);
+        let rejoin = custody.abandoned(at_hop(3), B, DVec3::ZERO).unwrap();
+        assert_eq!(rejoin.state.hop, 4);
+        assert!(custody.owner_changed(B, 4).release.is_none());
+        let newer = custody.owner_changed(A, 5);
+        assert!(newer.owner);
+        assert!(matches!(
+            newer.release,
+            Some((B, RegionMsg::Release { entity: 7, hop: 4 }))
+        ));
+    }
+
+    #[test]
     fn only_the_owners_move_rejoins_with_the_newest_copy_where_the_client_is() {
         let mut custody = Custody::new(7);
-        custody.owner_changed(2).unwrap();
+        custody.owner_changed(A, 2);
         custody.snapshot(at_hop(2));
         custody.snapshot(at_hop(1));
         let position = DVec3::new(600.0, 70.0, 3.0);
@@ -153,17 +205,17 @@ mod tests {
             .region_moved(A, A, B, position, || at_hop(0))
             .unwrap();
         assert_eq!(rejoin.region, B);
-        assert_eq!(rejoin.state.hop, 2);
+        assert_eq!(rejoin.state.hop, 3);
         assert_eq!(rejoin.state.position, position);
     }
 
     #[test]
     fn an_abandoned_handoff_rejoins_unless_a_newer_copy_was_heard_of() {
         let mut custody = Custody::new(7);
-        custody.owner_changed(3).unwrap();
+        custody.owner_changed(A, 3);
         assert!(custody.abandoned(at_hop(2), B, DVec3::ZERO).is_none());
         let rejoin = custody.abandoned(at_hop(4), B, DVec3::ZERO).unwrap();
-        assert_eq!((rejoin.region, rejoin.state.hop), (B, 4));
+        assert_eq!((rejoin.region, rejoin.state.hop), (B, 5));
         assert_eq!(custody.newest().map(|s| s.hop), Some(4));
     }
 }

@@ -28,35 +28,45 @@
 //! 3. **Left means gone.** A player whose session left is tombstoned: no later
 //!    `Adopt` or `Join` brings it back into that region, and a pending handoff
 //!    of it is cancelled (the `Leave` is forwarded where it went).
-//! 4. **No retry to a stranger.** Retries go to the target region on the node
-//!    that owned it when the player was first sent. If the target changes
-//!    owner (its node died or it moved), the new owner cannot know whether the
-//!    old one already passed the player on, so a resend could create a second,
-//!    stale copy. Instead the sender gives its copy to the session
-//!    (`ToSession::HandoffAbandoned`), which decides; the same happens for a
-//!    player handed off recently (within [`FORWARD_FOR`]) whose adopter's node
-//!    changed, since the adopter may have died holding it.
+//! 4. **No adoption by a stranger.** An `Adopt` names the placement epoch of
+//!    the target it was sent to, and only the owner under that epoch adopts
+//!    it: a new owner cannot know whether the old one already passed the
+//!    player on, so adopting a retry (or a message re-routed after a move)
+//!    could make a second copy. When the sender sees the target change owner
+//!    it gives its copy to the session instead (`ToSession::HandoffAbandoned`),
+//!    which decides; the same happens for a player handed off recently
+//!    (within [`FORWARD_FOR`]) whose adopter changed owner, since the adopter
+//!    may have died holding it, and for a handoff unanswered for
+//!    [`GIVE_UP_AFTER`].
 //! 5. **The session decides every re-join.** A session re-joins its player
 //!    (to the region of the position its client last reported, which is where
 //!    the live copy is or is heading) only when the region it believes holds
-//!    the player changed owner, or when a sender abandoned a handoff newer
-//!    than anything the session has heard of. It keeps the newest copy it has
-//!    seen (snapshots, abandoned handoffs) by hop.
-//! 6. **Stale copies are released.** A session told by a region that it holds
-//!    the player at a hop older than one the session already heard of tells
-//!    that region to release that copy (`RegionMsg::Release`).
+//!    the player changed owner, or when a sender abandoned a handoff at least
+//!    as new as anything the session has heard of. It keeps the newest copy
+//!    it has seen (snapshots, abandoned handoffs) by hop, and the re-joined
+//!    copy gets a hop above all of them. A region that already holds the
+//!    player keeps it (unless the re-join is newer); one the player left
+//!    after what the re-join knew forwards the `Join` after it.
+//! 6. **Stale copies are released.** Every insert is reported to the session
+//!    with its hop. A copy older than one the session heard of, and a copy
+//!    the session re-joined that a newer one elsewhere superseded, are told
+//!    to go (`RegionMsg::Release`). So two copies are never live at once:
+//!    input goes only to the newest, and an older one stands (frozen) only
+//!    until the session hears of it.
 //!
 //! What this does not cover: a session whose node dies leaves its player in
 //! a region on another node until that region restarts (there is no session
-//! lease); and if two nodes die within one handoff's flight, a stale copy can
-//! stand beside the live one until the session hears of it (invariant 6).
+//! lease). A message held back by a partition and delivered much later (the
+//! transport queues while a link is down) can still place a stale copy; it
+//! stands until the session hears of it (invariant 6), which is checked in
+//! `tests/handoff_sim.rs`.
 
 mod custody;
 mod region;
 
 use std::time::Duration;
 
-pub use custody::{Custody, Rejoin};
+pub use custody::{Custody, Heard, Rejoin};
 pub use region::{LeaveOutcome, Output, RegionHandoffs};
 
 /// A handoff id, unique in the cluster (the sending node is in its top bits).

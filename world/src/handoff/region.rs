@@ -1,6 +1,6 @@
 //! One region's side of handoffs: players it sends away and players it adopts.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::time::Instant;
 
 use super::{HandoffId, FORWARD_FOR, GIVE_UP_AFTER, REMEMBER_FOR, RETRY_AFTER};
@@ -59,7 +59,8 @@ pub struct RegionHandoffs {
     region: RegionPos,
     /// The players this region holds, with their hop.
     held: HashMap<EntityId, u64>,
-    departures: HashMap<EntityId, Departure>,
+    /// Ordered, so the outputs of a tick come in the same order every run.
+    departures: BTreeMap<EntityId, Departure>,
     gone: HashMap<EntityId, (Gone, Instant)>,
 }
 
@@ -68,7 +69,7 @@ impl RegionHandoffs {
         Self {
             region,
             held: HashMap::new(),
-            departures: HashMap::new(),
+            departures: BTreeMap::new(),
             gone: HashMap::new(),
         }
     }
@@ -85,7 +86,7 @@ impl RegionHandoffs {
     /// A session brings its player in: a first join or a re-join.
     pub fn join(&mut self, mut state: PlayerState, session: SessionAddr) -> Vec<Output> {
         let entity = state.entity;
-        if let Some(&hop) = self.held.get(&entity) {
+        if let Some(&hop) = self.held.get(&entity).filter(|&&held| held >= state.hop) {
             let owner = ToSession::OwnerChanged {
                 region: self.region,
                 hop,
@@ -94,26 +95,54 @@ impl RegionHandoffs {
         }
         match self.gone.get(&entity) {
             Some((Gone::LeftWorld, _)) => return Vec::new(),
-            Some(&(Gone::At(hop), _)) => state.hop = state.hop.max(hop),
-            None => {}
+            Some(&(Gone::At(hop), _)) if state.hop <= hop => {
+                // The player left here after what the session knew: a late
+                // or crossing re-join follows it instead of reviving it.
+                if let Some(d) = self.departures.get(&entity) {
+                    let join = RegionMsg::Join {
+                        player: Box::new(state),
+                        session,
+                    };
+                    return vec![Output::ToRegion(d.to, join)];
+                }
+                state.hop = hop;
+            }
+            _ => {}
         }
         self.arrive(&state);
         let joined = ToSession::Joined(Box::new(state.clone()));
+        // A re-join can race a newer copy elsewhere: the hop lets the
+        // session tell (invariant 6).
+        let owner = ToSession::OwnerChanged {
+            region: self.region,
+            hop: state.hop,
+        };
         vec![
             Output::ToSession(session, joined),
+            Output::ToSession(session, owner),
             Output::Insert { state, session },
         ]
     }
 
     /// Another region hands a player over. Always acknowledged (the copy is
     /// held, or a newer one was), adopted only if newer than any seen here.
+    /// `epochs` are the placement epoch the sender addressed and this
+    /// region's own: an `Adopt` meant for another owner of this region is
+    /// ignored, unacknowledged (invariant 4; the sender hands its copy to
+    /// the session when it sees the owner change).
     pub fn adopt(
         &mut self,
         handoff: HandoffId,
+        epochs: (Option<u64>, Option<u64>),
         from: RegionPos,
         state: PlayerState,
         session: SessionAddr,
     ) -> Vec<Output> {
+        if let (Some(addressed), Some(mine)) = epochs {
+            if addressed != mine {
+                return Vec::new();
+            }
+        }
         let mut out = vec![Output::ToRegion(from, RegionMsg::AdoptAck { handoff })];
         let entity = state.entity;
         let known = match self.gone.get(&entity) {
@@ -161,7 +190,7 @@ impl RegionHandoffs {
             .max(state.hop)
             + 1;
         self.gone.insert(entity, (Gone::At(state.hop), now));
-        let msg = adopt_msg(self.region, handoff, &state, session);
+        let msg = adopt_msg(self.region, handoff, epoch, &state, session);
         self.departures.insert(
             entity,
             Departure {
@@ -272,7 +301,7 @@ impl RegionHandoffs {
                 out.push(Output::ToSession(d.session, msg));
             } else if now.duration_since(d.last_sent) >= RETRY_AFTER {
                 d.last_sent = now;
-                let msg = adopt_msg(self.region, d.handoff, &d.state, d.session);
+                let msg = adopt_msg(self.region, d.handoff, d.epoch, &d.state, d.session);
                 out.push(Output::ToRegion(d.to, msg));
             }
         }
@@ -286,11 +315,13 @@ impl RegionHandoffs {
 fn adopt_msg(
     from: RegionPos,
     handoff: HandoffId,
+    epoch: Option<u64>,
     state: &PlayerState,
     session: SessionAddr,
 ) -> RegionMsg {
     RegionMsg::Adopt {
         handoff,
+        epoch,
         from,
         player: Box::new(state.clone()),
         session,
@@ -309,6 +340,7 @@ mod tests {
     const B: RegionPos = RegionPos { x: 1, z: 0 };
     const C: RegionPos = RegionPos { x: 2, z: 0 };
     const SESSION: SessionAddr = SessionAddr { node: 1, id: 1 };
+    const NO_EPOCH: (Option<u64>, Option<u64>) = (None, None);
 
     fn player() -> PlayerState {
         PlayerState::new(uuid::Uuid::nil(), "Alex".into(), 7, DVec3::ZERO)
@@ -358,13 +390,13 @@ mod tests {
         assert_eq!(state.hop, 1);
         assert!(!a.holds(7));
 
-        let out = b.adopt(handoff, from, state.clone(), SESSION);
+        let out = b.adopt(handoff, NO_EPOCH, from, state.clone(), SESSION);
         assert!(matches!(
             out[0],
             Output::ToRegion(A, RegionMsg::AdoptAck { handoff: 1 })
         ));
         assert_eq!(inserted(&out), Some(1));
-        let again = b.adopt(handoff, from, state, SESSION);
+        let again = b.adopt(handoff, NO_EPOCH, from, state, SESSION);
         assert_eq!(
             again.len(),
             1,
@@ -386,13 +418,16 @@ mod tests {
         let mut b = RegionHandoffs::new(B);
         let mut c = RegionHandoffs::new(C);
         let (handoff, from, state) = adopt_of(&a.depart(t0, 1, B, Some(5), player(), SESSION));
-        b.adopt(handoff, from, state.clone(), SESSION);
+        b.adopt(handoff, NO_EPOCH, from, state.clone(), SESSION);
         let onward = b.depart(t0, 2, C, Some(6), state.clone(), SESSION);
         let (h2, from2, state2) = adopt_of(&onward);
         assert_eq!(state2.hop, 2);
-        assert_eq!(inserted(&c.adopt(h2, from2, state2, SESSION)), Some(2));
+        assert_eq!(
+            inserted(&c.adopt(h2, NO_EPOCH, from2, state2, SESSION)),
+            Some(2)
+        );
         // The ack to A was lost; its retry reaches B long after.
-        let late = b.adopt(handoff, from, state, SESSION);
+        let late = b.adopt(handoff, NO_EPOCH, from, state, SESSION);
         assert_eq!(inserted(&late), None, "{late:?}");
         assert!(!b.holds(7));
     }
@@ -410,7 +445,7 @@ mod tests {
         );
         assert_eq!(b.leave(t0, 7), LeaveOutcome::Unknown);
         assert_eq!(
-            inserted(&b.adopt(handoff, from, state.clone(), SESSION)),
+            inserted(&b.adopt(handoff, NO_EPOCH, from, state.clone(), SESSION)),
             None
         );
         assert!(b.join(state, SESSION).is_empty());
@@ -457,20 +492,51 @@ mod tests {
         let mut b = RegionHandoffs::new(B);
         let mut state = player();
         state.hop = 3;
-        b.adopt(1, A, state.clone(), SESSION);
+        b.adopt(1, NO_EPOCH, A, state.clone(), SESSION);
         let out = b.join(player(), SESSION);
         assert!(inserted(&out).is_none());
+        let mut newer = player();
+        newer.hop = 4;
+        assert_eq!(
+            inserted(&b.join(newer, SESSION)),
+            Some(4),
+            "the session's newer decision wins"
+        );
+        let mut state = player();
+        state.hop = 4;
         assert!(matches!(
             out[0],
             Output::ToSession(_, ToSession::OwnerChanged { region: B, hop: 3 })
         ));
 
         b.depart(t0, 2, C, Some(1), state, SESSION);
-        assert_eq!(inserted(&b.join(player(), SESSION)), Some(4));
+        let follows = b.join(player(), SESSION);
+        assert!(
+            matches!(follows[..], [Output::ToRegion(C, RegionMsg::Join { .. })]),
+            "a stale re-join follows the player: {follows:?}"
+        );
+        b.acknowledged(2);
+        assert!(b.tick(t0 + FORWARD_FOR).is_empty());
+        assert_eq!(inserted(&b.join(player(), SESSION)), Some(5));
         // A stale adopt of an older hop replaces nothing.
         let mut old = player();
         old.hop = 2;
-        assert_eq!(inserted(&b.adopt(9, A, old, SESSION)), None);
+        assert_eq!(inserted(&b.adopt(9, NO_EPOCH, A, old, SESSION)), None);
+    }
+
+    #[test]
+    fn an_adopt_addressed_to_another_owner_is_ignored() {
+        let mut b = RegionHandoffs::new(B);
+        let mut state = player();
+        state.hop = 1;
+        assert!(b
+            .adopt(1, (Some(4), Some(5)), A, state.clone(), SESSION)
+            .is_empty());
+        assert!(!b.holds(7));
+        assert_eq!(
+            inserted(&b.adopt(1, (Some(5), Some(5)), A, state, SESSION)),
+            Some(1)
+        );
     }
 
     #[test]
@@ -479,13 +545,13 @@ mod tests {
         let mut b = RegionHandoffs::new(B);
         let mut state = player();
         state.hop = 3;
-        b.adopt(1, A, state, SESSION);
+        b.adopt(1, NO_EPOCH, A, state, SESSION);
         assert!(b.release(t0, 7, 2).is_none());
         assert!(matches!(b.release(t0, 7, 3), Some(Output::Remove(7))));
         assert!(!b.holds(7));
         let mut again = player();
         again.hop = 3;
-        assert_eq!(inserted(&b.adopt(1, A, again, SESSION)), None);
+        assert_eq!(inserted(&b.adopt(1, NO_EPOCH, A, again, SESSION)), None);
         assert!(b
             .tick(t0 + REMEMBER_FOR + Duration::from_secs(1))
             .is_empty());

@@ -58,12 +58,16 @@ impl Region {
     pub(super) fn adopt(
         &mut self,
         handoff: u64,
+        epoch: Option<u64>,
         from: RegionPos,
         state: PlayerState,
         session: SessionAddr,
     ) {
         debug!(region = %self.pos(), player = %state.name, handoff, hop = state.hop, "adoption offered");
-        let out = self.handoffs.adopt(handoff, from, state, session);
+        let mine = self.world.epoch_of(self.pos());
+        let out = self
+            .handoffs
+            .adopt(handoff, (epoch, mine), from, state, session);
         self.carry_out(out);
     }
 

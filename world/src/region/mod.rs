@@ -181,10 +181,11 @@ impl Region {
             RegionMsg::Join { player, session } => self.join(*player, session),
             RegionMsg::Adopt {
                 handoff,
+                epoch,
                 from,
                 player,
                 session,
-            } => self.adopt(handoff, from, *player, session),
+            } => self.adopt(handoff, epoch, from, *player, session),
             RegionMsg::AdoptAck { handoff } => self.handoffs.acknowledged(handoff),
             RegionMsg::Release { entity, hop } => self.release(entity, hop),
             RegionMsg::Input { entity, input } => self.input(entity, input),
