@@ -27,8 +27,8 @@ async function giveAndHold (bot, itemName) {
 }
 
 ctx.test('creative: A places a block; B sees it; C joining later gets it in its chunk data', async ({ bot }) => {
-  const a = await bot('Placer')
-  const b = await bot('Watcher')
+  const a = await bot('Placer', { op: true })
+  const b = await bot('Watcher', { op: true })
   await setGameMode(a, 'creative')
   await giveAndHold(a, 'stone')
   const ref = new Vec3(2, -61, 0)
@@ -54,15 +54,15 @@ ctx.test('creative: A places a block; B sees it; C joining later gets it in its 
   await seen3
 
   // C joins later and sees both in its chunk data.
-  const c = await bot('Latecomer')
+  const c = await bot('Latecomer', { op: true })
   assert.equal(h.blockName(c, dest), 'stone', 'Latecomer\'s view of the placed stone (chunk data)')
   assert.equal(h.blockName(c, dest3), 'oak_planks', 'Latecomer\'s view of the placed planks (chunk data)')
   assert.equal(h.blockName(c, ref), 'grass_block')
 })
 
 ctx.test('creative: A digs a block instantly; B and a later bot see air', async ({ bot }) => {
-  const a = await bot('Digger')
-  const b = await bot('Viewer')
+  const a = await bot('Digger', { op: true })
+  const b = await bot('Viewer', { op: true })
   await setGameMode(a, 'creative')
   const pos = new Vec3(-2, -61, 1)
   assert.equal(h.blockName(b, pos), 'grass_block')
@@ -79,20 +79,20 @@ ctx.test('creative: A digs a block instantly; B and a later bot see air', async 
   const seen2 = h.waitForEvent(b, `blockUpdate:${pos2}`, { timeout: 8000, filter: (o, n) => n && n.name === 'air', message: 'Viewer: dirt to air' })
   await a.dig(a.blockAt(pos2))
   await seen2
-  const c = await bot('LateViewer')
+  const c = await bot('LateViewer', { op: true })
   assert.equal(h.blockName(c, pos), 'air', 'LateViewer\'s chunk data at the dug grass')
   assert.equal(h.blockName(c, pos2), 'air', 'LateViewer\'s chunk data at the dug dirt')
   assert.equal(h.blockName(c, pos2.offset(0, -1, 0)), 'dirt', 'LateViewer\'s chunk data under the hole')
 })
 
 ctx.test('creative: placing then digging at a region border (region_size=1) is seen by a viewer in another region', async ({ bot }) => {
-  const a = await bot('BorderA')
+  const a = await bot('BorderA', { op: true })
   await setGameMode(a, 'creative')
   // move A next to the border between region x=0 (0..15) and x=1 (16..31)
   a.chat('/tp 15.5 -60 4.5')
   await h.waitFor(() => a.entity.position.distanceTo(new Vec3(15.5, -60, 4.5)) < 0.01, { timeout: 5000, message: () => `BorderA teleported to 15.5 -60 4.5 (is at ${a.entity.position})` })
   await a.waitForChunksToLoad()
-  const b = await bot('BorderB')
+  const b = await bot('BorderB', { op: true })
   b.chat('/tp 20.5 -60 8.5')
   await h.waitFor(() => b.entity.position.distanceTo(new Vec3(20.5, -60, 8.5)) < 0.01, { timeout: 5000, message: () => `BorderB teleported (is at ${b.entity.position})` })
   await b.waitForChunksToLoad()
@@ -110,8 +110,8 @@ ctx.test('creative: placing then digging at a region border (region_size=1) is s
 })
 
 ctx.test('survival: digging grass by hand takes time, shows the break animation to others, and succeeds', async ({ bot }) => {
-  const a = await bot('Miner')
-  const b = await bot('Onlooker')
+  const a = await bot('Miner', { op: true })
+  const b = await bot('Onlooker', { op: true })
   await setGameMode(a, 'creative')
   await setGameMode(a, 'survival')
   assert.equal(a.game.gameMode, 'survival')
@@ -136,8 +136,8 @@ ctx.test('survival: digging grass by hand takes time, shows the break animation 
 })
 
 ctx.test('survival: a block cannot be broken instantly (a finish-digging packet sent at once is refused)', async ({ bot }) => {
-  const a = await bot('Cheater')
-  const b = await bot('Judge')
+  const a = await bot('Cheater', { op: true })
+  const b = await bot('Judge', { op: true })
   await setGameMode(a, 'creative')
   await setGameMode(a, 'survival')
   const grass = new Vec3(-1, -61, 3)

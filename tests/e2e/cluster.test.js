@@ -53,8 +53,8 @@ test('three nodes form one world', { timeout: 120000 }, async () => {
 })
 
 test('players on different nodes walk across node borders, see each other, chat and build', { timeout: 150000 }, async () => {
-  const walker = await join(n1, 'Walker')
-  const watcher = await join(n2, 'Watcher')
+  const walker = await join(n1, 'Walker', { op: true })
+  const watcher = await join(n2, 'Watcher', { op: true })
   await h.waitFor(() => h.seenPlayer(watcher, 'Walker') && h.seenPlayer(walker, 'Watcher'), { timeout: 15000, message: 'Walker (node 1) and Watcher (node 2) to see each other' })
   const walkerId = h.seenPlayer(watcher, 'Walker').id
   assert.equal(walkerId, walker.entity.id, 'entity ids are the same for everyone in the cluster')
@@ -125,7 +125,7 @@ test('a SIGKILLed node\'s regions move to the others and their players keep play
 test('a node started later takes over regions', { timeout: 120000 }, async () => {
   const n4 = await startNode(4, { ...ports, 4: await h.freePort() })
   await n4.waitForOutput('this node hosts regions now', { timeout: 30000 })
-  const explorer = await join(n1, 'Explorer')
+  const explorer = await join(n1, 'Explorer', { op: true })
   // Fresh land far away is placed on the least loaded node: the newcomer.
   await tpTo(explorer, 5000.5, -60, 5000.5)
   const mine = await regions(n1, 4)

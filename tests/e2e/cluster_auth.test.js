@@ -2,7 +2,8 @@
 // The authentication service of a three-node cluster: an account made
 // through one node logs in through another, a ban issued on one node's
 // console kicks the player from another node and holds everywhere, and
-// logins keep working after one replica node is SIGKILLed.
+// logins keep working after one replica node is SIGKILLed; an op made on
+// one node's console holds for a player on another at once.
 const assert = require('node:assert/strict')
 const { test } = require('node:test')
 const h = require('./harness')
@@ -49,6 +50,28 @@ test('a ban on node 2\'s console kicks the player from node 3 and holds on node 
   await h.withTimeout(rejoin.whenEnded, 15000, 'the rejoin through node 1 to be refused')
   assert.ok(rejoin.kicks.some((k) => /banned/i.test(k.text)), `rejoin kick: ${JSON.stringify(rejoin.kicks)}`)
   await n1.command('pardon Roamer', /Unbanned Roamer/)
+})
+
+test('op on node 2\'s console lets a player on node 1 cheat at once, and users on node 3 counts every account', { timeout: 60000 }, async () => {
+  const climber = await join(n1, 'Climber')
+  await h.waitForMessage(climber, /Please register/)
+  climber.chat('/register upandaway upandaway')
+  await h.waitForMessage(climber, 'Successfully registered')
+  await n3.command('users', /There are 2 registered users/)
+  let since = climber.chatLog.length
+  climber.chat('/gamemode creative')
+  await h.waitForMessage(climber, /Unknown or incomplete command/, { since })
+  const trees = climber.commandTrees.length
+  await n2.op('Climber')
+  climber.chat('/gamemode creative')
+  await h.waitFor(() => climber.game.gameMode === 'creative', { timeout: 5000, message: () => `Climber's /gamemode after op on node 2 (is ${climber.game.gameMode})` })
+  await h.waitFor(() => climber.commandTrees.length > trees && climber.commandTrees[climber.commandTrees.length - 1].includes('gamemode'), { timeout: 5000, message: 'node 1 to send Climber a tree with /gamemode' })
+  await n3.command('deop Climber', /no longer a server operator/)
+  since = climber.chatLog.length
+  climber.chat('/gamemode survival')
+  await h.waitForMessage(climber, /Unknown or incomplete command/, { since })
+  assert.equal(climber.game.gameMode, 'creative')
+  await leave(climber)
 })
 
 test('with one replica node SIGKILLed, accounts still register and log in', { timeout: 90000 }, async () => {

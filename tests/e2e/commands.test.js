@@ -1,5 +1,5 @@
 'use strict'
-// In-game commands: /tp, /gamemode, /msg, /spawn, /list, /help.
+// In-game commands: /tp, /gamemode, /msg, /spawn, /list, /help (the players are ops; permissions.test.js covers non-ops).
 const assert = require('node:assert/strict')
 const { Vec3 } = require('vec3')
 const h = require('./harness')
@@ -14,8 +14,8 @@ async function expectPosition (bot, target, message, timeout = 5000) {
 }
 
 ctx.test('/tp <x> <y> <z> moves the bot (and others see it there)', async ({ bot }) => {
-  const a = await bot('Tipper')
-  const b = await bot('Seer')
+  const a = await bot('Tipper', { op: true })
+  const b = await bot('Seer', { op: true })
   a.chat('/tp 10.5 -60 -7.5')
   await expectPosition(a, new Vec3(10.5, -60, -7.5), '/tp 10.5 -60 -7.5')
   const e = await h.waitForSeenPlayer(b, 'Tipper')
@@ -41,8 +41,8 @@ ctx.test('/tp <x> <y> <z> moves the bot (and others see it there)', async ({ bot
 })
 
 ctx.test('/tp <player> moves the bot to that player', async ({ bot }) => {
-  const a = await bot('Follower')
-  const b = await bot('Leader')
+  const a = await bot('Follower', { op: true })
+  const b = await bot('Leader', { op: true })
   b.chat('/tp -20.5 -60 15.5')
   await expectPosition(b, new Vec3(-20.5, -60, 15.5), 'Leader /tp')
   a.chat('/tp Leader')
@@ -55,7 +55,7 @@ ctx.test('/tp <player> moves the bot to that player', async ({ bot }) => {
 })
 
 ctx.test('/gamemode changes the game mode through all four modes', async ({ bot }) => {
-  const a = await bot('Shifter')
+  const a = await bot('Shifter', { op: true })
   assert.equal(a.game.gameMode, 'survival')
   for (const mode of ['creative', 'adventure', 'spectator', 'survival', 'creative']) {
     a.chat(`/gamemode ${mode}`)
@@ -71,9 +71,9 @@ ctx.test('/gamemode changes the game mode through all four modes', async ({ bot 
 })
 
 ctx.test('/msg <player> <text> reaches only that player', async ({ bot }) => {
-  const a = await bot('Sender')
-  const b = await bot('Target')
-  const c = await bot('Bystander')
+  const a = await bot('Sender', { op: true })
+  const b = await bot('Target', { op: true })
+  const c = await bot('Bystander', { op: true })
   const sinceB = b.chatLog.length
   const sinceC = c.chatLog.length
   a.chat('/msg Target secret words 42')
@@ -87,7 +87,7 @@ ctx.test('/msg <player> <text> reaches only that player', async ({ bot }) => {
 })
 
 ctx.test('/spawn takes the bot back to the spawn point', async ({ bot }) => {
-  const a = await bot('Homer')
+  const a = await bot('Homer', { op: true })
   a.chat('/tp 40.5 -60 40.5')
   await expectPosition(a, new Vec3(40.5, -60, 40.5), '/tp before /spawn')
   a.chat('/spawn')
@@ -95,8 +95,8 @@ ctx.test('/spawn takes the bot back to the spawn point', async ({ bot }) => {
 })
 
 ctx.test('/list names the online players; /help lists the commands', async ({ bot }) => {
-  const a = await bot('Lister')
-  const b = await bot('Listed')
+  const a = await bot('Lister', { op: true })
+  const b = await bot('Listed', { op: true })
   await h.waitForSeenPlayer(a, 'Listed')
   // other tests' bots may take a moment to be removed: ask until the count is 2
   let all = ''
@@ -120,8 +120,8 @@ ctx.test('/list names the online players; /help lists the commands', async ({ bo
 })
 
 ctx.test('an unknown command does not disconnect; chat still works', async ({ bot }) => {
-  const a = await bot('Confused')
-  const b = await bot('Helper')
+  const a = await bot('Confused', { op: true })
+  const b = await bot('Helper', { op: true })
   a.chat('/definitelynotacommand 1 2 3')
   a.chat('/tp')
   a.chat('/tp a b c')

@@ -357,6 +357,11 @@ class ServerProcess {
     if (pattern) return this.waitForOutput(pattern, { timeout, since, message: `output of console command '${line}' matching ${pattern}` })
   }
 
+  // Make `name` an operator (level 4) from the console; holds on every node of a cluster.
+  async op (name) {
+    return this.command(`op ${name}`, new RegExp(`Made ${name} a server operator`))
+  }
+
   async stop ({ timeout = 15000 } = {}) {
     if (!this.running) return this.exitInfo
     try { this.send('stop') } catch (_) {}
@@ -488,7 +493,9 @@ function clusterFixture (label) {
     }
     fs.rmSync(fx.shared, { recursive: true, force: true })
   }, { timeout: 60000 })
-  fx.join = async (server, name) => {
+  // op: make the player an operator first (tp, gamemode and the like need it)
+  fx.join = async (server, name, { op = false } = {}) => {
+    if (op) await server.op(name)
     const bot = await joinBot(server, name)
     fx.clients.add(bot)
     return bot
@@ -560,6 +567,12 @@ function createBot (server, username, opts = {}) {
     bot.kicks.push({ reason, text: chatText(reason), loggedIn })
   })
   bot.on('messagestr', (msg) => { bot.chatLog.push(msg) })
+  // The names under the root of each command tree (declare_commands) received, in order.
+  bot.commandTrees = []
+  bot._client.on('declare_commands', (packet) => {
+    const root = packet.nodes[packet.rootIndex]
+    bot.commandTrees.push(root.children.map((i) => packet.nodes[i].extraNodeData && packet.nodes[i].extraNodeData.name))
+  })
   bot.whenEnded = new Promise((resolve) => {
     bot.once('end', (reason) => {
       bot.isEnded = true
@@ -750,7 +763,9 @@ function defineTest (ctx, title, fn, opts) {
     const helpers = {
       t,
       server: ctx.server,
+      // botOpts.op: make the player an operator first (tp, gamemode and the like need it)
       bot: async (username, botOpts = {}) => {
+        if (botOpts.op) await ctx.server.op(username)
         const b = createBot(ctx.server, username, botOpts)
         clients.add(b)
         try {

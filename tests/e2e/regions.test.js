@@ -25,8 +25,8 @@ function watchPlayer (observer, name, entity) {
 }
 
 ctx.test('a bot walks 60 blocks across 4+ region borders, seen all the way by a bot on the other side', async ({ bot }) => {
-  const walker = await bot('Walker')
-  const stander = await bot('Stander')
+  const walker = await bot('Walker', { op: true })
+  const stander = await bot('Stander', { op: true })
   // Stander waits on the far side, a little off the path.
   await tpTo(stander, 52.5, -60, 3.5)
   await h.waitFor(() => h.seenPlayer(walker, 'Stander') && h.seenPlayer(stander, 'Walker'), { timeout: 10000, message: 'Walker and Stander to see each other (52 blocks apart, view distance 4)' })
@@ -96,8 +96,8 @@ ctx.test('a bot walks 60 blocks across 4+ region borders, seen all the way by a 
 })
 
 ctx.test('walking back and forth across one region border many times keeps the entity stable', async ({ bot }) => {
-  const a = await bot('Pacer')
-  const b = await bot('Counter')
+  const a = await bot('Pacer', { op: true })
+  const b = await bot('Counter', { op: true })
   // Border between regions x=0 (0..15) and x=1 (16..31); pace across x=16.
   await tpTo(a, 13.5, -60, 8.5)
   await tpTo(b, 16.5, -60, 14.5)
@@ -116,8 +116,8 @@ ctx.test('walking back and forth across one region border many times keeps the e
 })
 
 ctx.test('a bot that walks out of view distance despawns for the other and reappears when it comes back', async ({ bot }) => {
-  const a = await bot('Roamer')
-  const b = await bot('Homebody')
+  const a = await bot('Roamer', { op: true })
+  const b = await bot('Homebody', { op: true })
   await h.waitForSeenPlayer(b, 'Roamer')
   // teleport far away (beyond any view/tracking distance), then come back
   const gone = h.waitForEvent(b, 'entityGone', { timeout: 10000, filter: (e) => e.id === a.entity.id, message: 'Homebody: Roamer despawns when 200 blocks away' })
