@@ -7,6 +7,7 @@
 // with the secret, and refuse clients that connect directly.
 const assert = require('node:assert/strict')
 const crypto = require('node:crypto')
+const fs = require('node:fs')
 const h = require('./harness')
 
 const SECRET = 'e2e-velocity-forwarding-secret'
@@ -71,11 +72,11 @@ function profile (name, address) {
 // `answer`: 'proxy' signs `forwarded` with `secret`; 'direct' keeps the
 // library's own answer ("not understood", as a vanilla client sends);
 // 'silent' never answers.
-function proxiedClient (t, username, { forwarded, secret = SECRET, answer = 'proxy', version } = {}) {
+function proxiedClient (t, username, { forwarded, secret = SECRET, answer = 'proxy', version, server = ctx.server } = {}) {
   const { mc } = h.lib()
   const client = mc.createClient({
-    host: ctx.server.host,
-    port: ctx.server.port,
+    host: server.host,
+    port: server.port,
     username,
     version: h.VERSION,
     auth: 'offline',
@@ -193,4 +194,25 @@ ctx.test('an IP ban matches the forwarded address, not the proxy\'s', async (t) 
   const neighbour = proxiedClient(t, 'Neighbour', { forwarded: profile('Neighbour', '203.0.113.10') })
   await h.withTimeout(neighbour.joined, 20000, 'the player from another forwarded address to join')
   await t.server.command('pardon-ip 203.0.113.9', /203\.0\.113\.9/)
+})
+
+ctx.test('with online mode on as well, forwarding wins: no encryption, no session server', async (t) => {
+  // The session server address is a closed port: asking it would refuse the login.
+  const server = await h.startServer({
+    name: 'velocity-online',
+    config: { server: { forwarding: 'velocity', online_mode: true, session_server: 'http://127.0.0.1:9' } },
+    env: { TESSERA_SERVER_FORWARDING_SECRET: SECRET }
+  })
+  try {
+    await server.waitForOutput('server.online_mode is left to the proxy', { timeout: 5000 })
+    const carol = profile('Carol', '198.51.100.50')
+    const client = proxiedClient(t, 'Carol', { forwarded: carol, server })
+    const success = await h.withTimeout(client.success, 20000, 'Login Success')
+    assert.equal(success.uuid, carol.uuid)
+    assert.equal(client.cipher, null, 'the connection is not encrypted: the proxy did that')
+    await h.withTimeout(client.joined, 20000, 'Join Game')
+  } finally {
+    await server.close()
+    for (const dir of [server.dir, server.cwd]) fs.rmSync(dir, { recursive: true, force: true })
+  }
 })
