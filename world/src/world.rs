@@ -71,6 +71,20 @@ pub struct World {
     workers: Arc<tokio::sync::Semaphore>,
 }
 
+const HANDOFF_ID_MASK: u64 = (1 << 48) - 1;
+
+/// Handoff ids count up from the microseconds since the epoch at start-up:
+/// a restarted node hands off fewer than one player per microsecond, so its
+/// ids stay above those of its previous run (the 48 bits wrap every nine
+/// years), and an acknowledgement still in
+/// flight from then cannot acknowledge a handoff of this run.
+fn handoff_ids_start() -> u64 {
+    let micros = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(1, |d| d.as_micros());
+    u64::try_from(micros).unwrap_or(1) & HANDOFF_ID_MASK
+}
+
 fn undelivered(e: SendError) -> Undelivered {
     match e {
         SendError::Full => Undelivered::Full,
@@ -100,7 +114,7 @@ impl World {
             ownership: tokio::sync::broadcast::channel(1024).0,
             sessions: Mutex::new(HashMap::new()),
             next_entity: AtomicI32::new(1),
-            next_handoff: AtomicU64::new(1),
+            next_handoff: AtomicU64::new(handoff_ids_start()),
             next_teleport: AtomicI32::new(1),
             next_session: AtomicU64::new(1),
             workers: Arc::new(tokio::sync::Semaphore::new(
@@ -129,9 +143,10 @@ impl World {
         ((self.node % 128) as i32) << ENTITY_NODE_SHIFT | local
     }
 
-    /// A handoff id no other node hands out.
+    /// A handoff id no other node hands out, nor this node before a restart.
     pub fn next_handoff_id(&self) -> u64 {
-        self.node << 48 | self.next_handoff.fetch_add(1, Ordering::Relaxed)
+        let local = self.next_handoff.fetch_add(1, Ordering::Relaxed) & HANDOFF_ID_MASK;
+        self.node << 48 | local
     }
 
     pub fn next_teleport_id(&self) -> i32 {
