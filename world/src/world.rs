@@ -76,8 +76,8 @@ const HANDOFF_ID_MASK: u64 = (1 << 48) - 1;
 /// Handoff ids count up from the microseconds since the epoch at start-up:
 /// a restarted node hands off fewer than one player per microsecond, so its
 /// ids stay above those of its previous run (the 48 bits wrap every nine
-/// years), and an acknowledgement still in
-/// flight from then cannot acknowledge a handoff of this run.
+/// years), and an acknowledgement still in flight from then cannot
+/// acknowledge a handoff of this run.
 fn handoff_ids_start() -> u64 {
     let micros = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
