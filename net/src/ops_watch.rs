@@ -67,3 +67,33 @@ async fn poll(accounts: Arc<Accounts>, sender: watch::Sender<Arc<Ops>>, nudge: A
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use tessera_auth::accounts::MemoryRegisters;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn an_op_made_here_is_seen_at_once() {
+        let accounts = Arc::new(Accounts::new(Arc::new(MemoryRegisters::default())));
+        let watch = OpsWatch::start(accounts.clone());
+        let mut ops = watch.subscribe();
+        accounts
+            .edit_ops(|o| o.entries.push(("u1".into(), "Alex".into(), 4)))
+            .await
+            .unwrap();
+        watch.refresh();
+        tokio::time::timeout(POLL_EVERY / 2, ops.changed())
+            .await
+            .expect("the nudge reads the list before the next poll")
+            .unwrap();
+        assert_eq!(ops.borrow_and_update().level("u1"), 4);
+        accounts.edit_ops(|o| o.entries.clear()).await.unwrap();
+        tokio::time::timeout(POLL_EVERY * 3, ops.changed())
+            .await
+            .expect("a change made elsewhere is read within a poll")
+            .unwrap();
+        assert_eq!(ops.borrow().level("u1"), 0);
+    }
+}
