@@ -4,7 +4,9 @@
 //! a node cut off), links fail at random and lose what is in flight, and
 //! nodes crash and restart from their stores. The failure detector is
 //! deliberately wrong: nodes declare live peers down at random, so regions
-//! move all the time, also away from nodes that are alive and ticking.
+//! move all the time, also away from nodes that are alive and ticking; and
+//! nodes rebalance live regions at random (`Move`), which the leader does by
+//! asking the owner to release them.
 //!
 //! Every node records, per region, the spans of simulated time in which it
 //! ticked it. Safety: no two nodes' spans for one region overlap. Liveness:
@@ -174,7 +176,8 @@ async fn tick_regions(id: u64, placement: PlacementService, record: Arc<Mutex<Re
 }
 
 /// What the rest of a node does: announce itself, place unowned regions,
-/// and raise false alarms about its peers while the chaos lasts.
+/// and, while the chaos lasts, raise false alarms about its peers and move
+/// live regions about.
 async fn drive(id: u64, placement: PlacementService, record: Arc<Mutex<Record>>, seed: u64) {
     let me = NodeId(id);
     let mut rng = StdRng::seed_from_u64(seed ^ id.rotate_left(17));
@@ -189,13 +192,32 @@ async fn drive(id: u64, placement: PlacementService, record: Arc<Mutex<Record>>,
         if let Some(&region) = unowned.first() {
             let _ = placement.propose(Command::Place(region)).await;
         }
-        if lock(&record).chaos && rng.random_bool(0.25) {
-            let victim = NodeId(NODES[rng.random_range(0..NODES.len())].1);
-            let placement = placement.clone();
-            tokio::spawn(async move {
-                let _ = placement.propose(Command::NodeDown(victim)).await;
-            });
+        if !lock(&record).chaos {
+            continue;
         }
+        let someone = NodeId(NODES[rng.random_range(0..NODES.len())].1);
+        let command = match rng.random_range(0..8) {
+            0 | 1 => Command::NodeDown(someone),
+            2..=4 => {
+                let region = RegionKey {
+                    x: rng.random_range(0..SIDE),
+                    z: rng.random_range(0..SIDE),
+                };
+                let Some(owner) = table.owner(region) else {
+                    continue;
+                };
+                Command::Move {
+                    region,
+                    epoch: owner.epoch,
+                    to: someone,
+                }
+            }
+            _ => continue,
+        };
+        let placement = placement.clone();
+        tokio::spawn(async move {
+            let _ = placement.propose(command).await;
+        });
     }
 }
 

@@ -26,7 +26,12 @@
 //! reachable (a false alarm of the failure detector costs that node its
 //! regions, never safety). Without the fence a grant could slip between the
 //! leader's check and its log append, with an `as_of` before the
-//! reassignment.
+//! reassignment. Moving one region (rebalancing) fences only that region:
+//! the node's later grants exclude it, so only grants from before the fence
+//! cover it, and the move need not wait if the node confirms it released
+//! the region (stopped and saved it) after the fence: that releasing
+//! incarnation of the node holds every grant covering the region, and a
+//! later incarnation only gets grants without it.
 //!
 //! The `as_of` index covers reassignments already in the leader's log when
 //! it granted, including ones appended by earlier leaders and committed
@@ -41,6 +46,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+use super::RegionKey;
 use crate::transport::NodeId;
 
 /// How long leases last and how much the nodes' clocks may disagree about
@@ -52,10 +58,12 @@ pub struct LeaseTerms {
 }
 
 /// One lease a node was granted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 struct Grant {
     until: Instant,
     as_of: Option<u64>,
+    /// Regions the grant does not cover: they are moving away.
+    except: Vec<RegionKey>,
 }
 
 /// A node's own leases: whether it may tick now.
@@ -77,25 +85,29 @@ impl LeaseHolder {
     }
 
     /// The leader granted the renewal this node sent at `sent_at`, once its
-    /// replica has applied log entry `as_of`.
-    pub fn granted(&mut self, sent_at: Instant, as_of: Option<u64>) {
+    /// replica has applied log entry `as_of`, for all its regions `except`
+    /// some.
+    pub fn granted(&mut self, sent_at: Instant, as_of: Option<u64>, except: Vec<RegionKey>) {
         let grant = Grant {
             until: sent_at + self.lease,
             as_of,
+            except,
         };
-        // A newer grant that is usable no later than an older one makes the
-        // older one pointless.
-        self.grants
-            .retain(|g| !(g.until <= grant.until && g.as_of >= grant.as_of));
+        // A newer grant that is usable no later than an older one, and
+        // covers at least as much, makes the older one pointless.
+        self.grants.retain(|g| {
+            let covered = grant.except.iter().all(|r| g.except.contains(r));
+            !(g.until <= grant.until && g.as_of >= grant.as_of && covered)
+        });
         self.grants.push(grant);
     }
 
-    /// Whether a lease covers `now`, given the last log index this node's
-    /// replica has applied.
-    pub fn holds(&self, now: Instant, applied: Option<u64>) -> bool {
+    /// Whether a lease covers `region` at `now`, given the last log index
+    /// this node's replica has applied.
+    pub fn holds(&self, region: RegionKey, now: Instant, applied: Option<u64>) -> bool {
         self.grants
             .iter()
-            .any(|g| now < g.until && g.as_of <= applied)
+            .any(|g| now < g.until && g.as_of <= applied && !g.except.contains(&region))
     }
 
     /// Forgets expired grants.
@@ -117,9 +129,9 @@ pub struct LeaseKeeper {
     leading: Option<(u64, Instant)>,
     /// When each node's last granted lease has surely expired.
     expiries: BTreeMap<NodeId, Instant>,
-    /// Nodes whose regions are being reassigned, with how many
-    /// reassignments are under way.
-    fenced: BTreeMap<NodeId, usize>,
+    /// Nodes whose regions (all of them, or one) are being reassigned,
+    /// with how many reassignments are under way.
+    fenced: BTreeMap<(NodeId, Option<RegionKey>), usize>,
 }
 
 impl LeaseKeeper {
@@ -146,30 +158,38 @@ impl LeaseKeeper {
     }
 
     /// Grants `node` a lease at `now`, after the leadership was confirmed
-    /// by a quorum. The reply's `as_of` must be read after this.
-    pub fn grant(&mut self, node: NodeId, now: Instant) -> Result<(), Fenced> {
-        if self.fenced.contains_key(&node) {
-            return Err(Fenced(node));
+    /// by a quorum. The reply's `as_of` must be read after this. Returns the
+    /// regions the lease does not cover.
+    pub fn grant(&mut self, node: NodeId, now: Instant) -> Result<Vec<RegionKey>, Fenced> {
+        let fences = self
+            .fenced
+            .range((node, None)..=(node, Some(RegionKey::MAX)));
+        let mut except = Vec::new();
+        for (&(_, region), _) in fences {
+            match region {
+                None => return Err(Fenced(node)),
+                Some(region) => except.push(region),
+            }
         }
         let over = self.surely_over(now);
         let expiry = self.expiries.entry(node).or_insert(over);
         *expiry = (*expiry).max(over);
-        Ok(())
+        Ok(except)
     }
 
-    /// Stops granting `node` leases until as many `unfence` calls: its
-    /// regions are about to be reassigned.
-    pub fn fence(&mut self, node: NodeId) {
-        *self.fenced.entry(node).or_default() += 1;
+    /// Stops granting `node` leases (on `region` only, if given) until as
+    /// many `unfence` calls: its regions are about to be reassigned.
+    pub fn fence(&mut self, node: NodeId, region: Option<RegionKey>) {
+        *self.fenced.entry((node, region)).or_default() += 1;
     }
 
     /// One reassignment of `node`'s regions is over (committed, or given
     /// up); every grant from now on carries an `as_of` at or past it.
-    pub fn unfence(&mut self, node: NodeId) {
-        if let Some(count) = self.fenced.get_mut(&node) {
+    pub fn unfence(&mut self, node: NodeId, region: Option<RegionKey>) {
+        if let Some(count) = self.fenced.get_mut(&(node, region)) {
             *count -= 1;
             if *count == 0 {
-                self.fenced.remove(&node);
+                self.fenced.remove(&(node, region));
             }
         }
     }
@@ -202,6 +222,9 @@ mod tests {
         drift_margin: Duration::from_millis(200),
     };
 
+    const R: RegionKey = RegionKey { x: 0, z: 0 };
+    const OTHER: RegionKey = RegionKey { x: 1, z: 0 };
+
     fn ms(n: u64) -> Duration {
         Duration::from_millis(n)
     }
@@ -210,13 +233,16 @@ mod tests {
     fn a_lease_counts_from_sending_and_only_once_applied() {
         let t0 = Instant::now();
         let mut holder = LeaseHolder::new(TERMS.lease);
-        assert!(!holder.holds(t0, Some(10)), "no lease yet");
-        holder.granted(t0, Some(5));
-        assert!(!holder.holds(t0 + ms(10), Some(4)), "as_of not applied yet");
-        assert!(holder.holds(t0 + ms(10), Some(5)));
-        assert!(holder.holds(t0 + ms(2999), Some(5)));
+        assert!(!holder.holds(R, t0, Some(10)), "no lease yet");
+        holder.granted(t0, Some(5), Vec::new());
         assert!(
-            !holder.holds(t0 + ms(3000), Some(5)),
+            !holder.holds(R, t0 + ms(10), Some(4)),
+            "as_of not applied yet"
+        );
+        assert!(holder.holds(R, t0 + ms(10), Some(5)));
+        assert!(holder.holds(R, t0 + ms(2999), Some(5)));
+        assert!(
+            !holder.holds(R, t0 + ms(3000), Some(5)),
             "expired at send + lease"
         );
     }
@@ -225,11 +251,11 @@ mod tests {
     fn an_older_grant_counts_while_a_newer_one_waits_for_its_entries() {
         let t0 = Instant::now();
         let mut holder = LeaseHolder::new(TERMS.lease);
-        holder.granted(t0, Some(5));
-        holder.granted(t0 + ms(500), Some(9));
-        assert!(holder.holds(t0 + ms(1000), Some(6)));
-        assert!(!holder.holds(t0 + ms(3200), Some(6)));
-        assert!(holder.holds(t0 + ms(3200), Some(9)));
+        holder.granted(t0, Some(5), Vec::new());
+        holder.granted(t0 + ms(500), Some(9), Vec::new());
+        assert!(holder.holds(R, t0 + ms(1000), Some(6)));
+        assert!(!holder.holds(R, t0 + ms(3200), Some(6)));
+        assert!(holder.holds(R, t0 + ms(3200), Some(9)));
         holder.expire(t0 + ms(3200));
         assert_eq!(holder.grants.len(), 1);
     }
@@ -242,7 +268,7 @@ mod tests {
         assert_eq!(keeper.reassignable_at(node), None, "not leading");
         keeper.leading(4, t0);
         assert_eq!(keeper.reassignable_at(node), Some(t0 + ms(3200)));
-        keeper.grant(node, t0 + ms(5000)).unwrap();
+        assert_eq!(keeper.grant(node, t0 + ms(5000)), Ok(Vec::new()));
         assert_eq!(keeper.reassignable_at(node), Some(t0 + ms(8200)));
         keeper.leading(4, t0 + ms(9000));
         assert_eq!(
@@ -263,26 +289,55 @@ mod tests {
         let t0 = Instant::now();
         let mut keeper = LeaseKeeper::new(TERMS);
         let node = NodeId(2);
-        keeper.fence(node);
-        keeper.fence(node);
+        keeper.fence(node, None);
+        keeper.fence(node, None);
         assert_eq!(keeper.grant(node, t0), Err(Fenced(node)));
-        keeper.unfence(node);
+        keeper.unfence(node, None);
         assert_eq!(keeper.grant(node, t0), Err(Fenced(node)));
-        keeper.unfence(node);
-        assert_eq!(keeper.grant(node, t0), Ok(()));
-        keeper.unfence(node);
+        keeper.unfence(node, None);
+        assert_eq!(keeper.grant(node, t0), Ok(Vec::new()));
+        keeper.unfence(node, None);
         assert_eq!(
             keeper.grant(node, t0),
-            Ok(()),
+            Ok(Vec::new()),
             "extra unfences are harmless"
         );
+    }
+
+    #[test]
+    fn a_region_fence_leaves_that_region_out_of_the_nodes_leases() {
+        let t0 = Instant::now();
+        let mut keeper = LeaseKeeper::new(TERMS);
+        keeper.fence(NodeId(2), Some(R));
+        keeper.fence(NodeId(3), Some(OTHER));
+        assert_eq!(keeper.grant(NodeId(2), t0), Ok(vec![R]));
+        let mut holder = LeaseHolder::new(TERMS.lease);
+        holder.granted(t0, None, vec![R]);
+        assert!(!holder.holds(R, t0, None));
+        assert!(holder.holds(OTHER, t0, None));
+        keeper.unfence(NodeId(2), Some(R));
+        assert_eq!(keeper.grant(NodeId(2), t0), Ok(Vec::new()));
+    }
+
+    #[test]
+    fn a_grant_with_exceptions_does_not_replace_one_that_covers_more() {
+        let t0 = Instant::now();
+        let mut holder = LeaseHolder::new(TERMS.lease);
+        holder.granted(t0, Some(1), Vec::new());
+        holder.granted(t0 + ms(100), Some(1), vec![R]);
+        assert!(
+            holder.holds(R, t0 + ms(50), Some(1)),
+            "the older grant covers R"
+        );
+        assert!(!holder.holds(R, t0 + ms(3050), Some(1)));
+        assert!(holder.holds(OTHER, t0 + ms(3050), Some(1)));
     }
 
     #[test]
     fn expiries_are_forgotten_once_over() {
         let t0 = Instant::now();
         let mut keeper = LeaseKeeper::new(TERMS);
-        keeper.grant(NodeId(2), t0).unwrap();
+        assert_eq!(keeper.grant(NodeId(2), t0), Ok(Vec::new()));
         keeper.expire(t0 + ms(3199));
         assert_eq!(keeper.expiries.len(), 1);
         keeper.expire(t0 + ms(3200));

@@ -9,7 +9,8 @@ use openraft::raft::{
 use serde::{Deserialize, Serialize};
 
 use super::types::{RaftId, TypeConfig};
-use super::{Applied, Command};
+use super::{Applied, Command, RegionKey};
+use crate::transport::NodeId;
 
 /// A request on the Placement topic.
 #[derive(Debug, Serialize, Deserialize)]
@@ -28,6 +29,14 @@ pub(crate) enum PlacementRequest {
     /// Renew the sender's lease on its regions, if the receiver leads;
     /// replied with `LeaseReply`.
     RenewLease,
+    /// From the leader: stop `region` (owned under `epoch`) for good, save
+    /// it, and confirm, so it can move to `to`; replied with `bool`, whether
+    /// the region is stopped and saved.
+    Release {
+        region: RegionKey,
+        epoch: u64,
+        to: NodeId,
+    },
 }
 
 // A Raft handler's only failure is that Raft has stopped (`Fatal`); the
@@ -57,8 +66,12 @@ pub(crate) enum JoinReply {
 #[derive(Debug, Serialize, Deserialize)]
 pub(crate) enum LeaseReply {
     /// Leased from when the request was sent, for the configured lease, once
-    /// the sender's replica has applied log entry `as_of`.
-    Granted { as_of: Option<u64> },
+    /// the sender's replica has applied log entry `as_of`, on every region
+    /// but those `except`ed (they are moving away).
+    Granted {
+        as_of: Option<u64>,
+        except: Vec<RegionKey>,
+    },
     /// The sender's regions are being reassigned: no lease.
     Fenced,
     /// Not done here: try `leader` if given, or later.

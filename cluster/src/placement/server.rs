@@ -12,6 +12,7 @@ use tracing::{debug, warn, Instrument};
 
 use super::fencing::Fencing;
 use super::messages::{JoinReply, PlacementRequest, ProposeReply};
+use super::release::Releases;
 use super::types::{Raft, RaftId};
 use super::Command;
 use crate::transport::{BodyError, Envelope, Kind, NodeId, Transport};
@@ -20,6 +21,7 @@ use crate::transport::{BodyError, Envelope, Kind, NodeId, Transport};
 pub(crate) async fn serve(
     raft: Raft,
     fencing: Arc<Fencing>,
+    releases: Arc<Releases>,
     transport: Transport,
     mut inbox: mpsc::Receiver<Envelope>,
     request_timeout: Duration,
@@ -41,10 +43,12 @@ pub(crate) async fn serve(
         // hold up the heartbeats queued behind it.
         let raft = raft.clone();
         let fencing = fencing.clone();
+        let releases = releases.clone();
         let transport = transport.clone();
         let work = async move {
             let from = envelope.from.0;
-            let sent = match answer(&raft, &fencing, from, request, request_timeout).await {
+            let answered = answer(&raft, &fencing, &releases, from, request, request_timeout);
+            let sent = match answered.await {
                 Ok(body) => transport.reply(&envelope, body),
                 Err(e) => transport.reply_error(&envelope, e.to_string()),
             };
@@ -60,6 +64,7 @@ pub(crate) async fn serve(
 async fn answer(
     raft: &Raft,
     fencing: &Fencing,
+    releases: &Releases,
     from: RaftId,
     request: PlacementRequest,
     request_timeout: Duration,
@@ -86,6 +91,10 @@ async fn answer(
         PlacementRequest::RenewLease => {
             Envelope::encode_body(&fencing.grant(raft, NodeId(from), request_timeout).await)
         }
+        PlacementRequest::Release { region, epoch, to } => {
+            let released = releases.release(region, epoch, to, request_timeout).await;
+            Envelope::encode_body(&released)
+        }
     }
 }
 
@@ -109,7 +118,7 @@ pub(crate) async fn commit_here(
     command: Command,
     within: Duration,
 ) -> Result<ProposeReply, Fatal<RaftId>> {
-    let _fence = match fencing.hold_back(raft, &command).await {
+    let _fence = match fencing.hold_back(raft, &command, within).await {
         Ok(fence) => fence,
         Err(not_leader) => return Ok(not_leader.into()),
     };

@@ -4,12 +4,12 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::time::Duration;
 
 use openraft::error::{InitializeError, RaftError};
 use openraft::{EmptyNode, RaftMetrics, ServerState};
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, mpsc};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tracing::{debug, info, info_span, instrument, warn, Instrument, Span};
@@ -20,6 +20,7 @@ use super::lease::LeaseHolder;
 use super::log_store::LogStore;
 use super::messages::{JoinReply, LeaseReply, PlacementRequest, ProposeReply};
 use super::network::Network;
+use super::release::{ReleaseRequest, Releases};
 use super::server;
 use super::state_machine::{Replica, StateMachine, TableEvent};
 use super::types::{Raft, RaftId};
@@ -49,6 +50,7 @@ struct Inner {
     replica: Arc<Replica>,
     fencing: Arc<Fencing>,
     lease: Arc<Mutex<LeaseHolder>>,
+    releases: Arc<Releases>,
     tasks: Mutex<Vec<JoinHandle<()>>>,
     store: Closing,
     span: Span,
@@ -121,12 +123,19 @@ impl PlacementService {
         .instrument(span.clone())
         .await
         .map_err(|e| PlacementError::Raft(e.to_string()))?;
-        let fencing = Arc::new(Fencing::new(config.lease_terms(), replica.clone()));
+        let releases = Arc::new(Releases::default());
+        let fencing = Arc::new(Fencing::new(
+            config.lease_terms(),
+            replica.clone(),
+            releases.clone(),
+            transport.clone(),
+        ));
         let lease = Arc::new(Mutex::new(LeaseHolder::new(config.lease)));
         let server = tokio::spawn(
             server::serve(
                 raft.clone(),
                 fencing.clone(),
+                releases.clone(),
                 transport.clone(),
                 inbox,
                 config.request_timeout,
@@ -151,11 +160,16 @@ impl PlacementService {
                 replica,
                 fencing,
                 lease,
+                releases,
                 tasks: Mutex::new(vec![server, renewer]),
                 store,
                 span,
             }),
         };
+        let settling = tokio::spawn(
+            settle_releases(Arc::downgrade(&service.inner)).instrument(service.inner.span.clone()),
+        );
+        lock(&service.inner.tasks).push(settling);
         if node == founder {
             if let Err(e) = service.form_group().await {
                 service.shutdown().await;
@@ -207,8 +221,21 @@ impl PlacementService {
         let owner = self
             .owner(region)
             .filter(|owner| owner.node == self.inner.node)?;
+        if self.inner.releases.is_released(region, owner.epoch) {
+            return None;
+        }
         let applied = self.inner.replica.applied_index();
-        lock(&self.inner.lease).holds(now, applied).then_some(owner)
+        lock(&self.inner.lease)
+            .holds(region, now, applied)
+            .then_some(owner)
+    }
+
+    /// Requests to stop and save a region this node gives away
+    /// (rebalancing); the world takes them and calls `done` on each. Without
+    /// a taker, a released region simply stops ticking (`tick_permit`). A
+    /// later call replaces the taker.
+    pub fn release_requests(&self) -> mpsc::UnboundedReceiver<ReleaseRequest> {
+        self.inner.releases.hook()
     }
 
     /// A copy of this node's replica of the table.
@@ -302,9 +329,10 @@ impl PlacementService {
     }
 
     /// Declares `node` live, so new regions can be placed on it, and returns
-    /// the moves that would even out the load. The moves are only a plan: a
-    /// `Command::Move` waits, at the leader, until the region's current
-    /// owner has lost its lease, which it does not while it is alive.
+    /// the moves that would even out the load, to be proposed. A
+    /// `Command::Move` of a live region waits, at the leader, until the
+    /// region's owner released it (stopped and saved it), or, if the owner
+    /// does not answer, until its lease on the region has run out.
     pub async fn on_node_up(&self, node: NodeId) -> Result<Vec<Command>, PlacementError> {
         self.propose(Command::NodeUp(node)).await?;
         Ok(self.inner.replica.table().rebalance_toward(node))
@@ -526,7 +554,9 @@ impl Renewing {
             self.ask(leader, within).await
         };
         match reply {
-            Some(LeaseReply::Granted { as_of }) => lock(&self.lease).granted(sent, as_of),
+            Some(LeaseReply::Granted { as_of, except }) => {
+                lock(&self.lease).granted(sent, as_of, except)
+            }
             Some(LeaseReply::Fenced) => debug!("lease refused: this node's regions are moving"),
             Some(LeaseReply::Retry { .. }) | None => debug!(leader, "lease not renewed"),
         }
@@ -543,6 +573,44 @@ impl Renewing {
             Err(e) => {
                 debug!(to = leader, "lease renewal not delivered: {e}");
                 None
+            }
+        }
+    }
+}
+
+/// Proposes again the moves of regions this node released whose ownership
+/// has not moved on (the leader that asked for the release died before
+/// committing the move), every lease period until it does. Ends with the
+/// service.
+async fn settle_releases(service: Weak<Inner>) {
+    let period = match service.upgrade() {
+        Some(inner) => inner.config.lease,
+        None => return,
+    };
+    loop {
+        tokio::time::sleep(period).await;
+        let Some(inner) = service.upgrade() else {
+            return;
+        };
+        let service = PlacementService { inner };
+        let me = service.node_id();
+        let pending = service.inner.releases.pending(|region| {
+            service
+                .owner(region)
+                .filter(|o| o.node == me)
+                .map(|o| o.epoch)
+        });
+        for (region, released) in pending {
+            let command = Command::Move {
+                region,
+                epoch: released.epoch,
+                to: released.to,
+            };
+            if let Err(e) = service.propose(command).await {
+                debug!(
+                    ?region,
+                    "the move of a released region is not through yet: {e}"
+                );
             }
         }
     }

@@ -22,6 +22,12 @@ pub struct RegionKey {
 }
 
 impl RegionKey {
+    /// The last key in order, for ranges over keys.
+    pub const MAX: RegionKey = RegionKey {
+        x: i32::MAX,
+        z: i32::MAX,
+    };
+
     fn neighbours(self) -> impl Iterator<Item = RegionKey> {
         (-1..=1)
             .flat_map(move |dz| (-1..=1).map(move |dx| (dx, dz)))
@@ -52,8 +58,10 @@ pub enum Command {
     /// Give an unowned region an owner; an owned one keeps its owner.
     Place(RegionKey),
     /// Move a region, if it is still under ownership `epoch`, to another
-    /// live node (rebalancing). The epoch keeps a late or repeated move from
-    /// taking the region from whoever got it since.
+    /// node (rebalancing). The epoch keeps a late or repeated move from
+    /// taking the region from whoever got it since. If `to` is not live, the
+    /// region goes to another live node, its owner included (under a new
+    /// epoch), so a move retried after its target died still settles.
     Move {
         region: RegionKey,
         epoch: u64,
@@ -165,13 +173,19 @@ impl PlacementTable {
                 }
             }
             Command::Move { region, epoch, to } => {
-                let movable = self.live.contains(&to)
-                    && self
-                        .owners
-                        .get(&region)
-                        .is_some_and(|o| o.node != to && o.epoch == epoch);
-                if movable {
-                    applied.changed.push((region, Some(self.give(region, to))));
+                let current = self.owners.get(&region).copied();
+                if let Some(current) = current.filter(|o| o.epoch == epoch && o.node != to) {
+                    let target = if self.live.contains(&to) {
+                        Some(to)
+                    } else {
+                        self.choose(region, Some(current.node))
+                            .or_else(|| self.choose(region, None))
+                    };
+                    if let Some(target) = target {
+                        applied
+                            .changed
+                            .push((region, Some(self.give(region, target))));
+                    }
                 }
             }
         }
@@ -353,6 +367,30 @@ mod tests {
             .iter()
             .all(|r| r.neighbours().any(|n| mine.contains(&n)));
         assert!(connected, "moved regions are next to each other: {mine:?}");
+    }
+
+    #[test]
+    fn a_move_applies_only_under_its_epoch_and_settles_without_its_target() {
+        let mut t = table(&[1, 2]);
+        t.apply(&Command::Place(key(0, 0)));
+        let first = t.owner(key(0, 0)).unwrap();
+        let other = NodeId(3 - first.node.0);
+        let stale = Command::Move {
+            region: key(0, 0),
+            epoch: first.epoch + 1,
+            to: other,
+        };
+        assert_eq!(t.apply(&stale), Applied::default(), "wrong epoch");
+        t.apply(&Command::NodeDown(other));
+        let orphaned = Command::Move {
+            region: key(0, 0),
+            epoch: first.epoch,
+            to: other,
+        };
+        t.apply(&orphaned);
+        let now = t.owner(key(0, 0)).unwrap();
+        assert_eq!(now.node, first.node, "the only live node keeps it");
+        assert!(now.epoch > first.epoch, "under a new epoch");
     }
 
     #[test]
