@@ -254,6 +254,23 @@ async fn two_of_three_nodes_keep_reading_and_writing() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_are_listed_through_any_node_with_one_down() {
+    let mut cluster = Cluster::start("keys").await;
+    cluster.node(1).write("user:a", value("1")).await.unwrap();
+    cluster.node(2).write("user:b", value("2")).await.unwrap();
+    cluster.node(3).write("ban:c", value("3")).await.unwrap();
+    cluster.stop_node(3).await;
+    cluster.node(1).write("user:a", None).await.unwrap();
+    cluster.node(2).write("user:d", value("4")).await.unwrap();
+    assert_eq!(
+        cluster.node(1).keys("user:").await.unwrap(),
+        ["user:b", "user:d"]
+    );
+    assert_eq!(cluster.node(2).keys("ban:").await.unwrap(), ["ban:c"]);
+    cluster.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restarted_node_catches_up_on_read_and_serves() {
     let mut cluster = Cluster::start("restart").await;
     cluster
