@@ -156,8 +156,7 @@ impl Session {
         let mut abilities = Vec::new();
         abilities_packet(&frontend.framing, game_mode, &mut abilities);
         self.conn.queue_framed(&abilities);
-        self.conn
-            .queue(&super::commands::command_tree(self.permissions.level()));
+        self.send_permissions();
         let spawn = frontend.world.spawn_point();
         self.conn.queue(&PlayerSpawnPositionS2c {
             position: BlockPos::from_pos(spawn),

@@ -9,12 +9,16 @@ use std::sync::Arc;
 use tessera_auth::accounts::records::Ops;
 use tessera_auth::accounts::AccountError;
 use tokio::sync::{mpsc, watch};
+use valence_protocol::packets::play::EntityStatusS2c;
 use valence_protocol::text::{Color, IntoText};
 
 use super::commands::{command_tree, unknown_command};
 use super::Session;
 use crate::admin_commands::{self, required_level, Issuer};
 use crate::frontend::Frontend;
+
+/// The entity status that gives the client op level 0; levels 1 to 4 follow.
+const OP_LEVEL_0_STATUS: u8 = 24;
 
 #[derive(Debug)]
 pub(super) enum PermissionEvent {
@@ -114,11 +118,22 @@ impl Session {
         }
     }
 
-    /// Sends a new command tree if the level changed.
+    /// Tells the client its op level, as vanilla does at join and on each
+    /// change: the entity status that sets what the client allows itself
+    /// (24 for level 0 up to 28 for level 4), and the command tree.
+    pub(super) fn send_permissions(&mut self) {
+        let level = self.permissions.level;
+        self.conn.queue(&EntityStatusS2c {
+            entity_id: self.me.entity,
+            entity_status: OP_LEVEL_0_STATUS + level.min(4),
+        });
+        self.conn.queue(&command_tree(level));
+    }
+
     fn level_is(&mut self, level: u8) {
         if level != self.permissions.level {
             self.permissions.level = level;
-            self.conn.queue(&command_tree(level));
+            self.send_permissions();
             tracing::info!(player = %self.me.name, level, "permission level changed");
         }
     }
