@@ -23,6 +23,8 @@ pub enum TransferError {
     NothingToImport(String),
     #[error(transparent)]
     Account(#[from] AccountError),
+    #[error("the file task stopped: {0}")]
+    Task(String),
 }
 
 /// How many entries each file held.
@@ -45,7 +47,6 @@ impl std::fmt::Display for Counts {
 }
 
 /// The files' entries, each file checked whole before anything is written.
-#[derive(Default)]
 struct Lists {
     ops: Vec<Op>,
     whitelist: Vec<(String, String)>,
@@ -58,7 +59,9 @@ impl Accounts {
     /// (with their levels), whitelisted players and bans are added, or
     /// replace the register's entry for the same player or address; nothing
     /// else is removed, and whether the whitelist is enforced is unchanged.
-    /// Any malformed file refuses the import before anything is written.
+    /// Any malformed file refuses the import before anything is written;
+    /// the register failing midway can leave part of it applied, and
+    /// importing again is harmless.
     pub async fn import_vanilla(&self, dir: &Path) -> Result<Counts, TransferError> {
         let texts = read_files(dir.to_owned()).await?;
         if texts.iter().all(Option::is_none) {
@@ -184,10 +187,7 @@ async fn blocking<T: Send + 'static>(
 ) -> Result<T, TransferError> {
     tokio::task::spawn_blocking(work)
         .await
-        .map_err(|e| TransferError::File {
-            path: String::new(),
-            problem: e.to_string(),
-        })?
+        .map_err(|e| TransferError::Task(e.to_string()))?
 }
 
 fn file_error(path: &Path, error: std::io::Error) -> TransferError {
