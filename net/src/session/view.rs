@@ -1,13 +1,17 @@
 //! The square of chunks around a player that its client has loaded.
 
-use std::collections::HashSet;
-
 use valence_protocol::ChunkPos;
 
+/// Once filled, the loaded chunks are exactly the square of `radius` around
+/// `center`, so membership is arithmetic: no set of chunks per player.
 pub struct View {
     center: ChunkPos,
     radius: i32,
-    loaded: HashSet<ChunkPos>,
+    filled: bool,
+}
+
+fn in_square(center: ChunkPos, radius: i32, chunk: ChunkPos) -> bool {
+    (chunk.x - center.x).abs() <= radius && (chunk.z - center.z).abs() <= radius
 }
 
 /// Chunks within `radius` of `center`, nearest first, so the ground under
@@ -27,7 +31,7 @@ impl View {
         Self {
             center,
             radius,
-            loaded: HashSet::new(),
+            filled: false,
         }
     }
 
@@ -36,35 +40,43 @@ impl View {
     }
 
     pub fn contains(&self, chunk: ChunkPos) -> bool {
-        self.loaded.contains(&chunk)
+        self.filled && in_square(self.center, self.radius, chunk)
     }
 
     pub fn loaded(&self) -> impl Iterator<Item = ChunkPos> + '_ {
-        self.loaded.iter().copied()
+        let chunks = if self.filled {
+            square(self.center, self.radius)
+        } else {
+            Vec::new()
+        };
+        chunks.into_iter()
     }
 
     /// Loads everything around the current centre; returns what to load.
-    pub fn fill(&mut self) -> Vec<ChunkPos> {
-        let wanted = square(self.center, self.radius);
-        let added: Vec<ChunkPos> = wanted
-            .into_iter()
-            .filter(|c| !self.loaded.contains(c))
-            .collect();
-        self.loaded.extend(added.iter().copied());
-        added
+    fn fill(&mut self) -> Vec<ChunkPos> {
+        if self.filled {
+            return Vec::new();
+        }
+        self.filled = true;
+        square(self.center, self.radius)
     }
 
     /// Moves the centre; returns the chunks to load (nearest first) and to unload.
     pub fn recenter(&mut self, center: ChunkPos) -> (Vec<ChunkPos>, Vec<ChunkPos>) {
+        let (old, radius) = (self.center, self.radius);
         self.center = center;
-        let radius = self.radius;
-        let out_of_range =
-            |c: &ChunkPos| (c.x - center.x).abs() > radius || (c.z - center.z).abs() > radius;
-        let removed: Vec<ChunkPos> = self.loaded.iter().copied().filter(out_of_range).collect();
-        for chunk in &removed {
-            self.loaded.remove(chunk);
+        if !self.filled {
+            return (self.fill(), Vec::new());
         }
-        (self.fill(), removed)
+        let added = square(center, radius)
+            .into_iter()
+            .filter(|c| !in_square(old, radius, *c))
+            .collect();
+        let removed = square(old, radius)
+            .into_iter()
+            .filter(|c| !in_square(center, radius, *c))
+            .collect();
+        (added, removed)
     }
 }
 
@@ -85,5 +97,21 @@ mod tests {
         assert!(removed.iter().all(|c| c.x == -2));
         assert!(view.contains(ChunkPos::new(3, 2)));
         assert!(!view.contains(ChunkPos::new(-2, 0)));
+        assert_eq!(view.loaded().count(), 25);
+    }
+
+    #[test]
+    fn nothing_is_loaded_before_the_first_fill_and_a_jump_swaps_everything() {
+        let mut view = View::new(ChunkPos::new(0, 0), 1);
+        assert!(!view.contains(ChunkPos::new(0, 0)));
+        assert_eq!(view.loaded().count(), 0);
+        let (added, removed) = view.recenter(ChunkPos::new(5, 5));
+        assert_eq!((added.len(), removed.len()), (9, 0));
+        assert_eq!(added[0], ChunkPos::new(5, 5));
+        assert!(view.fill().is_empty());
+        let (added, removed) = view.recenter(ChunkPos::new(100, 5));
+        assert_eq!((added.len(), removed.len()), (9, 9));
+        assert!(view.contains(ChunkPos::new(101, 6)));
+        assert!(!view.contains(ChunkPos::new(5, 5)));
     }
 }
