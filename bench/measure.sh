@@ -9,7 +9,8 @@
 # flat world, 5000 slots, view distance $VIEW_DISTANCE (default 10), regions
 # of $REGION_SIZE chunks (default 32), and a fresh data folder. --port, --server-pid and --metrics-url are filled in.
 # Offline players need not /register and /login (peer servers have no such
-# step) unless REQUIRE_LOGIN=true.
+# step) unless REQUIRE_LOGIN=true. OP_BOTS=N makes bot0 … bot<N-1> operators
+# through the console first, so spread bots may use /tp (vanilla asks level 2).
 # KEEP_LOG=file keeps the server's log; PERF_OUT=file records a perf
 # profile of the server for the whole run (needs perf); SERVER_BIN=path
 # measures another server binary (e.g. a copy pinned for a series of runs).
@@ -57,7 +58,21 @@ bind = "127.0.0.1:0"
 require_login = ${REQUIRE_LOGIN:-false}
 EOF
 
-start_server "$server" "$work/config.toml" "$work/server.log" || exit 1
+console=/dev/null
+if [[ -n "${OP_BOTS:-}" ]]; then
+    console="$work/console"
+    mkfifo "$console"
+    # Held open so the server's console never reads end of input.
+    exec 3<> "$console"
+fi
+start_server "$server" "$work/config.toml" "$work/server.log" "$console" || exit 1
+if [[ -n "${OP_BOTS:-}" ]]; then
+    for ((i = 0; i < OP_BOTS; i++)); do echo "op bot$i" >&3; done
+    for _ in $(seq 600); do
+        (($(grep -c 'a server operator' "$work/server.log.console" || true) >= OP_BOTS)) && break
+        sleep 0.1
+    done
+fi
 metrics=()
 [[ -n "$admin" ]] && metrics=(--metrics-url "$admin/metrics")
 if [[ -n "${PERF_OUT:-}" ]]; then

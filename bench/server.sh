@@ -4,11 +4,12 @@
 
 server_pid="" port="" admin=""
 
-# start_server <binary> <config> <log>
+# start_server <binary> <config> <log> [console input]
+# The console's answers go to <log>.console.
 start_server() {
     # Created before the server starts, so the polling below never races it.
     : > "$3"
-    "$1" --config "$2" < /dev/null 2> "$3" &
+    "$1" --config "$2" < "${4:-/dev/null}" 2> "$3" > "$3.console" &
     server_pid=$!
     for _ in $(seq 200); do
         port="$(sed -n 's/.*listening on [0-9.]*:\([0-9]*\).*/\1/p' "$3" | head -n1 || true)"
