@@ -32,10 +32,16 @@ async function refused (bot, line) {
 
 ctx.test('a non-op may not cheat; op lets it at once and sends a new tree; deop takes it away', async ({ createBot, server }) => {
   const bot = createBot('Pleb')
+  // the op level the client is told (entity status 24 + level on its own entity), as vanilla does
+  const levels = []
+  let me = null
+  bot._client.on('login', (p) => { me = p.entityId })
+  bot._client.on('entity_status', (p) => { if (p.entityId === me && p.entityStatus >= 24 && p.entityStatus <= 28) levels.push(p.entityStatus - 24) })
   await h.withTimeout(bot.spawned, 20000, 'Pleb to spawn')
   await h.withTimeout(bot.waitForChunksToLoad(), 15000, 'Pleb chunks')
   assert.equal(bot.commandTrees.length, 1, 'one command tree at join')
   assert.deepEqual(lastTree(bot), OPEN, 'a non-op is offered only the open commands')
+  assert.deepEqual(levels, [0], 'op level 0 at join')
 
   const start = bot.entity.position.clone()
   await refused(bot, '/gamemode creative')
@@ -56,6 +62,7 @@ ctx.test('a non-op may not cheat; op lets it at once and sends a new tree; deop 
   bot.chat('/gamemode creative')
   await h.waitFor(() => bot.game.gameMode === 'creative', { timeout: 5000, message: () => `/gamemode creative after op (is ${bot.game.gameMode})` })
   await waitForTree(bot, trees, (t) => [...CHEATS, ...MODERATION].every((c) => t.includes(c)), 'a tree with the operator commands after op')
+  assert.equal(levels[levels.length - 1], 4, `op level after op: ${levels}`)
   bot.chat('/tp 20.5 -60 20.5')
   await h.waitFor(() => bot.entity.position.distanceTo(new Vec3(20.5, -60, 20.5)) < 0.01, { timeout: 5000, message: () => `/tp after op (at ${bot.entity.position})` })
 
@@ -66,6 +73,7 @@ ctx.test('a non-op may not cheat; op lets it at once and sends a new tree; deop 
   await waitForTree(bot, before, (t) => JSON.stringify(t) === JSON.stringify(OPEN), 'the open-only tree after deop')
   await h.sleep(300)
   assert.equal(bot.game.gameMode, 'creative', 'a refused /gamemode changed the mode')
+  assert.equal(levels[levels.length - 1], 0, `op level after deop: ${levels}`)
   assert.ok(!bot.isEnded)
 })
 
