@@ -145,7 +145,7 @@ async function main () {
     await h.sleep(2000)
     const map = await regions(nodes[0])
     const borders = {}
-    for (const rz of [0, -1]) {
+    for (const rz of [0, -1, 1, -2]) {
       for (let rx = -3; rx < 3; rx++) {
         const a = map.get(`${rx},${rz}`)
         const b = map.get(`${rx + 1},${rz}`)
@@ -154,6 +154,7 @@ async function main () {
         if (!borders[kind]) borders[kind] = { border: (rx + 1) * REGION, z: rz * REGION + REGION / 2 }
       }
     }
+    if (Object.keys(borders).length < 2) console.log(`only ${Object.keys(borders)} borders near spawn: ${JSON.stringify([...map])}`)
     const results = {}
     for (const [kind, { border, z }] of Object.entries(borders)) {
       await h.sleep(500)

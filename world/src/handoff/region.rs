@@ -78,11 +78,6 @@ impl RegionHandoffs {
         self.held.contains_key(&entity)
     }
 
-    /// The players this region holds, with their hop.
-    pub fn held(&self) -> impl Iterator<Item = (EntityId, u64)> + '_ {
-        self.held.iter().map(|(&e, &h)| (e, h))
-    }
-
     /// A session brings its player in: a first join or a re-join.
     pub fn join(&mut self, mut state: PlayerState, session: SessionAddr) -> Vec<Output> {
         let entity = state.entity;

@@ -94,11 +94,10 @@ impl Region {
         for output in outputs {
             match output {
                 Output::ToRegion(to, msg) => {
-                    if matches!(msg, RegionMsg::Adopt { .. }) {
-                        debug!(region = %self.pos(), %to, "sending adopt");
-                    }
+                    // An adopt is sent again until acknowledged, and each
+                    // retry is acknowledged again.
                     if let Err(e) = self.world.to_region(to, msg) {
-                        warn!(region = %self.pos(), %to, "handoff message not sent; retried on tick: {e}");
+                        warn!(region = %self.pos(), %to, "handoff message not sent: {e}");
                     }
                 }
                 Output::ToSession(session, msg) => {
