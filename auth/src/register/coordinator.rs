@@ -138,7 +138,11 @@ impl Coordinator {
     /// its tag or a newer one: it reflects all completed writes. Writes in
     /// flight may or may not show, and unlike a read there is no write-back,
     /// so two overlapping listings may disagree about those: a regular, not
-    /// atomic, view, enough for counting and exporting.
+    /// atomic, view, enough for counting and exporting. Each reply carries
+    /// every key under the prefix in one message, so on the network a
+    /// listing is bounded by the transport's frame size (16 MiB by default:
+    /// some 400,000 keys of a user name and a tag), as a recovery's state
+    /// transfer is.
     pub fn keys(&mut self, prefix: impl Into<Key>) -> (OpId, Vec<Envelope>) {
         self.start(
             prefix.into(),
