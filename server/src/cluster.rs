@@ -10,7 +10,7 @@ use anyhow::{bail, Context};
 use tessera_auth::register_node::{RegisterNode, RegisterNodeConfig};
 use tessera_cluster::membership::{MemberEvent, MemberInfo, Membership, MembershipConfig};
 use tessera_cluster::placement::{
-    Command, PlacementConfig, PlacementService, RegionKey, TableEvent,
+    Command, PlacementConfig, PlacementService, RegionKey, ReleaseRequest, TableEvent,
 };
 use tessera_cluster::{ClusterSecret, NodeId, TokioNet, Transport, TransportConfig};
 use tessera_net::Frontend;
@@ -197,6 +197,7 @@ impl ClusterStart {
                 .context("cannot start membership")?;
         tokio::spawn(place_on_request(placement.clone(), world.clone(), requests));
         tokio::spawn(follow_table(placement.clone(), world.clone()));
+        tokio::spawn(release_regions(placement.release_requests(), world.clone()));
         tokio::spawn(follow_members(
             membership.clone(),
             placement.clone(),
@@ -273,6 +274,8 @@ async fn follow_members(
             Ok(MemberEvent::Up(node, addr)) => {
                 info!(%node, %addr, "node up");
                 frontend.node_up(node.0);
+                // The node takes its share of live regions itself (see
+                // `announce_self`): one plan, not one per voter.
                 if placement.is_voter() {
                     if let Err(e) = placement.on_node_up(node).await {
                         warn!(%node, "could not mark the node live: {e}");
@@ -296,11 +299,45 @@ async fn follow_members(
     }
 }
 
-/// Marks this node live in the placement table once the group can take it.
+/// Stops and saves each region placement gives away from this node, before
+/// the move is committed (see `PlacementService::release_requests`).
+async fn release_regions(mut requests: mpsc::UnboundedReceiver<ReleaseRequest>, world: Arc<World>) {
+    while let Some(request) = requests.recv().await {
+        let pos = region(request.region);
+        info!(region = %pos, epoch = request.epoch, "releasing the region to another node");
+        world.release_region(pos).await;
+        request.done();
+    }
+}
+
+/// Moves live regions to `node`, which just joined, one at a time: each
+/// owner releases its region (players re-attach to the new owner) before
+/// the move commits. A move names the ownership epoch it ends, so one that
+/// is late or repeated changes nothing.
+async fn rebalance(placement: PlacementService, node: NodeId, moves: Vec<Command>) {
+    if moves.is_empty() {
+        return;
+    }
+    let planned = moves.len();
+    let mut failed = 0;
+    for command in moves {
+        if let Err(e) = placement.propose(command).await {
+            failed += 1;
+            warn!(%node, "a region did not move: {e}");
+        }
+    }
+    info!(%node, planned, failed, "rebalanced live regions toward the node");
+}
+
+/// Marks this node live in the placement table once the group can take it,
+/// and takes its share of the live regions.
 async fn announce_self(placement: PlacementService, me: NodeId) {
     loop {
         match placement.on_node_up(me).await {
-            Ok(_) => return info!("this node hosts regions now"),
+            Ok(moves) => {
+                info!("this node hosts regions now");
+                return rebalance(placement, me, moves).await;
+            }
             Err(e) => {
                 warn!("not yet live in placement: {e}");
                 tokio::time::sleep(std::time::Duration::from_secs(1)).await;

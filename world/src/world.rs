@@ -226,6 +226,17 @@ impl World {
         }
     }
 
+    /// Stops `region` here and saves it: placement is moving it to another
+    /// node and no longer permits it here (mail that starts it again waits,
+    /// and is dropped when the move commits).
+    pub async fn release_region(&self, region: RegionPos) {
+        let local = lock(&self.regions).remove(&region);
+        if let Some(local) = local {
+            let _ = local.actor.send(RegionMail::Stop).await;
+            let _ = local.task.await;
+        }
+    }
+
     /// Regions whose owner changed, for sessions to re-attach to.
     pub fn ownership_changes(&self) -> tokio::sync::broadcast::Receiver<OwnerChange> {
         self.ownership.subscribe()

@@ -21,15 +21,20 @@ pub(super) struct Gate {
 }
 
 impl Gate {
-    fn update(&mut self, region: RegionPos, permitted: bool) {
+    /// Notes whether the region is permitted now; `owned`: whether this
+    /// node owns it, which tells a lapsed lease (worth a warning) from a
+    /// region that moves in or out (routine).
+    fn update(&mut self, region: RegionPos, permitted: bool, owned: impl FnOnce() -> bool) {
         if permitted != self.closed {
             return;
         }
         self.closed = !permitted;
         if permitted {
             info!(%region, held = self.held.len(), "region permitted again; resuming");
+        } else if owned() {
+            warn!(%region, "no placement lease (the leader is out of reach); pausing the region");
         } else {
-            warn!(%region, "region not permitted (no lease or no longer owned); pausing");
+            info!(%region, "region not owned here (moving in or out); pausing");
         }
     }
 }
@@ -39,7 +44,9 @@ impl Region {
     /// otherwise keeps it waiting. Returns whether the region may act.
     pub(super) fn through_gate(&mut self, gate: &mut Gate, msg: Option<RegionMsg>) -> bool {
         let permitted = self.world.may_tick(self.pos());
-        gate.update(self.pos(), permitted);
+        gate.update(self.pos(), permitted, || {
+            self.world.epoch_of(self.pos()).is_some()
+        });
         if !permitted {
             gate.held.extend(msg);
             return false;
