@@ -1,5 +1,7 @@
 //! Letting go of chunks nobody needs: a chunk no session views and no player
-//! stands or digs in is dropped after a grace period. A chunk players changed
+//! stands in is dropped after a grace period. Digging needs no exception: a
+//! digger views the chunk, and a dig its player left unfinished must not
+//! pin the chunk forever. A chunk players changed
 //! goes back to the region's saved chunks, which every save writes and the
 //! next subscription loads from, so it returns with its changes.
 
@@ -48,15 +50,11 @@ impl Region {
         }
     }
 
-    /// Chunks a player stands in, digs in, or was just promised.
+    /// Chunks a player stands in or was just promised.
     fn chunks_in_use(&self) -> HashSet<ChunkPos> {
         let standing = self.players.values().map(|p| p.state.chunk());
-        let digging = self
-            .diggers
-            .values()
-            .map(|d| ChunkPos::from_block_pos(d.pos));
         let subscribing = self.new_viewers.iter().map(|(chunk, _)| *chunk);
-        standing.chain(digging).chain(subscribing).collect()
+        standing.chain(subscribing).collect()
     }
 
     fn ready_chunks(&self) -> usize {
