@@ -442,7 +442,7 @@ fn tick(shared: &mut Shared, node: u64, sends: &mut Vec<Send>) {
         let region = shared.regions.get_mut(&key).expect("listed above");
         let mut outputs = Vec::new();
         for (target, epoch) in epochs {
-            outputs.extend(region.core.target_owner(target, epoch));
+            outputs.extend(region.core.target_owner(now, target, epoch));
         }
         outputs.extend(region.core.tick(now));
         if now.duration_since(region.last_snapshot) >= SNAPSHOT_EVERY {
@@ -452,6 +452,11 @@ fn tick(shared: &mut Shared, node: u64, sends: &mut Vec<Send>) {
                     *session,
                     ToSession::Snapshot(Box::new(state.clone())),
                 ));
+                let holder = ToSession::OwnerChanged {
+                    region: key.1,
+                    hop: state.hop,
+                };
+                sends.push(Send::Session(*session, holder));
             }
         }
         carry_out(shared, key, outputs, sends);
@@ -549,11 +554,14 @@ async fn front(seed: u64, shared: Arc<Mutex<Shared>>) -> turmoil::Result {
                         None
                     }
                     ToSession::HandoffAbandoned(state) => {
-                        s.custody.abandoned(*state, here, s.position)
+                        s.custody.abandoned(now(), *state, here, s.position)
                     }
                     _ => None,
                 };
-                if let Some(Rejoin { region, state }) = rejoin {
+                if let Some(Rejoin { region, state, release }) = rejoin {
+                    if let Some((earlier, release)) = release {
+                        sends.push(Send::Region(earlier, release));
+                    }
                     lock(&shared).stats.rejoins += 1;
                     s.owner = region;
                     sends.push(Send::Region(region, join_msg(addr(entity), state)));
@@ -585,12 +593,18 @@ async fn front(seed: u64, shared: Arc<Mutex<Shared>>) -> turmoil::Result {
                     for &region in &moved {
                         let here = region_of(s.position.x);
                         let position = s.position;
-                        let rejoin = s.custody.region_moved(region, s.owner, here, position, || fresh(entity, position));
-                        if let Some(Rejoin { region, state }) = rejoin {
+                        let rejoin = s.custody.region_moved(now(), region, s.owner, here, position, || fresh(entity, position));
+                        if let Some(Rejoin { region, state, release }) = rejoin {
+                    if let Some((earlier, release)) = release {
+                        sends.push(Send::Region(earlier, release));
+                    }
                             lock(&shared).stats.rejoins += 1;
                             s.owner = region;
                             sends.push(Send::Region(region, join_msg(addr(entity), state)));
                         }
+                    }
+                    if let Some(again) = s.custody.tick(now()) {
+                        sends.push(Send::Region(again.region, join_msg(addr(entity), again.state)));
                     }
                     if walking && s.joined {
                         if rng.random_bool(0.02) {

@@ -27,7 +27,8 @@ impl Session {
     /// A region gave up handing the player over.
     pub(super) fn handoff_abandoned(&mut self, state: PlayerState) {
         let here = self.here();
-        if let Some(rejoin) = self.custody.abandoned(state, here, self.position) {
+        let now = std::time::Instant::now();
+        if let Some(rejoin) = self.custody.abandoned(now, state, here, self.position) {
             tracing::info!(region = %rejoin.region, "a handoff was abandoned; joining the player again");
             self.rejoin(rejoin);
         }
@@ -44,16 +45,37 @@ impl Session {
                 self.position,
             )
         };
+        let now = std::time::Instant::now();
         let rejoin = self
             .custody
-            .region_moved(region, self.owner, here, self.position, fresh);
+            .region_moved(now, region, self.owner, here, self.position, fresh);
         if let Some(rejoin) = rejoin {
             tracing::info!(%region, to = %rejoin.region, "re-attaching the player to the region's new owner");
             self.rejoin(rejoin);
         }
     }
 
-    fn rejoin(&mut self, Rejoin { region, state }: Rejoin) {
+    /// Sends a re-join again that no region confirmed yet.
+    pub(super) fn custody_tick(&mut self) {
+        if let Some(rejoin) = self.custody.tick(std::time::Instant::now()) {
+            tracing::info!(region = %rejoin.region, "re-join not confirmed yet; sending it again");
+            self.rejoin(rejoin);
+        }
+    }
+
+    fn rejoin(
+        &mut self,
+        Rejoin {
+            region,
+            state,
+            release,
+        }: Rejoin,
+    ) {
+        if let Some((earlier, release)) = release {
+            if let Err(e) = self.frontend.world.to_region(earlier, release) {
+                tracing::warn!(region = %earlier, "release not sent: {e}");
+            }
+        }
         self.set_owner(region);
         let msg = RegionMsg::Join {
             player: Box::new(state),

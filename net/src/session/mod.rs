@@ -182,6 +182,7 @@ impl Session {
                 }
                 Event::Timer => {
                     self.save_if_due();
+                    self.custody_tick();
                     self.keep_alive().and_then(|()| self.gate_timer())
                 }
                 Event::WriteDue => {

@@ -2,18 +2,29 @@
 //! region it sends input to (its owner, which the session keeps) holds, the
 //! newest copy it has seen, and when to bring the player back.
 
+use std::time::Instant;
+
 use valence_protocol::math::DVec3;
+
+use super::RETRY_AFTER;
 
 use crate::coords::RegionPos;
 use crate::messages::{EntityId, RegionMsg};
 use crate::player::PlayerState;
 
 /// Join the player again at `region` with `state`; `region` is the owner now.
+/// `release`: the copy of an earlier re-join that this one supersedes.
 #[derive(Debug)]
 pub struct Rejoin {
     pub region: RegionPos,
     pub state: PlayerState,
+    pub release: Option<(RegionPos, RegionMsg)>,
 }
+
+/// Hops of one generation: a re-join starts the next one, so no copy that
+/// descends from an earlier re-join or handoff (by any number of handoffs
+/// below this) ever has the hop of one that descends from a later re-join.
+const GENERATION: u64 = 1 << 32;
 
 /// What a session does about a region saying it holds the player.
 #[derive(Debug)]
@@ -34,6 +45,9 @@ pub struct Custody {
     /// Where and at which hop the session last joined the player again,
     /// until a newer copy elsewhere supersedes it.
     rejoined: Option<(RegionPos, u64)>,
+    /// A re-join no region confirmed yet, and when it was last sent: it is
+    /// sent again every [`RETRY_AFTER`], since it may be lost.
+    unconfirmed: Option<(Rejoin, Instant)>,
 }
 
 impl Custody {
@@ -43,6 +57,7 @@ impl Custody {
             hop: 0,
             newest: None,
             rejoined: None,
+            unconfirmed: None,
         }
     }
 
@@ -67,6 +82,7 @@ impl Custody {
             };
         }
         self.hop = hop;
+        self.unconfirmed = None;
         let release = match self.rejoined {
             Some((rejoined, at)) if rejoined != region && hop > at => {
                 self.rejoined = None;
@@ -78,6 +94,20 @@ impl Custody {
             owner: true,
             release,
         }
+    }
+
+    /// A re-join to send again, if none was confirmed for a while.
+    pub fn tick(&mut self, now: Instant) -> Option<Rejoin> {
+        let (rejoin, sent) = self.unconfirmed.as_mut()?;
+        if now.duration_since(*sent) < RETRY_AFTER {
+            return None;
+        }
+        *sent = now;
+        Some(Rejoin {
+            region: rejoin.region,
+            state: rejoin.state.clone(),
+            release: None,
+        })
     }
 
     fn release(&self, hop: u64) -> RegionMsg {
@@ -104,6 +134,7 @@ impl Custody {
     /// for a session that has no copy yet.
     pub fn region_moved(
         &mut self,
+        now: Instant,
         region: RegionPos,
         owner: RegionPos,
         here: RegionPos,
@@ -114,7 +145,7 @@ impl Custody {
             return None;
         }
         let state = self.newest.clone().unwrap_or_else(fresh);
-        Some(self.rejoin(state, here, position))
+        Some(self.rejoin(now, state, here, position))
     }
 
     /// A sender gave up on handing the player over (its target changed owner
@@ -122,6 +153,7 @@ impl Custody {
     /// may be nowhere: join it again where the client stands.
     pub fn abandoned(
         &mut self,
+        now: Instant,
         state: PlayerState,
         here: RegionPos,
         position: DVec3,
@@ -131,19 +163,36 @@ impl Custody {
         }
         self.keep_newest(state);
         let state = self.newest.clone()?;
-        Some(self.rejoin(state, here, position))
+        Some(self.rejoin(now, state, here, position))
     }
 
-    /// The re-joined copy gets a hop of its own, above every copy heard of,
-    /// so a copy still in flight from before is told apart as older.
-    fn rejoin(&mut self, mut state: PlayerState, here: RegionPos, position: DVec3) -> Rejoin {
-        state.hop = state.hop.max(self.hop) + 1;
+    /// The re-joined copy starts a new generation of hops, above every copy
+    /// heard of and every copy descending from those, so a copy still in
+    /// flight from before is told apart as older.
+    fn rejoin(
+        &mut self,
+        now: Instant,
+        mut state: PlayerState,
+        here: RegionPos,
+        position: DVec3,
+    ) -> Rejoin {
+        state.hop = (state.hop.max(self.hop) / GENERATION + 1) * GENERATION;
         state.position = position;
         self.hop = state.hop;
-        self.rejoined = Some((here, state.hop));
+        let release = match self.rejoined.replace((here, state.hop)) {
+            Some((earlier, at)) if earlier != here => Some((earlier, self.release(at))),
+            _ => None,
+        };
+        let again = Rejoin {
+            region: here,
+            state: state.clone(),
+            release: None,
+        };
+        self.unconfirmed = Some((again, now));
         Rejoin {
             region: here,
             state,
+            release,
         }
     }
 }
@@ -180,15 +229,31 @@ mod tests {
     fn a_rejoined_copy_superseded_by_a_newer_one_elsewhere_is_released() {
         let mut custody = Custody::new(7);
         custody.owner_changed(A, 2);
-        let rejoin = custody.abandoned(at_hop(3), B, DVec3::ZERO).unwrap();
-        assert_eq!(rejoin.state.hop, 4);
-        assert!(custody.owner_changed(B, 4).release.is_none());
-        let newer = custody.owner_changed(A, 5);
+        let rejoin = custody
+            .abandoned(Instant::now(), at_hop(3), B, DVec3::ZERO)
+            .unwrap();
+        assert_eq!(rejoin.state.hop, GENERATION);
+        assert!(custody.owner_changed(B, GENERATION).release.is_none());
+        let newer = custody.owner_changed(A, GENERATION + 1);
         assert!(newer.owner);
         assert!(matches!(
             newer.release,
-            Some((B, RegionMsg::Release { entity: 7, hop: 4 }))
+            Some((
+                B,
+                RegionMsg::Release {
+                    entity: 7,
+                    hop: GENERATION
+                }
+            ))
         ));
+        let again = custody
+            .abandoned(Instant::now(), at_hop(GENERATION + 1), A, DVec3::ZERO)
+            .unwrap();
+        assert_eq!(again.state.hop, 2 * GENERATION);
+        assert!(
+            again.release.is_none(),
+            "the earlier re-join was already released"
+        );
     }
 
     #[test]
@@ -199,23 +264,39 @@ mod tests {
         custody.snapshot(at_hop(1));
         let position = DVec3::new(600.0, 70.0, 3.0);
         assert!(custody
-            .region_moved(B, A, B, position, || at_hop(0))
+            .region_moved(Instant::now(), B, A, B, position, || at_hop(0))
             .is_none());
         let rejoin = custody
-            .region_moved(A, A, B, position, || at_hop(0))
+            .region_moved(Instant::now(), A, A, B, position, || at_hop(0))
             .unwrap();
         assert_eq!(rejoin.region, B);
-        assert_eq!(rejoin.state.hop, 3);
+        assert_eq!(rejoin.state.hop, GENERATION);
         assert_eq!(rejoin.state.position, position);
+    }
+
+    #[test]
+    fn a_rejoin_is_sent_again_until_a_region_confirms_it() {
+        let t0 = Instant::now();
+        let mut custody = Custody::new(7);
+        let rejoin = custody.abandoned(t0, at_hop(1), B, DVec3::ZERO).unwrap();
+        assert!(custody.tick(t0).is_none());
+        let again = custody.tick(t0 + RETRY_AFTER).unwrap();
+        assert_eq!((again.region, again.state.hop), (B, rejoin.state.hop));
+        assert!(custody.owner_changed(B, rejoin.state.hop).owner);
+        assert!(custody.tick(t0 + RETRY_AFTER * 3).is_none());
     }
 
     #[test]
     fn an_abandoned_handoff_rejoins_unless_a_newer_copy_was_heard_of() {
         let mut custody = Custody::new(7);
         custody.owner_changed(A, 3);
-        assert!(custody.abandoned(at_hop(2), B, DVec3::ZERO).is_none());
-        let rejoin = custody.abandoned(at_hop(4), B, DVec3::ZERO).unwrap();
-        assert_eq!((rejoin.region, rejoin.state.hop), (B, 5));
+        assert!(custody
+            .abandoned(Instant::now(), at_hop(2), B, DVec3::ZERO)
+            .is_none());
+        let rejoin = custody
+            .abandoned(Instant::now(), at_hop(4), B, DVec3::ZERO)
+            .unwrap();
+        assert_eq!((rejoin.region, rejoin.state.hop), (B, GENERATION));
         assert_eq!(custody.newest().map(|s| s.hop), Some(4));
     }
 }

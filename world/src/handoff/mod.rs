@@ -44,11 +44,16 @@
 //!    the player changed owner, or when a sender abandoned a handoff at least
 //!    as new as anything the session has heard of. It keeps the newest copy
 //!    it has seen (snapshots, abandoned handoffs) by hop, and the re-joined
-//!    copy gets a hop above all of them. A region that already holds the
-//!    player keeps it (unless the re-join is newer); one the player left
-//!    after what the re-join knew forwards the `Join` after it.
+//!    copy starts a new generation of hops, above all of them and all their
+//!    descendants. The `Join` is sent again every [`RETRY_AFTER`] until a
+//!    region confirms a copy at least that new. A region that already holds
+//!    the player keeps it (unless the re-join is newer); one the player left
+//!    after what the re-join knew forwards the `Join` after it, or drops it.
+//!    A sender tells the session of an abandoned handoff again every
+//!    [`RETRY_AFTER`] for [`FORWARD_FOR`], as that message may be lost too.
 //! 6. **Stale copies are released.** Every insert is reported to the session
-//!    with its hop. A copy older than one the session heard of, and a copy
+//!    with its hop, and again with every snapshot (so a lost report is made
+//!    good within a second). A copy older than one the session heard of, and a copy
 //!    the session re-joined that a newer one elsewhere superseded, are told
 //!    to go (`RegionMsg::Release`). So two copies are never live at once:
 //!    input goes only to the newest, and an older one stands (frozen) only

@@ -43,8 +43,19 @@ struct Departure {
     /// The placement epoch of `to` when the player was sent, once known.
     epoch: Option<u64>,
     first_sent: Instant,
+    /// When the `Adopt`, or once abandoned the copy to the session, last went.
     last_sent: Instant,
-    acknowledged: bool,
+    stage: Stage,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stage {
+    /// Sent, not acknowledged yet: sent again every [`RETRY_AFTER`].
+    Sent,
+    Acknowledged,
+    /// Given to the session, again every [`RETRY_AFTER`] until
+    /// [`FORWARD_FOR`] ends, since that message may be lost too.
+    Abandoned,
 }
 
 /// The hop a player had when it was last here, or that it left the world.
@@ -79,7 +90,7 @@ impl RegionHandoffs {
     }
 
     /// A session brings its player in: a first join or a re-join.
-    pub fn join(&mut self, mut state: PlayerState, session: SessionAddr) -> Vec<Output> {
+    pub fn join(&mut self, state: PlayerState, session: SessionAddr) -> Vec<Output> {
         let entity = state.entity;
         if let Some(&hop) = self.held.get(&entity).filter(|&&held| held >= state.hop) {
             let owner = ToSession::OwnerChanged {
@@ -92,15 +103,19 @@ impl RegionHandoffs {
             Some((Gone::LeftWorld, _)) => return Vec::new(),
             Some(&(Gone::At(hop), _)) if state.hop <= hop => {
                 // The player left here after what the session knew: a late
-                // or crossing re-join follows it instead of reviving it.
-                if let Some(d) = self.departures.get(&entity) {
-                    let join = RegionMsg::Join {
-                        player: Box::new(state),
-                        session,
-                    };
-                    return vec![Output::ToRegion(d.to, join)];
-                }
-                state.hop = hop;
+                // or crossing re-join follows it instead of reviving it. A
+                // newer copy exists (or its loss reaches the session, which
+                // joins again with a newer hop).
+                return match self.departures.get(&entity) {
+                    Some(d) if d.stage != Stage::Abandoned => {
+                        let join = RegionMsg::Join {
+                            player: Box::new(state),
+                            session,
+                        };
+                        vec![Output::ToRegion(d.to, join)]
+                    }
+                    _ => Vec::new(),
+                };
             }
             _ => {}
         }
@@ -196,15 +211,19 @@ impl RegionHandoffs {
                 epoch,
                 first_sent: now,
                 last_sent: now,
-                acknowledged: false,
+                stage: Stage::Sent,
             },
         );
         Output::ToRegion(to, msg)
     }
 
     pub fn acknowledged(&mut self, handoff: HandoffId) {
-        if let Some(departure) = self.departures.values_mut().find(|d| d.handoff == handoff) {
-            departure.acknowledged = true;
+        if let Some(departure) = self
+            .departures
+            .values_mut()
+            .find(|d| d.handoff == handoff && d.stage == Stage::Sent)
+        {
+            departure.stage = Stage::Acknowledged;
         }
     }
 
@@ -248,7 +267,12 @@ impl RegionHandoffs {
     /// Regions that players were sent to recently, whose owner the driver
     /// reports back through [`RegionHandoffs::target_owner`].
     pub fn targets(&self) -> Vec<RegionPos> {
-        let mut targets: Vec<RegionPos> = self.departures.values().map(|d| d.to).collect();
+        let mut targets: Vec<RegionPos> = self
+            .departures
+            .values()
+            .filter(|d| d.stage != Stage::Abandoned)
+            .map(|d| d.to)
+            .collect();
         targets.sort_by_key(|r| (r.x, r.z));
         targets.dedup();
         targets
@@ -258,20 +282,22 @@ impl RegionHandoffs {
     /// departure to it sent under another epoch may be lost with the old
     /// owner, and a resend to the new one could duplicate the player, so
     /// the copy goes to the session, which decides (invariant 4).
-    pub fn target_owner(&mut self, region: RegionPos, epoch: Option<u64>) -> Vec<Output> {
+    pub fn target_owner(
+        &mut self,
+        now: Instant,
+        region: RegionPos,
+        epoch: Option<u64>,
+    ) -> Vec<Output> {
         let mut out = Vec::new();
-        let mut abandoned = Vec::new();
-        for (&entity, d) in self.departures.iter_mut().filter(|(_, d)| d.to == region) {
+        let live = self
+            .departures
+            .values_mut()
+            .filter(|d| d.to == region && d.stage != Stage::Abandoned);
+        for d in live {
             match (d.epoch, epoch) {
-                (None, now) => d.epoch = now,
-                (Some(sent), Some(now)) if sent == now => {}
-                _ => abandoned.push(entity),
-            }
-        }
-        for entity in abandoned {
-            if let Some(d) = self.departures.remove(&entity) {
-                let msg = ToSession::HandoffAbandoned(Box::new(d.state));
-                out.push(Output::ToSession(d.session, msg));
+                (None, current) => d.epoch = current,
+                (Some(sent), Some(current)) if sent == current => {}
+                _ => out.push(abandon(now, d)),
             }
         }
         out
@@ -286,18 +312,21 @@ impl RegionHandoffs {
         let mut expired = Vec::new();
         for (&entity, d) in &mut self.departures {
             let age = now.duration_since(d.first_sent);
-            if d.acknowledged {
-                if age >= FORWARD_FOR {
-                    expired.push(entity);
+            let due = now.duration_since(d.last_sent) >= RETRY_AFTER;
+            match d.stage {
+                _ if age >= FORWARD_FOR => expired.push(entity),
+                Stage::Acknowledged => {}
+                Stage::Sent if age >= GIVE_UP_AFTER => out.push(abandon(now, d)),
+                Stage::Sent if due => {
+                    d.last_sent = now;
+                    let msg = adopt_msg(self.region, d.handoff, d.epoch, &d.state, d.session);
+                    out.push(Output::ToRegion(d.to, msg));
                 }
-            } else if age >= GIVE_UP_AFTER {
-                expired.push(entity);
-                let msg = ToSession::HandoffAbandoned(Box::new(d.state.clone()));
-                out.push(Output::ToSession(d.session, msg));
-            } else if now.duration_since(d.last_sent) >= RETRY_AFTER {
-                d.last_sent = now;
-                let msg = adopt_msg(self.region, d.handoff, d.epoch, &d.state, d.session);
-                out.push(Output::ToRegion(d.to, msg));
+                Stage::Abandoned if due => {
+                    d.last_sent = now;
+                    out.push(abandoned_msg(d));
+                }
+                Stage::Sent | Stage::Abandoned => {}
             }
         }
         for entity in expired {
@@ -305,6 +334,17 @@ impl RegionHandoffs {
         }
         out
     }
+}
+
+fn abandon(now: Instant, d: &mut Departure) -> Output {
+    d.stage = Stage::Abandoned;
+    d.last_sent = now;
+    abandoned_msg(d)
+}
+
+fn abandoned_msg(d: &Departure) -> Output {
+    let msg = ToSession::HandoffAbandoned(Box::new(d.state.clone()));
+    Output::ToSession(d.session, msg)
 }
 
 fn adopt_msg(
@@ -451,18 +491,26 @@ mod tests {
         let t0 = Instant::now();
         let mut a = joined(A);
         a.depart(t0, 1, B, None, player(), SESSION);
-        assert!(a.target_owner(B, Some(5)).is_empty(), "first owner: kept");
-        assert!(a.target_owner(B, Some(5)).is_empty());
+        assert!(
+            a.target_owner(t0, B, Some(5)).is_empty(),
+            "first owner: kept"
+        );
+        assert!(a.target_owner(t0, B, Some(5)).is_empty());
         assert_eq!(a.targets(), vec![B]);
-        assert!(abandoned(&a.target_owner(B, Some(6))));
-        assert!(a.tick(t0 + RETRY_AFTER).is_empty());
+        assert!(abandoned(&a.target_owner(t0, B, Some(6))));
         assert!(a.targets().is_empty());
+        let again = a.tick(t0 + RETRY_AFTER);
+        assert!(
+            abandoned(&again) && again.len() == 1,
+            "no adopt; the session is told again: {again:?}"
+        );
+        assert!(a.tick(t0 + FORWARD_FOR).is_empty());
 
         let mut acked = joined(A);
         acked.depart(t0, 2, B, Some(5), player(), SESSION);
         acked.acknowledged(2);
         assert!(
-            abandoned(&acked.target_owner(B, None)),
+            abandoned(&acked.target_owner(t0, B, None)),
             "the adopter may have died with it"
         );
     }
@@ -478,7 +526,9 @@ mod tests {
             assert!(!abandoned(&a.tick(now)));
         }
         assert!(abandoned(&a.tick(t0 + GIVE_UP_AFTER)));
-        assert!(a.tick(t0 + GIVE_UP_AFTER + RETRY_AFTER).is_empty());
+        let after = a.tick(t0 + GIVE_UP_AFTER + RETRY_AFTER);
+        assert!(abandoned(&after) && after.len() == 1, "{after:?}");
+        assert!(a.tick(t0 + FORWARD_FOR).is_empty());
     }
 
     #[test]
@@ -512,7 +562,13 @@ mod tests {
         );
         b.acknowledged(2);
         assert!(b.tick(t0 + FORWARD_FOR).is_empty());
-        assert_eq!(inserted(&b.join(player(), SESSION)), Some(5));
+        assert!(
+            b.join(player(), SESSION).is_empty(),
+            "a stale re-join revives nothing"
+        );
+        let mut rejoin = player();
+        rejoin.hop = 6;
+        assert_eq!(inserted(&b.join(rejoin, SESSION)), Some(6));
         // A stale adopt of an older hop replaces nothing.
         let mut old = player();
         old.hop = 2;

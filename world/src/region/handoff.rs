@@ -80,12 +80,13 @@ impl Region {
 
     /// Retries, give-ups, and departures whose target changed owner.
     pub(super) fn handoff_tick(&mut self) {
+        let now = Instant::now();
         let mut out = Vec::new();
         for target in self.handoffs.targets() {
             let epoch = self.world.owner_of(target).map(|o| o.epoch);
-            out.extend(self.handoffs.target_owner(target, epoch));
+            out.extend(self.handoffs.target_owner(now, target, epoch));
         }
-        out.extend(self.handoffs.tick(Instant::now()));
+        out.extend(self.handoffs.tick(now));
         self.carry_out(out);
     }
 

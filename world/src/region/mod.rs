@@ -235,12 +235,19 @@ impl Region {
         }
     }
 
+    /// Each player's state, and which copy this is: an `OwnerChanged` lost
+    /// on the way is made good, and a stale copy is found and released.
     fn send_snapshots(&self) {
         for player in self.players.values() {
             self.tell(
                 player.session,
                 ToSession::Snapshot(Box::new(player.state.clone())),
             );
+            let holder = ToSession::OwnerChanged {
+                region: self.pos(),
+                hop: player.state.hop,
+            };
+            self.tell(player.session, holder);
         }
     }
 
