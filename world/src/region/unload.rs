@@ -168,6 +168,28 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_subscription_withdrawn_while_its_chunk_loads_leaves_no_viewer() {
+        let dir = std::env::temp_dir().join(format!("tessera-unload-early-{}", std::process::id()));
+        let world = world(&dir);
+        let (me, mut inbox) = mailbox(64);
+        let mut region = Region::new(RegionPos { x: 0, z: 0 }, me, world.clone());
+        let chunk = ChunkPos::new(3, 3);
+        let (session, _session_inbox) = world.open_session();
+        region.handle(RegionMsg::Subscribe { chunk, session });
+        region.handle(RegionMsg::Unsubscribe { chunk, session });
+        match inbox.recv().await {
+            Some(RegionMail::ChunkReady { chunk, data }) => region.chunk_ready(chunk, *data),
+            other => panic!("unexpected mail {other:?}"),
+        }
+        region.flush();
+        let start = Instant::now();
+        region.unload_unused(start);
+        region.unload_unused(start + UNLOAD_AFTER);
+        assert_eq!(world.metrics.loaded_chunks(), 0);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[tokio::test]
     async fn a_chunk_with_a_viewer_or_a_player_stays() {
         let dir = std::env::temp_dir().join(format!("tessera-unload-kept-{}", std::process::id()));
         let world = world(&dir);

@@ -4,7 +4,7 @@ use valence_protocol::ChunkPos;
 
 use super::{Region, Slot};
 use crate::chunk_packet::encode_chunk_packet;
-use crate::messages::{FeedEvent, SessionAddr};
+use crate::messages::{FeedEvent, RegionMsg, SessionAddr};
 
 pub(super) struct NewViewer {
     pub chunk: ChunkPos,
@@ -43,8 +43,16 @@ impl Region {
     pub(super) fn unsubscribe(&mut self, chunk: ChunkPos, session: SessionAddr) {
         self.new_viewers
             .retain(|(c, s)| !(*c == chunk && *s == session));
-        if let Some(Slot::Ready(slot)) = self.chunks.get_mut(&chunk) {
-            slot.viewers.remove(&session);
+        match self.chunks.get_mut(&chunk) {
+            Some(Slot::Ready(slot)) => {
+                slot.viewers.remove(&session);
+            }
+            // A subscription still waiting for its chunk is withdrawn too, or
+            // it would make the session a viewer once the chunk is ready.
+            Some(Slot::Loading(waiting)) => waiting.retain(|msg| {
+                !matches!(msg, RegionMsg::Subscribe { chunk: c, session: s } if *c == chunk && *s == session)
+            }),
+            None => {}
         }
     }
 }
