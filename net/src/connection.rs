@@ -14,7 +14,9 @@ use valence_protocol::{CompressionThreshold, Encode, Packet, PacketDecoder, Pack
 use crate::error::ClientError;
 use crate::metrics::NetMetrics;
 
-const READ_CHUNK: usize = 8 * 1024;
+/// Room made for each read. Clients send little (a moving player about a
+/// kilobyte a second), and every connected player keeps this much.
+const READ_CHUNK: usize = 2 * 1024;
 /// A client that does not take its bytes for this long is gone.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long a closing connection waits for the client to hang up.
