@@ -90,7 +90,7 @@ impl RegionHandoffs {
     }
 
     /// A session brings its player in: a first join or a re-join.
-    pub fn join(&mut self, state: PlayerState, session: SessionAddr) -> Vec<Output> {
+    pub fn join(&mut self, mut state: PlayerState, session: SessionAddr) -> Vec<Output> {
         let entity = state.entity;
         if let Some(&hop) = self.held.get(&entity).filter(|&&held| held >= state.hop) {
             let owner = ToSession::OwnerChanged {
@@ -105,9 +105,12 @@ impl RegionHandoffs {
                 // The player left here after what the session knew: a late
                 // or crossing re-join follows it instead of reviving it. A
                 // newer copy exists (or its loss reaches the session, which
-                // joins again with a newer hop).
+                // joins again with a newer hop). It takes the hop of the
+                // handoff it follows, so each step raises it and a trail
+                // that loops back (adoptions lost or refused) ends.
                 return match self.departures.get(&entity) {
-                    Some(d) if d.stage != Stage::Abandoned => {
+                    Some(d) if d.stage != Stage::Abandoned && d.state.hop > state.hop => {
+                        state.hop = d.state.hop;
                         let join = RegionMsg::Join {
                             player: Box::new(state),
                             session,
@@ -573,6 +576,31 @@ mod tests {
         let mut old = player();
         old.hop = 2;
         assert_eq!(inserted(&b.adopt(9, NO_EPOCH, A, old, SESSION)), None);
+    }
+
+    #[test]
+    fn a_stale_rejoin_following_a_looping_trail_ends() {
+        let t0 = Instant::now();
+        let mut a = joined(A);
+        let mut b = RegionHandoffs::new(B);
+        // A sends at hop 1, B never gets it but holds an older departure to A.
+        let mut old = player();
+        old.hop = 0;
+        b.adopt(1, NO_EPOCH, C, old.clone(), SESSION);
+        a.depart(t0, 2, B, Some(1), player(), SESSION);
+        let mut stale = player();
+        stale.hop = 0;
+        let to_b = a.join(stale, SESSION);
+        let forwarded = match &to_b[..] {
+            [Output::ToRegion(B, RegionMsg::Join { player, .. })] => (**player).clone(),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(forwarded.hop, 1);
+        assert_eq!(
+            inserted(&b.join(forwarded, SESSION)),
+            Some(1),
+            "B is where the trail ends"
+        );
     }
 
     #[test]
