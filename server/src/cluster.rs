@@ -202,6 +202,7 @@ impl ClusterStart {
             membership.clone(),
             placement.clone(),
             frontend,
+            world.clone(),
         ));
         tokio::spawn(announce_self(placement.clone(), transport.node_id()));
         Ok(Cluster {
@@ -261,12 +262,14 @@ async fn follow_table(placement: PlacementService, world: Arc<World>) {
     }
 }
 
-/// Nodes coming and going: the frontend's player directory follows, and the
-/// placement group moves a dead node's regions.
+/// Nodes coming and going: the frontend's player directory follows, the
+/// regions here drop a dead node's players, and the placement group moves a
+/// dead node's regions.
 async fn follow_members(
     membership: Membership,
     placement: PlacementService,
     frontend: Arc<Frontend>,
+    world: Arc<World>,
 ) {
     let mut events = membership.subscribe();
     loop {
@@ -285,6 +288,7 @@ async fn follow_members(
             Ok(MemberEvent::Down(node)) => {
                 warn!(%node, "node down; its regions move to live nodes");
                 frontend.node_down(node.0);
+                world.node_gone(node.0);
                 if placement.is_voter() {
                     if let Err(e) = placement.on_node_down(node).await {
                         warn!(%node, "could not move the dead node's regions: {e}");

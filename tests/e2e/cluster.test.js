@@ -2,8 +2,9 @@
 // Three real tessera nodes on 127.0.0.1 form one world: players connected to
 // different nodes see each other, chat, and build across region borders that
 // are node borders; a SIGKILLed node's regions move to the survivors while
-// their players keep playing; a node started later takes over live regions
-// while their players play on; a node with the wrong cluster secret is refused.
+// their players keep playing and the dead node's own players leave the
+// world; a node started later takes over live regions while their players
+// play on; a node with the wrong cluster secret is refused.
 const assert = require('node:assert/strict')
 const { test } = require('node:test')
 const { Vec3 } = require('vec3')
@@ -21,14 +22,19 @@ async function startNode (id, nodes, { secret = SECRET, name = `node${id}` } = {
 
 const join = fx.join
 
-// The `regions` console command as a map "r.x.z" -> node id.
-async function regions (server, node) {
+// The `regions` console command as a map "r.x.z" -> node id (the console
+// lists at most 64), and the number of regions placed.
+async function listRegions (server, node) {
   const since = server.mark()
   server.send(node ? `regions ${node}` : 'regions')
   const out = await server.waitForOutput(/(\d+) regions placed[^\n]*\n?((?:r\.-?\d+\.-?\d+ -> node \d+ \(epoch \d+\)\n?)*)/, { since, timeout: 5000 })
   const map = new Map()
   for (const m of out[0].matchAll(/r\.(-?\d+)\.(-?\d+) -> node (\d+)/g)) map.set(`r.${m[1]}.${m[2]}`, Number(m[3]))
-  return map
+  return { map, placed: Number(out[1]) }
+}
+
+async function regions (server, node) {
+  return (await listRegions(server, node)).map
 }
 
 async function tpTo (bot, x, y, z) {
@@ -97,19 +103,28 @@ test('players on different nodes walk across node borders, see each other, chat 
 })
 
 test('a SIGKILLed node\'s regions move to the others and their players keep playing', { timeout: 120000 }, async () => {
-  const before = await regions(n1)
-  const onThree = [...before].filter(([, node]) => node === 3).map(([r]) => r)
-  assert.ok(onThree.length > 0, `node 3 owns no region to lose: ${JSON.stringify([...before])}`)
+  const three = await listRegions(n1, 3)
+  const onThree = [...three.map.keys()]
+  assert.ok(onThree.length > 0, 'node 3 owns no region to lose')
   const walker = [...clients].find((c) => c.username === 'Walker')
+  const watcher = [...clients].find((c) => c.username === 'Watcher')
+  // A player connected through node 3, standing in node 1's region beside
+  // Watcher, must not stay there as a ghost once node 3 is dead.
+  const [, gx, gz] = [...(await regions(n1, 1)).keys()][0].split('.').map(Number)
+  const doomed = await join(n3, 'Doomed', { op: true })
+  await tpTo(watcher, gx * 16 + 8.5, -60, gz * 16 + 8.5)
+  await tpTo(doomed, gx * 16 + 9.5, -60, gz * 16 + 8.5)
+  const ghost = await h.waitForSeenPlayer(watcher, 'Doomed')
   const killedAt = Date.now()
   await n3.kill()
-  let after
+  let left
   await h.waitFor(async () => {
-    after = await regions(n1)
-    return onThree.every((r) => after.get(r) !== undefined && after.get(r) !== 3)
-  }, { timeout: 30000, interval: 250, message: () => `node 3's regions ${onThree} to move (now ${JSON.stringify([...after || []])})` })
+    left = (await listRegions(n1, 3)).placed
+    return left === 0
+  }, { timeout: 30000, interval: 250, message: () => `node 3's regions to move (${left} still on node 3)` })
   const movedIn = Date.now() - killedAt
-  process.stdout.write(`# node 3's ${onThree.length} regions were reassigned ${movedIn} ms after SIGKILL\n`)
+  process.stdout.write(`# node 3's ${three.placed} regions were reassigned ${movedIn} ms after SIGKILL\n`)
+  await h.waitFor(() => !watcher.entities[ghost.id], { timeout: 20000, message: 'the entity of a player of the dead node 3 to despawn for Watcher' })
   // Players on the surviving frontends play on in the moved regions.
   const [rx] = onThree[0].slice(2).split('.').map(Number)
   await tpTo(walker, rx * 16 + 8.5, -60, 0.5)
@@ -117,7 +132,6 @@ test('a SIGKILLed node\'s regions move to the others and their players keep play
   assert.equal(h.blockName(walker, below), 'grass_block', 'the moved region serves its chunks')
   assert.ok(!walker.isEnded, 'Walker is still connected')
   const heard = h.waitForEvent(walker, 'chat', { timeout: 5000, filter: (u, m) => u === 'Watcher' && m === 'still here' })
-  const watcher = [...clients].find((c) => c.username === 'Watcher')
   watcher.chat('still here')
   await heard
 })

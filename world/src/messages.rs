@@ -229,6 +229,11 @@ pub enum RegionMsg {
     AdoptAck {
         handoff: u64,
     },
+    /// A node died: the players whose sessions it held and its chunk
+    /// subscriptions are gone with it.
+    NodeGone {
+        node: NodeId,
+    },
     /// The session heard of a newer copy of its player: drop this region's
     /// copy if it is at `hop` or older.
     Release {

@@ -237,6 +237,20 @@ impl World {
         }
     }
 
+    /// Tells every region here that `node` died, so they drop its players
+    /// and subscriptions.
+    pub fn node_gone(&self, node: NodeId) {
+        let regions: Vec<ActorRef<RegionMail>> = lock(&self.regions)
+            .values()
+            .map(|local| local.actor.clone())
+            .collect();
+        for region in regions {
+            if let Err(e) = region.try_send(RegionMail::Msg(RegionMsg::NodeGone { node })) {
+                warn!(node, "a region was not told of a dead node: {e}");
+            }
+        }
+    }
+
     /// Regions whose owner changed, for sessions to re-attach to.
     pub fn ownership_changes(&self) -> tokio::sync::broadcast::Receiver<OwnerChange> {
         self.ownership.subscribe()

@@ -19,13 +19,15 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use tessera_cluster::{ActorRef, Mailbox, Restart};
 use tokio::time::MissedTickBehavior;
-use tracing::{debug, error, warn};
+use tracing::{debug, error, info, warn};
 use valence_protocol::ChunkPos;
 
 use crate::chunk::Chunk;
 use crate::coords::RegionPos;
 use crate::handoff::{LeaveOutcome, RegionHandoffs};
-use crate::messages::{EntityId, FeedEvent, PlayerInput, RegionMsg, SessionAddr, ToSession};
+use crate::messages::{
+    EntityId, FeedEvent, NodeId, PlayerInput, RegionMsg, SessionAddr, ToSession,
+};
 use crate::player::PlayerState;
 use crate::routing::Undelivered;
 use crate::world::World;
@@ -192,6 +194,7 @@ impl Region {
             RegionMsg::Teleport { entity, to } => self.teleport(entity, to),
             RegionMsg::SetGameMode { entity, mode } => self.set_game_mode(entity, mode),
             RegionMsg::Leave { entity } => self.leave(entity),
+            RegionMsg::NodeGone { node } => self.node_gone(node),
             RegionMsg::Restore { entity, saved } => self.restore(entity, *saved),
             RegionMsg::Subscribe { chunk, session } => self.new_viewers.push((chunk, session)),
             RegionMsg::Unsubscribe { chunk, session } => self.unsubscribe(chunk, session),
@@ -294,6 +297,32 @@ impl Region {
                         debug!(region = %self.pos(), %to, "leave not forwarded: {e}");
                     }
                 }
+            }
+        }
+    }
+
+    /// Without this, the players of a dead frontend would stand here for
+    /// good, and their chunks would never unload.
+    fn node_gone(&mut self, node: NodeId) {
+        let gone: Vec<EntityId> = self
+            .players
+            .iter()
+            .filter(|(_, player)| player.session.node == node)
+            .map(|(entity, _)| *entity)
+            .collect();
+        if !gone.is_empty() {
+            info!(region = %self.pos(), node, players = gone.len(), "the players of a dead node leave");
+        }
+        for entity in gone {
+            self.leave(entity);
+        }
+        self.new_viewers.retain(|(_, session)| session.node != node);
+        for slot in self.chunks.values_mut() {
+            match slot {
+                Slot::Ready(slot) => slot.viewers.retain(|session| session.node != node),
+                Slot::Loading(waiting) => waiting.retain(|msg| {
+                    !matches!(msg, RegionMsg::Subscribe { session, .. } if session.node == node)
+                }),
             }
         }
     }
