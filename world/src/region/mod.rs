@@ -302,7 +302,9 @@ impl Region {
     }
 
     /// Without this, the players of a dead frontend would stand here for
-    /// good, and their chunks would never unload.
+    /// good, and their chunks would never unload. Their copies are released
+    /// rather than made to leave: a node wrongly taken for dead joins its
+    /// players again, as a newer copy, when it finds their region silent.
     fn node_gone(&mut self, node: NodeId) {
         let gone: Vec<EntityId> = self
             .players
@@ -314,7 +316,7 @@ impl Region {
             info!(region = %self.pos(), node, players = gone.len(), "the players of a dead node leave");
         }
         for entity in gone {
-            self.leave(entity);
+            self.release(entity, u64::MAX);
         }
         self.new_viewers.retain(|(_, session)| session.node != node);
         for slot in self.chunks.values_mut() {
