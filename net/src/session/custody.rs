@@ -2,6 +2,8 @@
 //! decides; this carries it out): where input goes, and joining the player
 //! again when the region holding it may have lost it.
 
+use std::time::{Duration, Instant};
+
 use tessera_world::coords::RegionPos;
 use tessera_world::handoff::Rejoin;
 use tessera_world::messages::RegionMsg;
@@ -9,11 +11,17 @@ use tessera_world::player::PlayerState;
 
 use super::Session;
 
+/// Far longer than a region's silence while placement elects a new leader
+/// (its lease lapses, about three seconds): the owner says it holds the
+/// player every second.
+const OWNER_SILENCE: Duration = Duration::from_secs(10);
+
 impl Session {
     /// `region` says it holds the player at `hop`.
     pub(super) fn owner_changed(&mut self, region: RegionPos, hop: u64) {
         let heard = self.custody.owner_changed(region, hop);
         if heard.owner {
+            self.owner_heard = Instant::now();
             self.set_owner(region);
         }
         if let Some((stale, release)) = heard.release {
@@ -27,7 +35,7 @@ impl Session {
     /// A region gave up handing the player over.
     pub(super) fn handoff_abandoned(&mut self, state: PlayerState) {
         let here = self.here();
-        let now = std::time::Instant::now();
+        let now = Instant::now();
         if let Some(rejoin) = self.custody.abandoned(now, state, here, self.position) {
             tracing::info!(region = %rejoin.region, "a handoff was abandoned; joining the player again");
             self.rejoin(rejoin);
@@ -45,7 +53,7 @@ impl Session {
                 self.position,
             )
         };
-        let now = std::time::Instant::now();
+        let now = Instant::now();
         let rejoin = self
             .custody
             .region_moved(now, region, self.owner, here, self.position, fresh);
@@ -55,11 +63,19 @@ impl Session {
         }
     }
 
-    /// Sends a re-join again that no region confirmed yet.
+    /// Sends a re-join again that no region confirmed yet, and joins the
+    /// player again if its owner fell silent: a region drops the players of
+    /// a node it believes dead, and a node wrongly believed dead comes back
+    /// to find its players gone.
     pub(super) fn custody_tick(&mut self) {
-        if let Some(rejoin) = self.custody.tick(std::time::Instant::now()) {
+        if let Some(rejoin) = self.custody.tick(Instant::now()) {
             tracing::info!(region = %rejoin.region, "re-join not confirmed yet; sending it again");
             self.rejoin(rejoin);
+        }
+        if self.owner_heard.elapsed() > OWNER_SILENCE {
+            tracing::info!(region = %self.owner, "the player's region fell silent; joining the player again");
+            self.owner_heard = Instant::now();
+            self.region_moved(self.owner);
         }
     }
 
@@ -77,6 +93,7 @@ impl Session {
             }
         }
         self.set_owner(region);
+        self.owner_heard = Instant::now();
         let msg = RegionMsg::Join {
             player: Box::new(state),
             session: self.me.session,

@@ -72,6 +72,8 @@ pub struct Session {
     owner: RegionPos,
     /// How new the owner's copy of the player is, and when to join it again.
     custody: Custody,
+    /// When the owner last said it holds the player (it does every second).
+    owner_heard: Instant,
     view: View,
     /// Entities the client shows, and the chunk each is in.
     visible: HashMap<EntityId, ChunkPos>,
@@ -123,6 +125,7 @@ impl Session {
             frontend,
             conn,
             custody: Custody::new(me.entity),
+            owner_heard: Instant::now(),
             me,
             inbox,
             owner,
