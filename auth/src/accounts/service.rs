@@ -3,7 +3,9 @@
 //! this service; they never touch the register themselves.
 
 use std::sync::Arc;
+
 use std::time::{SystemTime, UNIX_EPOCH};
+use tokio::sync::Semaphore;
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -50,7 +52,14 @@ pub enum Admission {
 pub struct Accounts {
     registers: Arc<dyn Registers>,
     limiter: FailureLimiter,
+    /// Each Argon2 hash takes 19 MiB; unbounded, a crowd registering at
+    /// once took the server to 2.95 GB (BENCHMARKS.md). Callers beyond the
+    /// limit wait their turn.
+    hashing: Arc<Semaphore>,
 }
+
+/// Hashes at once: one per core of a small machine.
+const CONCURRENT_HASHES: usize = 2;
 
 pub fn now() -> u64 {
     SystemTime::now()
@@ -64,6 +73,7 @@ impl Accounts {
         Self {
             registers,
             limiter: FailureLimiter::default(),
+            hashing: Arc::new(Semaphore::new(CONCURRENT_HASHES)),
         }
     }
 
@@ -136,7 +146,7 @@ impl Accounts {
         if self.is_registered(name).await? {
             return Err(AccountError::AlreadyRegistered);
         }
-        let hash = hash_off_thread(password.to_owned()).await?;
+        let hash = self.hash_off_thread(password.to_owned()).await?;
         let record = UserRecord {
             uuid: uuid.to_owned(),
             name: name.to_owned(),
@@ -163,7 +173,10 @@ impl Accounts {
             .get(&user_key(name))
             .await?
             .ok_or(AccountError::NotRegistered)?;
-        if verify_off_thread(password.to_owned(), user.password_hash).await {
+        if self
+            .verify_off_thread(password.to_owned(), user.password_hash)
+            .await
+        {
             self.limiter.succeeded(&by_name);
             Ok(())
         } else {
@@ -188,7 +201,7 @@ impl Accounts {
             .get(&user_key(name))
             .await?
             .ok_or(AccountError::NotRegistered)?;
-        user.password_hash = hash_off_thread(new.to_owned()).await?;
+        user.password_hash = self.hash_off_thread(new.to_owned()).await?;
         self.put(&user_key(name), Some(&user)).await
     }
 
@@ -301,17 +314,21 @@ impl Accounts {
     }
 }
 
-async fn hash_off_thread(password: String) -> Result<String, AccountError> {
-    tokio::task::spawn_blocking(move || password::hash(&password))
-        .await
-        .map_err(|e| AccountError::Corrupt(e.to_string()))?
-        .map_err(AccountError::Corrupt)
-}
+impl Accounts {
+    async fn hash_off_thread(&self, password: String) -> Result<String, AccountError> {
+        let _turn = self.hashing.acquire().await;
+        tokio::task::spawn_blocking(move || password::hash(&password))
+            .await
+            .map_err(|e| AccountError::Corrupt(e.to_string()))?
+            .map_err(AccountError::Corrupt)
+    }
 
-async fn verify_off_thread(password: String, stored: String) -> bool {
-    tokio::task::spawn_blocking(move || password::verify(&password, &stored))
-        .await
-        .unwrap_or(false)
+    async fn verify_off_thread(&self, password: String, stored: String) -> bool {
+        let _turn = self.hashing.acquire().await;
+        tokio::task::spawn_blocking(move || password::verify(&password, &stored))
+            .await
+            .unwrap_or(false)
+    }
 }
 
 #[cfg(test)]
