@@ -42,6 +42,9 @@ enum FrontendMsg {
         name: String,
         reason: String,
     },
+    /// Asks for the sender to be told who is on this node: a node that was
+    /// taken for dead and is back has not seen us come up again.
+    WhoIsThere,
 }
 
 #[derive(Default)]
@@ -158,7 +161,14 @@ impl Frontend {
                     // The same name joined elsewhere: the newer login wins, as in vanilla.
                     local.kick(&self.world, "You logged in from another location");
                 }
-                players.broadcast(players.tab_entries(&[], std::slice::from_ref(&player)));
+                let known = self
+                    .directory
+                    .remote()
+                    .get(&player.uuid)
+                    .is_some_and(|p| p.node == node);
+                if !known {
+                    players.broadcast(players.tab_entries(&[], std::slice::from_ref(&player)));
+                }
                 self.directory
                     .remote()
                     .insert(player.uuid, RemotePlayer { node, ..player });
@@ -183,11 +193,18 @@ impl Frontend {
                     player.kick(&self.world, &reason);
                 }
             }
+            FrontendMsg::WhoIsThere => self.tell_who_is_here(node),
         }
     }
 
-    /// A node joined: tell it who is here.
+    /// A node joined, or came back: tell it who is here, and ask it who is
+    /// there (it may not see us as new).
     pub fn node_up(&self, node: u64) {
+        self.tell_who_is_here(node);
+        self.directory.send_to(node, &FrontendMsg::WhoIsThere);
+    }
+
+    fn tell_who_is_here(&self, node: u64) {
         for player in self.players.all() {
             self.directory.send_to(
                 node,

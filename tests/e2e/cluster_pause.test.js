@@ -3,7 +3,8 @@
 // the others to declare it dead, so the regions of node 1 drop the players
 // whose sessions node 3 holds. When node 3 runs again, its sessions find
 // that the region holding their player has fallen silent and join the player
-// again: it reappears for everyone and plays on, without reconnecting.
+// again, and node 1 learns node 3's players anew: Sleeper reappears in
+// Watcher's tab list and world and plays on, without reconnecting.
 const assert = require('node:assert/strict')
 const { test } = require('node:test')
 const { Vec3 } = require('vec3')
@@ -32,13 +33,7 @@ test('three nodes', { timeout: 120000 }, async () => {
   }, { timeout: 20000, message: 'node 1 to list three live nodes' })
 })
 
-// Known defect, kept as a reproducible `todo`: after SIGCONT node 3 rejoins
-// membership under a renewed identity and placement agrees on both sides
-// (its regions moved, node 1 leads), but of its session's re-joins only the
-// first reaches node 1's region, node 1's answers never reach the session,
-// and nothing is logged as undelivered on either side; Sleeper never
-// reappears for Watcher.
-test('a player of a node that was frozen and declared dead comes back into the world', { timeout: 120000, todo: 'world messages between a paused node and the others stop after it resumes' }, async () => {
+test('a player of a node that was frozen and declared dead comes back into the world', { timeout: 120000 }, async () => {
   const watcher = await fx.join(n1, 'Watcher', { op: true })
   const sleeper = await fx.join(n3, 'Sleeper', { op: true })
   const out = await n1.command('regions 1', /r\.(-?\d+)\.(-?\d+) -> node 1/, { timeout: 5000 })
