@@ -54,6 +54,14 @@ test('a ban on node 2\'s console kicks the player from node 3 and holds on node 
 
 test('with one replica node SIGKILLed, accounts still register and log in', { timeout: 90000 }, async () => {
   await n2.kill()
+  // Failover itself is measured in cluster.test.js; here the world must be
+  // whole again before a player joins, so only the register is under test.
+  let left
+  await h.waitFor(async () => {
+    const out = await n1.command('regions 2', /(\d+) regions placed/, { timeout: 3000 }).catch(() => null)
+    left = out && Number(out[1])
+    return left === 0
+  }, { timeout: 30000, interval: 250, message: () => `node 2's regions to move (${left} still on node 2)` })
   const fresh = await join(n1, 'Latecomer')
   await h.waitForMessage(fresh, /Please register/, { timeout: 15000 })
   fresh.chat('/register persevere persevere')
