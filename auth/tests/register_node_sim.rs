@@ -12,7 +12,7 @@ mod linearizability;
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -52,14 +52,8 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 fn transport_config(node: u64) -> TransportConfig {
-    let listen = SocketAddr::from((Ipv4Addr::UNSPECIFIED, PORT));
     let secret = ClusterSecret::new(SECRET).unwrap();
-    let mut config = TransportConfig::new(NodeId(node), listen, secret);
-    config.handshake_timeout = Duration::from_secs(1);
-    config.heartbeat_interval = Duration::from_millis(200);
-    config.idle_timeout = Duration::from_secs(1);
-    config.reconnect_min = Duration::from_millis(50);
-    config.reconnect_max = Duration::from_millis(500);
+    let mut config = TransportConfig::simulated(NodeId(node), PORT, secret);
     for peer in NODES {
         let addr = SocketAddr::new(turmoil::lookup(host(peer)), PORT);
         config.peers.insert(NodeId(peer), addr);

@@ -8,7 +8,7 @@ mod common;
 mod wait;
 
 use std::collections::HashMap;
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use wait::wait_until;
@@ -31,14 +31,7 @@ const DETECTION_BOUND: Duration = Duration::from_secs(5);
 type Registry = Arc<Mutex<HashMap<u64, Membership>>>;
 
 fn config(id: u64) -> TransportConfig {
-    let listen = SocketAddr::from((Ipv4Addr::UNSPECIFIED, PORT));
-    let mut config = TransportConfig::new(NodeId(id), listen, ClusterSecret::new(SECRET).unwrap());
-    config.handshake_timeout = Duration::from_secs(1);
-    config.heartbeat_interval = Duration::from_millis(200);
-    config.idle_timeout = Duration::from_secs(1);
-    config.reconnect_min = Duration::from_millis(50);
-    config.reconnect_max = Duration::from_millis(500);
-    config
+    TransportConfig::simulated(NodeId(id), PORT, ClusterSecret::new(SECRET).unwrap())
 }
 
 /// Every node gets the same seed list: all three (each skips itself).

@@ -33,7 +33,7 @@
 //! seed. The checks hold for every run.
 
 use std::collections::{BTreeMap, HashMap};
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -219,13 +219,8 @@ fn now() -> Instant {
 }
 
 fn transport_config(id: u64) -> TransportConfig {
-    let listen = SocketAddr::from((Ipv4Addr::UNSPECIFIED, PORT));
-    let mut config = TransportConfig::new(NodeId(id), listen, ClusterSecret::new(SECRET).unwrap());
-    config.handshake_timeout = Duration::from_secs(1);
-    config.heartbeat_interval = Duration::from_millis(200);
-    config.idle_timeout = Duration::from_secs(1);
-    config.reconnect_min = Duration::from_millis(50);
-    config.reconnect_max = Duration::from_millis(500);
+    let mut config =
+        TransportConfig::simulated(NodeId(id), PORT, ClusterSecret::new(SECRET).unwrap());
     for (name, peer) in NODES.into_iter().chain([FRONT]) {
         config
             .peers

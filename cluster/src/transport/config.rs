@@ -53,6 +53,22 @@ impl TransportConfig {
         }
     }
 
+    /// Timeouts for turmoil's simulated network, listening on `port` of
+    /// every address: partitions are noticed within a second of simulated
+    /// time. Every simulation in the workspace runs the transport with these.
+    #[cfg(feature = "simulation")]
+    pub fn simulated(node_id: NodeId, port: u16, secret: ClusterSecret) -> Self {
+        let listen = SocketAddr::from((std::net::Ipv4Addr::UNSPECIFIED, port));
+        Self {
+            handshake_timeout: Duration::from_secs(1),
+            heartbeat_interval: Duration::from_millis(200),
+            idle_timeout: Duration::from_secs(1),
+            reconnect_min: Duration::from_millis(50),
+            reconnect_max: Duration::from_millis(500),
+            ..Self::new(node_id, listen, secret)
+        }
+    }
+
     pub(crate) fn validate(&self) -> Result<(), TransportError> {
         let invalid = TransportError::InvalidConfig;
         if self.queue_capacity == 0 || self.inbox_capacity == 0 {
