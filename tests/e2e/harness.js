@@ -640,6 +640,56 @@ async function rawClient (server, username, opts = {}) {
   return client
 }
 
+// A minecraft-protocol client that the test drives through login itself
+// (online mode, a proxy's forwarding): its kicks as text, every player_info
+// packet, `whenEnded`, and `packet(name)`, a promise of the first such packet
+// that fails naming why if the client ends first. Listen from the start:
+// these packets can arrive together with Login Success.
+function followLogin (client) {
+  client.kicks = []
+  client.playerInfo = []
+  client.on('player_info', (p) => client.playerInfo.push(p))
+  client.on('error', (err) => {
+    // The server closing a refused client is expected; anything else is a problem.
+    if (!/ECONNRESET|EPIPE|socket hang up|write after end/i.test(String(err && err.message))) {
+      recordProblem(`${client.label} error event`, err && err.stack ? err.stack : err)
+    }
+  })
+  client.on('disconnect', (p) => client.kicks.push(chatText(p.reason)))
+  client.on('kick_disconnect', (p) => client.kicks.push(chatText(p.reason)))
+  client.whenEnded = new Promise((resolve) => client.once('end', (reason) => {
+    client.isEnded = true
+    resolve(reason)
+  }))
+  client.packet = (name) => {
+    const seen = Promise.race([
+      waitForEvent(client, name, { timeout: 20000 }).then(([p]) => p),
+      client.whenEnded.then((r) => { throw new Error(`${client.label} ended before '${name}': ${r}; kicks: ${JSON.stringify(client.kicks)}`) })
+    ])
+    seen.catch(() => {})
+    return seen
+  }
+  return client
+}
+
+// Resolves with the reason the server refused a `followLogin` client.
+async function refusal (client, timeout = 15000) {
+  await withTimeout(client.whenEnded, timeout, `${client.label} to be refused`)
+  if (client.kicks.length === 0) throw new Error(`${client.label} ended without a reason`)
+  return client.kicks[0]
+}
+
+// Properties a `followLogin` client was told for player `name`, from
+// player_info add entries.
+function tabProperties (client, name) {
+  for (const packet of client.playerInfo) {
+    for (const entry of packet.data || []) {
+      if (entry.player && entry.player.name === name) return entry.player.properties || []
+    }
+  }
+  return null
+}
+
 function endClient (c) {
   if (c.isEnded) return
   try {
@@ -828,6 +878,9 @@ module.exports = {
   createBot,
   joinBot,
   rawClient,
+  followLogin,
+  refusal,
+  tabProperties,
   quitAll,
   seenPlayer,
   describeClient,

@@ -58,33 +58,10 @@ function onlineClient (acc, { username = acc.name, join = true } = {}) {
     hideErrors: false
   })
   client.label = `online client ${username}`
-  client.kicks = []
-  client.playerInfo = [] // every player_info packet
-  client.on('player_info', (p) => client.playerInfo.push(p))
-  client.on('error', (err) => {
-    // The server closing a refused client is expected; anything else is a problem.
-    if (!/ECONNRESET|EPIPE|socket hang up|write after end/i.test(String(err && err.message))) {
-      h.recordProblem(`${client.label} error event`, err && err.stack ? err.stack : err)
-    }
-  })
-  client.on('disconnect', (p) => client.kicks.push(h.chatText(p.reason)))
-  client.on('kick_disconnect', (p) => client.kicks.push(h.chatText(p.reason)))
-  client.whenEnded = new Promise((resolve) => client.once('end', (reason) => {
-    client.isEnded = true
-    resolve(reason)
-  }))
-  // Listened for from the start: these packets can arrive together with Login Success.
-  const packet = (name) => {
-    const seen = Promise.race([
-      h.waitForEvent(client, name, { timeout: 20000 }).then(([p]) => p),
-      client.whenEnded.then((r) => { throw new Error(`${client.label} ended before '${name}': ${r}; kicks: ${JSON.stringify(client.kicks)}`) })
-    ])
-    seen.catch(() => {})
-    return seen
-  }
-  client.success = packet('success')
-  client.joined = packet('login')
-  client.positioned = packet('position')
+  h.followLogin(client)
+  client.success = client.packet('success')
+  client.joined = client.packet('login')
+  client.positioned = client.packet('position')
   clients.add(client)
   return client
 }
@@ -92,23 +69,6 @@ function onlineClient (acc, { username = acc.name, join = true } = {}) {
 // Resolves with the Join Game packet, or fails naming why the client ended.
 function joinGame (client) {
   return h.withTimeout(client.joined, 21000, `${client.label} to receive Join Game`)
-}
-
-// Resolves with the reason the server refused the client.
-async function refusal (client, timeout = 15000) {
-  await h.withTimeout(client.whenEnded, timeout, `${client.label} to be refused`)
-  assert.ok(client.kicks.length > 0, `${client.label} ended without a reason`)
-  return client.kicks[0]
-}
-
-// Properties the client was told for player `name`, from player_info add entries.
-function tabProperties (client, name) {
-  for (const packet of client.playerInfo) {
-    for (const entry of packet.data || []) {
-      if (entry.player && entry.player.name === name) return entry.player.properties || []
-    }
-  }
-  return null
 }
 
 function wrap (title, fn, timeout = 60000) {
@@ -170,20 +130,20 @@ wrap('other players see a player\'s skin in the tab list', async () => {
   await joinGame(dave)
   const skinOf = (acc) => sessions.profileOf(acc).properties[0]
   // Dave learns of Carol from the list of players already online...
-  const carolSeen = await h.waitFor(() => tabProperties(dave, 'Carol'), { timeout: 10000, message: 'Dave to get Carol\'s tab entry' })
+  const carolSeen = await h.waitFor(() => h.tabProperties(dave, 'Carol'), { timeout: 10000, message: 'Dave to get Carol\'s tab entry' })
   const carolSkin = carolSeen.find((p) => p.name === 'textures')
   assert.ok(carolSkin, `Carol's tab entry has her textures: ${JSON.stringify(carolSeen)}`)
   assert.equal(carolSkin.value, skinOf(carolAcc).value)
   assert.equal(carolSkin.signature, skinOf(carolAcc).signature)
   // ...and Carol of Dave from the announcement of his arrival.
-  const daveSeen = await h.waitFor(() => tabProperties(carol, 'Dave'), { timeout: 10000, message: 'Carol to get Dave\'s tab entry' })
+  const daveSeen = await h.waitFor(() => h.tabProperties(carol, 'Dave'), { timeout: 10000, message: 'Carol to get Dave\'s tab entry' })
   assert.equal(daveSeen.find((p) => p.name === 'textures')?.value, skinOf(daveAcc).value)
 })
 
 wrap('a player that did not join through the session server is refused', async () => {
   const acc = account('Mallory')
   const mallory = onlineClient(acc, { join: false })
-  assert.equal(await refusal(mallory), 'Failed to verify username!')
+  assert.equal(await h.refusal(mallory), 'Failed to verify username!')
   assert.deepEqual(sessions.hasJoinedCalls.filter((c) => c.username === 'Mallory').map((c) => c.status), [204])
   await server.waitForOutput(/online-mode login failed.*Mallory|Mallory.*online-mode login failed/, { since: 0, timeout: 5000, message: 'the refusal in the server log' })
 })
@@ -193,19 +153,19 @@ wrap('a player whose join names another server hash (a man in the middle) is ref
   // The stand-in records the join under a hash computed for some other server key.
   sessions.onJoin = (serverId) => serverId.startsWith('-') ? serverId.slice(1) : `-${serverId}`
   const trudy = onlineClient(acc)
-  assert.equal(await refusal(trudy), 'Failed to verify username!')
+  assert.equal(await h.refusal(trudy), 'Failed to verify username!')
   assert.ok(trudy.cipher, 'the refusal came over the encrypted connection')
 })
 
 wrap('a session server that errors or does not answer refuses logins with a clear reason', async () => {
   sessions.mode = 'down'
   const first = onlineClient(account('Oscar'))
-  assert.equal(await refusal(first), 'Failed to verify username!')
+  assert.equal(await h.refusal(first), 'Failed to verify username!')
   await server.waitForOutput(/session server answered HTTP 500/, { since: 0, timeout: 5000, message: 'the HTTP status in the server log' })
   sessions.mode = 'hang'
   const started = Date.now()
   const second = onlineClient(account('Peggy'))
-  assert.equal(await refusal(second, 15000), 'Authentication servers are down. Please try again later, sorry!')
+  assert.equal(await h.refusal(second, 15000), 'Authentication servers are down. Please try again later, sorry!')
   const waited = Date.now() - started
   assert.ok(waited >= 4500 && waited < 12000, `refused after the 5 s timeout, not ${waited} ms`)
   await server.waitForOutput(/did not answer within 5 s/, { since: 0, timeout: 5000, message: 'the timeout in the server log' })

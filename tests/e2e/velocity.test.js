@@ -86,8 +86,7 @@ function proxiedClient (t, username, { forwarded, secret = SECRET, answer = 'pro
   t.track(client)
   client.label = `proxied client ${username}`
   client.requests = []
-  client.kicks = []
-  client.playerInfo = []
+  h.followLogin(client)
   if (answer !== 'direct') client.removeAllListeners('login_plugin_request')
   client.on('login_plugin_request', (request) => {
     client.requests.push(request)
@@ -95,44 +94,9 @@ function proxiedClient (t, username, { forwarded, secret = SECRET, answer = 'pro
     const data = playerInfo({ ...forwarded, version: version ?? 1 })
     client.write('login_plugin_response', { messageId: request.messageId, data: signed(secret, data) })
   })
-  client.on('player_info', (p) => client.playerInfo.push(p))
-  client.on('error', (err) => {
-    if (!/ECONNRESET|EPIPE|socket hang up|write after end/i.test(String(err && err.message))) {
-      h.recordProblem(`${client.label} error event`, err && err.stack ? err.stack : err)
-    }
-  })
-  client.on('disconnect', (p) => client.kicks.push(h.chatText(p.reason)))
-  client.on('kick_disconnect', (p) => client.kicks.push(h.chatText(p.reason)))
-  client.whenEnded = new Promise((resolve) => client.once('end', (reason) => {
-    client.isEnded = true
-    resolve(reason)
-  }))
-  const packet = (name) => {
-    const seen = Promise.race([
-      h.waitForEvent(client, name, { timeout: 20000 }).then(([p]) => p),
-      client.whenEnded.then((r) => { throw new Error(`${client.label} ended before '${name}': ${r}; kicks: ${JSON.stringify(client.kicks)}`) })
-    ])
-    seen.catch(() => {})
-    return seen
-  }
-  client.success = packet('success')
-  client.joined = packet('login')
+  client.success = client.packet('success')
+  client.joined = client.packet('login')
   return client
-}
-
-async function refusal (client, timeout = 15000) {
-  await h.withTimeout(client.whenEnded, timeout, `${client.label} to be refused`)
-  assert.ok(client.kicks.length > 0, `${client.label} ended without a reason`)
-  return client.kicks[0]
-}
-
-function tabProperties (client, name) {
-  for (const packet of client.playerInfo) {
-    for (const entry of packet.data || []) {
-      if (entry.player && entry.player.name === name) return entry.player.properties || []
-    }
-  }
-  return null
 }
 
 ctx.test('a player behind the proxy joins with the forwarded uuid, name and skin', async (t) => {
@@ -153,27 +117,27 @@ ctx.test('a player behind the proxy joins with the forwarded uuid, name and skin
   const bob = profile('Bob', '198.51.100.21')
   const other = proxiedClient(t, 'Bob', { forwarded: bob })
   await h.withTimeout(other.joined, 20000, 'Bob\'s Join Game')
-  const seen = await h.waitFor(() => tabProperties(other, 'Alice'), { timeout: 10000, message: 'Bob to get Alice\'s tab entry' })
+  const seen = await h.waitFor(() => h.tabProperties(other, 'Alice'), { timeout: 10000, message: 'Bob to get Alice\'s tab entry' })
   assert.deepEqual(seen.find((p) => p.name === 'textures'), alice.properties[0])
   assert.doesNotMatch(t.server.output, new RegExp(SECRET), 'the secret is never logged')
 })
 
 ctx.test('player info signed with another secret is refused', async (t) => {
   const client = proxiedClient(t, 'Mallory', { forwarded: profile('Mallory', '198.51.100.30'), secret: 'not-the-proxy-secret' })
-  assert.equal(await refusal(client), UNVERIFIED)
+  assert.equal(await h.refusal(client), UNVERIFIED)
   await t.server.waitForOutput(/forwarded login refused: the player info is not signed with the forwarding secret/, { timeout: 5000 })
 })
 
 ctx.test('a client that connects directly is refused', async (t) => {
   const client = proxiedClient(t, 'Direct', { answer: 'direct' })
-  assert.equal(await refusal(client), NOT_PROXIED)
+  assert.equal(await h.refusal(client), NOT_PROXIED)
   assert.equal(client.requests.length, 1, 'the server asked for player info')
 })
 
 ctx.test('a client that never answers the forwarding request is refused with the reason', async (t) => {
   const started = Date.now()
   const client = proxiedClient(t, 'Silent', { answer: 'silent' })
-  assert.equal(await refusal(client, 12000), NOT_PROXIED)
+  assert.equal(await h.refusal(client, 12000), NOT_PROXIED)
   assert.equal(client.requests.length, 1)
   const waited = Date.now() - started
   assert.ok(waited >= 4000 && waited < 10000, `refused after ${waited} ms, expected about 5 s`)
@@ -181,14 +145,14 @@ ctx.test('a client that never answers the forwarding request is refused with the
 
 ctx.test('a forwarding version this server does not know is refused naming it', async (t) => {
   const client = proxiedClient(t, 'Future', { forwarded: profile('Future', '198.51.100.40'), version: 4 })
-  assert.equal(await refusal(client), 'Unsupported forwarding version 4, wanted up to 1')
+  assert.equal(await h.refusal(client), 'Unsupported forwarding version 4, wanted up to 1')
 })
 
 ctx.test('an IP ban matches the forwarded address, not the proxy\'s', async (t) => {
   await t.server.command('ban-ip 203.0.113.9 behind the proxy', /Banned IP 203\.0\.113\.9/)
   // Both connections come from 127.0.0.1 (the "proxy"); only the forwarded address differs.
   const banned = proxiedClient(t, 'Banned', { forwarded: profile('Banned', '203.0.113.9') })
-  const reason = await refusal(banned)
+  const reason = await h.refusal(banned)
   assert.match(reason, /You are banned from this server/)
   assert.match(reason, /behind the proxy/)
   const neighbour = proxiedClient(t, 'Neighbour', { forwarded: profile('Neighbour', '203.0.113.10') })
