@@ -16,6 +16,8 @@
 //! `TESSERA_SIM_SEED` replays one seed; the ignored test runs many.
 
 mod common;
+#[path = "common/sim_placement.rs"]
+mod sim_placement;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
@@ -25,7 +27,7 @@ use std::time::Duration;
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use tessera_cluster::placement::{Command, PlacementConfig, PlacementService, RegionKey};
+use tessera_cluster::placement::{Command, PlacementService, RegionKey};
 use tessera_cluster::transport::{ClusterSecret, NodeId, Transport, TransportConfig, TurmoilNet};
 use tokio::time::Instant;
 
@@ -54,21 +56,6 @@ fn transport_config(id: u64) -> TransportConfig {
             .insert(NodeId(peer), SocketAddr::new(turmoil::lookup(name), PORT));
     }
     config
-}
-
-fn placement_config() -> PlacementConfig {
-    PlacementConfig {
-        heartbeat_interval: Duration::from_millis(100),
-        election_timeout_min: Duration::from_millis(500),
-        election_timeout_max: Duration::from_millis(1000),
-        request_timeout: Duration::from_millis(500),
-        propose_timeout: Duration::from_secs(4),
-        retry_interval: Duration::from_millis(50),
-        snapshot_every: 5000,
-        lease: Duration::from_secs(1),
-        lease_renew_interval: Duration::from_millis(200),
-        clock_drift_margin: Duration::from_millis(100),
-    }
 }
 
 /// A span of simulated time in which one node ticked one region.
@@ -220,8 +207,13 @@ async fn node(id: u64, store: PathBuf, record: Arc<Mutex<Record>>, seed: u64) ->
     lock(&record).restarted(id);
     let transport = Transport::start(TurmoilNet, transport_config(id)).await?;
     let voters = VOTERS.iter().map(|&v| NodeId(v)).collect();
-    let placement =
-        PlacementService::start(transport, voters, Some(store), placement_config()).await?;
+    let placement = PlacementService::start(
+        transport,
+        voters,
+        Some(store),
+        sim_placement::placement_config(),
+    )
+    .await?;
     tokio::spawn(tick_regions(id, placement.clone(), record.clone()));
     drive(id, placement, record, seed).await;
     Ok(())

@@ -10,6 +10,8 @@
 //! elections can differ between runs. The checks hold for every run.
 
 mod common;
+#[path = "common/sim_placement.rs"]
+mod sim_placement;
 #[path = "common/wait.rs"]
 mod wait;
 
@@ -22,7 +24,7 @@ use wait::wait_until;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use tessera_cluster::placement::{
-    Command, PlacementConfig, PlacementService, PlacementTable, RegionKey, TableEvent,
+    Command, PlacementService, PlacementTable, RegionKey, TableEvent,
 };
 use tessera_cluster::transport::{ClusterSecret, NodeId, Transport, TransportConfig, TurmoilNet};
 use tokio::sync::broadcast::error::RecvError;
@@ -49,21 +51,6 @@ fn transport_config(id: u64) -> TransportConfig {
             .insert(NodeId(peer), SocketAddr::new(turmoil::lookup(name), PORT));
     }
     config
-}
-
-fn placement_config() -> PlacementConfig {
-    PlacementConfig {
-        heartbeat_interval: Duration::from_millis(100),
-        election_timeout_min: Duration::from_millis(500),
-        election_timeout_max: Duration::from_millis(1000),
-        request_timeout: Duration::from_millis(500),
-        propose_timeout: Duration::from_secs(4),
-        retry_interval: Duration::from_millis(50),
-        snapshot_every: 5000,
-        lease: Duration::from_secs(1),
-        lease_renew_interval: Duration::from_millis(200),
-        clock_drift_margin: Duration::from_millis(100),
-    }
 }
 
 /// What the replicas did, gathered as it happens.
@@ -162,7 +149,8 @@ fn random_command(rng: &mut StdRng) -> Command {
 async fn voter(id: u64, history: Arc<Mutex<History>>) -> turmoil::Result {
     let transport = Transport::start(TurmoilNet, transport_config(id)).await?;
     let voters = VOTERS.iter().map(|&(_, v)| NodeId(v)).collect();
-    let placement = PlacementService::start(transport, voters, None, placement_config()).await?;
+    let placement =
+        PlacementService::start(transport, voters, None, sim_placement::placement_config()).await?;
     let mut events = placement.subscribe();
     lock(&history).services.insert(id, placement.clone());
     let recorder = history.clone();
