@@ -486,6 +486,29 @@ struct SimSession {
     joined: bool,
 }
 
+impl SimSession {
+    /// Joins the player again where the custody core decided, dropping the
+    /// copy of an earlier re-join it supersedes.
+    fn rejoin(
+        &mut self,
+        session: SessionAddr,
+        Rejoin {
+            region,
+            state,
+            release,
+        }: Rejoin,
+        shared: &Mutex<Shared>,
+        sends: &mut Vec<Send>,
+    ) {
+        if let Some((earlier, release)) = release {
+            sends.push(Send::Region(earlier, release));
+        }
+        lock(shared).stats.rejoins += 1;
+        self.owner = region;
+        sends.push(Send::Region(region, join_msg(session, state)));
+    }
+}
+
 fn join_msg(session: SessionAddr, state: PlayerState) -> RegionMsg {
     RegionMsg::Join {
         player: Box::new(state),
@@ -553,13 +576,8 @@ async fn front(seed: u64, shared: Arc<Mutex<Shared>>) -> turmoil::Result {
                     }
                     _ => None,
                 };
-                if let Some(Rejoin { region, state, release }) = rejoin {
-                    if let Some((earlier, release)) = release {
-                        sends.push(Send::Region(earlier, release));
-                    }
-                    lock(&shared).stats.rejoins += 1;
-                    s.owner = region;
-                    sends.push(Send::Region(region, join_msg(addr(entity), state)));
+                if let Some(rejoin) = rejoin {
+                    s.rejoin(addr(entity), rejoin, &shared, &mut sends);
                 }
             }
             _ = rejoin_check.tick() => {
@@ -589,13 +607,8 @@ async fn front(seed: u64, shared: Arc<Mutex<Shared>>) -> turmoil::Result {
                         let here = region_of(s.position.x);
                         let position = s.position;
                         let rejoin = s.custody.region_moved(now(), region, s.owner, here, position, || fresh(entity, position));
-                        if let Some(Rejoin { region, state, release }) = rejoin {
-                    if let Some((earlier, release)) = release {
-                        sends.push(Send::Region(earlier, release));
-                    }
-                            lock(&shared).stats.rejoins += 1;
-                            s.owner = region;
-                            sends.push(Send::Region(region, join_msg(addr(entity), state)));
+                        if let Some(rejoin) = rejoin {
+                            s.rejoin(addr(entity), rejoin, &shared, &mut sends);
                         }
                     }
                     if let Some(again) = s.custody.tick(now()) {
