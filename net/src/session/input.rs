@@ -11,6 +11,7 @@ use valence_protocol::packets::play::{
 };
 use valence_protocol::{Decode, Packet};
 
+use super::packet_check::check_play_packet;
 use super::{End, Session};
 use crate::error::ClientError;
 
@@ -29,8 +30,6 @@ const GATED: [i32; 10] = [
     UpdateSelectedSlotC2s::ID,
 ];
 
-/// Highest serverbound play packet id of protocol 763.
-const MAX_PLAY_PACKET_ID: i32 = 0x32;
 const MAX_CHAT_LENGTH: usize = 256;
 
 fn decode<'a, P: Packet + Decode<'a>>(frame: &'a PacketFrame) -> Result<P, End> {
@@ -159,21 +158,26 @@ impl Session {
                 self.input(PlayerInput::HeldSlot(slot));
             }
             // Settings, plugin channels, chat sessions, recipe book and the
-            // like: valid, but nothing here acts on them yet.
-            id if (0..=MAX_PLAY_PACKET_ID).contains(&id) => {}
-            id => return Err(End::Kick(format!("Bad packet: unknown packet id {id:#x}"))),
+            // like: nothing here acts on them yet, but they must be well formed.
+            _ => check_play_packet(&frame)?,
         }
         Ok(())
     }
 
     /// A gated packet from a player who has not logged in: a move is undone,
-    /// anything else is dropped (it was decoded all the same, so garbage is
-    /// still caught).
+    /// anything else is dropped (once decoded, so garbage is still caught).
     fn gated(&mut self, frame: &PacketFrame) -> Result<(), End> {
         let moved_to = match frame.id {
             PositionAndOnGroundC2s::ID => Some(decode::<PositionAndOnGroundC2s>(frame)?.position),
             FullC2s::ID => Some(decode::<FullC2s>(frame)?.position),
-            _ => None,
+            UpdateSelectedSlotC2s::ID => {
+                held_slot(frame)?;
+                None
+            }
+            _ => {
+                check_play_packet(frame)?;
+                None
+            }
         };
         if let (Some(to), false) = (moved_to, self.teleport_pending) {
             if to.distance(self.position) > 0.01 {

@@ -8,6 +8,7 @@ mod custody;
 mod feed;
 mod input;
 mod join;
+mod packet_check;
 pub use join::ban_message;
 mod permissions;
 mod record;
