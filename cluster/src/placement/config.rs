@@ -18,7 +18,11 @@ pub struct PlacementConfig {
     pub heartbeat_interval: Duration,
     /// A follower that hears no leader for a random time in this range
     /// starts an election. Well above the heartbeat, so one late heartbeat
-    /// does not depose a healthy leader.
+    /// does not depose a healthy leader. openraft first honours the old
+    /// leader for `election_timeout_max` more, so a successor is elected
+    /// from `min + max` to `2 × max` after the last heartbeat. That must
+    /// end before the leases run out (`lease` minus up to one renewal
+    /// interval after the leader died), or every region pauses meanwhile.
     pub election_timeout_min: Duration,
     pub election_timeout_max: Duration,
     /// How long one request to another node (a forwarded proposal, a join
@@ -49,8 +53,8 @@ impl Default for PlacementConfig {
     fn default() -> Self {
         Self {
             heartbeat_interval: Duration::from_millis(250),
-            election_timeout_min: Duration::from_millis(1500),
-            election_timeout_max: Duration::from_millis(3000),
+            election_timeout_min: Duration::from_millis(500),
+            election_timeout_max: Duration::from_millis(1000),
             request_timeout: Duration::from_secs(2),
             propose_timeout: Duration::from_secs(15),
             retry_interval: Duration::from_millis(100),
