@@ -171,6 +171,41 @@ fn a_write_takes_the_next_timestamp_after_the_quorums_highest() {
 }
 
 #[test]
+fn two_writes_of_one_key_in_flight_at_once_take_different_tags() {
+    let mut h = Harness::new(3);
+    let (first, first_query) = h.coordinator.write("k", value(b"first"));
+    let (second, second_query) = h.coordinator.write("k", value(b"second"));
+    // Both queries see the same highest tag.
+    let replies = h.deliver_to_replicas(&[first_query, second_query].concat(), &[1, 2, 3]);
+    let (updates, _) = h.deliver_to_coordinator(replies);
+    let (first_update, second_update): (Vec<Envelope>, Vec<Envelope>) = updates
+        .into_iter()
+        .partition(|envelope| match &envelope.msg {
+            Message::ToReplica(ToReplica::Update { op, .. }) => *op == first,
+            other => panic!("expected updates: {other:?}"),
+        });
+    // Replica 2 takes both, 1 only the first, 3 only the second.
+    let mut replies = h.deliver_to_replicas(&first_update, &[1, 2]);
+    replies.extend(h.deliver_to_replicas(&second_update, &[2, 3]));
+    let (_, completed) = h.deliver_to_coordinator(replies);
+    let tag_of = |op: OpId| {
+        completed.iter().find_map(|c| match c.outcome {
+            Outcome::Written(tag) if c.op == op => Some(tag),
+            _ => None,
+        })
+    };
+    let (Some(first_tag), Some(second_tag)) = (tag_of(first), tag_of(second)) else {
+        panic!("both writes complete: {completed:?}");
+    };
+    assert_ne!(first_tag, second_tag, "one tag names one write");
+    // Every quorum now reads the same value.
+    let read = |h: &mut Harness, up: &[u64]| h.read("k", up).value;
+    let from_1_2 = read(&mut h, &[1, 2]);
+    assert_eq!(read(&mut h, &[1, 3]), from_1_2);
+    assert_eq!(read(&mut h, &[2, 3]), from_1_2);
+}
+
+#[test]
 fn a_read_takes_one_round_trip_when_a_quorum_agrees() {
     let mut h = Harness::new(3);
     h.write("k", b"v", &[1, 2, 3]);
@@ -300,7 +335,7 @@ fn a_replica_acks_a_duplicate_update_without_persisting_again() {
         },
         key: "k".into(),
         versioned: Versioned {
-            tag: Tag::ZERO.successor(writer(CLIENT, 1)),
+            tag: Tag::ZERO.successor(writer(CLIENT, 1), 0),
             value: value(b"v"),
         },
     };
@@ -348,7 +383,7 @@ fn group_commit_releases_every_ack_after_one_commit() {
                 },
                 key: key.into(),
                 versioned: Versioned {
-                    tag: Tag::ZERO.successor(writer(CLIENT, 1)),
+                    tag: Tag::ZERO.successor(writer(CLIENT, 1), 0),
                     value: value(key.as_bytes()),
                 },
             },
@@ -539,7 +574,7 @@ fn messages_survive_postcard() {
             op,
             key: "player:0d2c".into(),
             versioned: Versioned {
-                tag: Tag::ZERO.successor(op.coordinator),
+                tag: Tag::ZERO.successor(op.coordinator, 0),
                 value: value(&[0, 1, 2, 255]),
             },
         }

@@ -16,6 +16,12 @@ pub struct Coordinator {
     retransmit_after: Duration,
     next_seq: u64,
     ops: BTreeMap<u64, Operation>,
+    /// The highest timestamp this run has put in a tag. Two writes of one
+    /// key in flight at once can see the same highest tag; without this
+    /// floor both would take its successor, one tag for two values, and
+    /// replicas (which keep the first value of a tag) could end up holding
+    /// different values that reads cannot tell apart.
+    last_timestamp: u64,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -97,6 +103,7 @@ impl Coordinator {
             retransmit_after,
             next_seq: 0,
             ops: BTreeMap::new(),
+            last_timestamp: 0,
         }
     }
 
@@ -275,14 +282,15 @@ impl Coordinator {
                 // Replicas that reported the tag hold it durably already.
                 acked: holders,
             },
-            Phase::TagQuery { value, highest, .. } => Phase::Update {
-                purpose: Purpose::Write,
-                versioned: Versioned {
-                    tag: highest.successor(self.writer),
-                    value,
-                },
-                acked: BTreeSet::new(),
-            },
+            Phase::TagQuery { value, highest, .. } => {
+                let tag = highest.successor(self.writer, self.last_timestamp);
+                self.last_timestamp = tag.timestamp;
+                Phase::Update {
+                    purpose: Purpose::Write,
+                    versioned: Versioned { tag, value },
+                    acked: BTreeSet::new(),
+                }
+            }
             Phase::Keys { merged, .. } => {
                 let present = merged
                     .into_iter()

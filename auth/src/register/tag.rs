@@ -72,10 +72,11 @@ impl Tag {
         },
     };
 
-    /// The tag a write by `writer` takes after seeing `self` as the highest.
-    pub fn successor(self, writer: WriterId) -> Tag {
+    /// The tag a write by `writer` takes after seeing `self` as the highest,
+    /// with a timestamp above `floor` too: the highest the writer used.
+    pub fn successor(self, writer: WriterId, floor: u64) -> Tag {
         Tag {
-            timestamp: self.timestamp.saturating_add(1),
+            timestamp: self.timestamp.max(floor).saturating_add(1),
             writer,
         }
     }
@@ -118,8 +119,9 @@ mod tests {
             writer: writer(1, 1),
         };
         assert!(low < high);
-        assert!(high.successor(writer(1, 1)) > high);
-        assert!(Tag::successor(Tag::ZERO, writer(0, 0)) > Tag::ZERO);
+        assert!(high.successor(writer(1, 1), 0) > high);
+        assert_eq!(high.successor(writer(1, 1), 7).timestamp, 8);
+        assert!(Tag::successor(Tag::ZERO, writer(0, 0), 0) > Tag::ZERO);
         let same_ts_lower_node = Tag {
             timestamp: 2,
             writer: writer(0, 5),
