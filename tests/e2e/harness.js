@@ -858,6 +858,12 @@ function defineTest (ctx, title, fn, opts) {
   })
 }
 
+// The base URL of a server's admin HTTP interface (/metrics, /readyz), from its log.
+async function adminUrl (server) {
+  const match = await server.waitForOutput(/admin interface on (http:\/\/\S+)/, { timeout: 10000 })
+  return match[1]
+}
+
 module.exports = {
   VERSION,
   PROTOCOL,
@@ -875,6 +881,7 @@ module.exports = {
   startServer,
   startClusterNode,
   clusterFixture,
+  adminUrl,
   createBot,
   joinBot,
   rawClient,

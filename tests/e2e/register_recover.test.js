@@ -47,20 +47,15 @@ let ports
 
 const options = (id, env = {}) => ({ secret: SECRET, shared, name: `recover-node${id}`, config: { auth: { require_login: true } }, env })
 
-async function adminUrl (server) {
-  const match = await server.waitForOutput(/admin interface on (http:\/\/\S+)/, { timeout: 10000 })
-  return match[1]
-}
-
 async function storedKeys (server) {
-  const response = await fetch(`${await adminUrl(server)}/metrics`)
+  const response = await fetch(`${await h.adminUrl(server)}/metrics`)
   const match = (await response.text()).match(/^tessera_register_stored_keys (\d+)$/m)
   assert.ok(match, `${server.name} exports tessera_register_stored_keys`)
   return Number(match[1])
 }
 
 async function readyz (server) {
-  const response = await fetch(`${await adminUrl(server)}/readyz`)
+  const response = await fetch(`${await h.adminUrl(server)}/readyz`)
   return { status: response.status, body: (await response.text()).trim() }
 }
 

@@ -18,11 +18,6 @@ const RUNS = Number(process.argv[2] || 3)
 const POLL_MS = 20
 const AFTER_MS = 15000
 
-async function adminUrl (server) {
-  const match = await server.waitForOutput(/admin interface on (http:\/\/\S+)/, { timeout: 10000 })
-  return match[1]
-}
-
 async function ticks (url) {
   const text = await (await fetch(`${url}/metrics`)).text()
   const match = text.match(/^tessera_tick_duration_seconds_count(?:\{[^}]*\})? (\d+)$/m)
@@ -52,7 +47,7 @@ async function run (index) {
     const leaderId = await leaderOf(nodes[0])
     const leader = nodes[leaderId - 1]
     const survivors = nodes.filter((n) => n !== leader)
-    const urls = await Promise.all(survivors.map(adminUrl))
+    const urls = await Promise.all(survivors.map(h.adminUrl))
     await h.sleep(3000)
     const placed = await placedOn(survivors[0], leaderId)
     const samples = survivors.map(() => [])
