@@ -86,7 +86,11 @@ impl Fencing {
     /// Renews `node`'s lease, if this node leads. The grant is recorded
     /// before the quorum round, and `as_of` is read after it, so a grant
     /// either precedes a fence (and the reassignment waits for it) or
-    /// follows the reassignment's commit (and `as_of` includes it).
+    /// follows the reassignment's append (and `as_of` includes it). `as_of`
+    /// is the leader's last log entry, not just the committed one: a
+    /// reassignment whose proposal was given up (its fence lifted) can stay
+    /// in the log and commit later, and a lease that did not wait for it
+    /// would let its old owner tick on beside the new one.
     pub(crate) async fn grant(&self, raft: &Raft, node: NodeId, within: Duration) -> LeaseReply {
         let now = Instant::now();
         if let Err(NotLeader(leader)) = self.note_leadership(raft, now) {
@@ -102,7 +106,9 @@ impl Fencing {
         };
         match tokio::time::timeout(within, raft.ensure_linearizable()).await {
             Ok(Ok(read_log_id)) => LeaseReply::Granted {
-                as_of: read_log_id.map(|id| id.index),
+                as_of: read_log_id
+                    .map(|id| id.index)
+                    .max(raft.metrics().borrow().last_log_index),
                 except,
             },
             Ok(Err(RaftError::APIError(CheckIsLeaderError::ForwardToLeader(forward)))) => {
