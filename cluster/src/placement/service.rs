@@ -515,9 +515,10 @@ impl Joining {
 }
 
 /// This node's task of keeping its lease: a renewal with the leader every
-/// `lease_renew_interval`, counted from when it was sent. Renewals run side
-/// by side, so one stuck with a leader that just died does not hold up the
-/// next one, to the new leader.
+/// `lease_renew_interval`, counted from when it was sent, and one at once
+/// when a new leader becomes known (the old one's death may have left
+/// little of the lease). Renewals run side by side, so one stuck with a
+/// leader that just died does not hold up the next one, to the new leader.
 #[derive(Clone)]
 struct Renewing {
     raft: Raft,
@@ -531,9 +532,22 @@ impl Renewing {
     async fn run(self) {
         let mut ticker = tokio::time::interval(self.config.lease_renew_interval);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut metrics = self.raft.metrics();
+        let mut known = None;
         loop {
-            ticker.tick().await;
-            let Some(leader) = self.raft.metrics().borrow().current_leader else {
+            tokio::select! {
+                _ = ticker.tick() => {}
+                changed = metrics.changed() => {
+                    if changed.is_err() {
+                        return;
+                    }
+                    if metrics.borrow_and_update().current_leader == known {
+                        continue;
+                    }
+                }
+            }
+            known = metrics.borrow_and_update().current_leader;
+            let Some(leader) = known else {
                 continue;
             };
             let renewal = self.clone();
