@@ -545,6 +545,11 @@ function trackClient (client, label) {
 //   bot.spawned (promise: 'spawn' event AND first forced position), bot.endReason
 function createBot (server, username, opts = {}) {
   const { mineflayer } = lib()
+  // mineflayer installs its plugins on a timer after createBot returns. A
+  // server that answered within that millisecond had its Join Game missed by
+  // them: no world, the first chunk threw inside the client, and the bot
+  // never spawned. So the socket opens only once the plugins are in.
+  let client = null
   const bot = mineflayer.createBot({
     host: server.host,
     port: server.port,
@@ -554,8 +559,10 @@ function createBot (server, username, opts = {}) {
     logErrors: false,
     hideErrors: false,
     checkTimeoutInterval: 60000,
+    connect: (c) => { client = c },
     ...opts.botOptions
   })
+  bot.once('inject_allowed', () => client.setSocket(net.connect(server.port, server.host)))
   bot.label = `bot ${username}`
   bot.packetCounts = countPackets(bot._client)
   bot.kicks = []
