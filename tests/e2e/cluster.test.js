@@ -24,17 +24,8 @@ const join = fx.join
 
 // The `regions` console command as a map "r.x.z" -> node id (the console
 // lists at most 64), and the number of regions placed.
-async function listRegions (server, node) {
-  const since = server.mark()
-  server.send(node ? `regions ${node}` : 'regions')
-  const out = await server.waitForOutput(/(\d+) regions placed[^\n]*\n?((?:r\.-?\d+\.-?\d+ -> node \d+ \(epoch \d+\)\n?)*)/, { since, timeout: 5000 })
-  const map = new Map()
-  for (const m of out[0].matchAll(/r\.(-?\d+)\.(-?\d+) -> node (\d+)/g)) map.set(`r.${m[1]}.${m[2]}`, Number(m[3]))
-  return { map, placed: Number(out[1]) }
-}
-
 async function regions (server, node) {
-  return (await listRegions(server, node)).map
+  return (await h.listRegions(server, node)).map
 }
 
 async function tpTo (bot, x, y, z) {
@@ -103,7 +94,7 @@ test('players on different nodes walk across node borders, see each other, chat 
 })
 
 test('a SIGKILLed node\'s regions move to the others and their players keep playing', { timeout: 120000 }, async () => {
-  const three = await listRegions(n1, 3)
+  const three = await h.listRegions(n1, 3)
   const onThree = [...three.map.keys()]
   assert.ok(onThree.length > 0, 'node 3 owns no region to lose')
   const walker = [...clients].find((c) => c.username === 'Walker')
@@ -119,7 +110,7 @@ test('a SIGKILLed node\'s regions move to the others and their players keep play
   await n3.kill()
   let left
   await h.waitFor(async () => {
-    left = (await listRegions(n1, 3)).placed
+    left = (await h.listRegions(n1, 3)).placed
     return left === 0
   }, { timeout: 30000, interval: 250, message: () => `node 3's regions to move (${left} still on node 3)` })
   const movedIn = Date.now() - killedAt

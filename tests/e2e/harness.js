@@ -865,6 +865,17 @@ function defineTest (ctx, title, fn, opts) {
   })
 }
 
+// The `regions [node]` console command: region name ("r.x.z") -> owner node,
+// and how many regions it says are placed (on that node, if given).
+async function listRegions (server, node) {
+  const since = server.mark()
+  server.send(node ? `regions ${node}` : 'regions')
+  const out = await server.waitForOutput(/(\d+) regions placed[^\n]*\n?((?:r\.-?\d+\.-?\d+ -> node \d+ \(epoch \d+\)\n?)*)/, { since, timeout: 5000 })
+  const map = new Map()
+  for (const m of out[0].matchAll(/r\.(-?\d+)\.(-?\d+) -> node (\d+)/g)) map.set(`r.${m[1]}.${m[2]}`, Number(m[3]))
+  return { map, placed: Number(out[1]) }
+}
+
 // The base URL of a server's admin HTTP interface (/metrics, /readyz), from its log.
 async function adminUrl (server) {
   const match = await server.waitForOutput(/admin interface on (http:\/\/\S+)/, { timeout: 10000 })
@@ -889,6 +900,7 @@ module.exports = {
   startClusterNode,
   clusterFixture,
   adminUrl,
+  listRegions,
   createBot,
   joinBot,
   rawClient,

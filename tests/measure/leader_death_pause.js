@@ -29,13 +29,6 @@ async function leaderOf (server) {
   return Number(out[1])
 }
 
-async function placedOn (server, node) {
-  const since = server.mark()
-  server.send(`regions ${node}`)
-  const out = await server.waitForOutput(/(\d+) regions placed/, { since, timeout: 5000 })
-  return Number(out[1])
-}
-
 async function run (index) {
   const shared = fs.mkdtempSync(path.join(os.tmpdir(), 'tessera-leader-death-'))
   const ports = { 1: await h.freePort(), 2: await h.freePort(), 3: await h.freePort() }
@@ -49,7 +42,7 @@ async function run (index) {
     const survivors = nodes.filter((n) => n !== leader)
     const urls = await Promise.all(survivors.map(h.adminUrl))
     await h.sleep(3000)
-    const placed = await placedOn(survivors[0], leaderId)
+    const { placed } = await h.listRegions(survivors[0], leaderId)
     const samples = survivors.map(() => [])
     let polling = true
     const pollers = urls.map(async (url, i) => {
@@ -65,7 +58,7 @@ async function run (index) {
     await leader.kill()
     let movedAt = null
     while (performance.now() - killedAt < AFTER_MS) {
-      if (movedAt === null && (await placedOn(survivors[0], leaderId).catch(() => 1)) === 0) movedAt = performance.now()
+      if (movedAt === null && (await h.listRegions(survivors[0], leaderId).then((r) => r.placed, () => 1)) === 0) movedAt = performance.now()
       await h.sleep(100)
     }
     polling = false
