@@ -535,19 +535,21 @@ impl Renewing {
         let mut metrics = self.raft.metrics();
         let mut known = None;
         loop {
-            tokio::select! {
-                _ = ticker.tick() => {}
+            let leader = tokio::select! {
+                _ = ticker.tick() => metrics.borrow_and_update().current_leader,
                 changed = metrics.changed() => {
                     if changed.is_err() {
                         return;
                     }
-                    if metrics.borrow_and_update().current_leader == known {
+                    let leader = metrics.borrow_and_update().current_leader;
+                    if leader == known {
                         continue;
                     }
+                    leader
                 }
-            }
-            known = metrics.borrow_and_update().current_leader;
-            let Some(leader) = known else {
+            };
+            known = leader;
+            let Some(leader) = leader else {
                 continue;
             };
             let renewal = self.clone();
