@@ -8,6 +8,7 @@ pub mod framing;
 pub mod gen;
 pub mod handoff;
 mod hardness;
+pub mod journal;
 pub mod messages;
 pub mod metrics;
 pub mod player;
