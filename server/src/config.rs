@@ -32,7 +32,7 @@ enum Kind {
 
 /// Every key the file may set (dotted path, type). Keys not listed here are
 /// rejected, so a misspelt key fails loudly instead of leaving a default.
-const KEYS: [(&str, Kind); 23] = [
+const KEYS: [(&str, Kind); 24] = [
     ("server.bind", Kind::String),
     ("server.motd", Kind::String),
     ("server.max_players", Kind::Integer),
@@ -49,6 +49,7 @@ const KEYS: [(&str, Kind); 23] = [
     ("world.spawn.z", Kind::Integer),
     ("world.region_size", Kind::Integer),
     ("world.data_dir", Kind::String),
+    ("world.autosave_seconds", Kind::Integer),
     ("admin.bind", Kind::String),
     ("auth.require_login", Kind::Boolean),
     ("cluster.node_id", Kind::Integer),
@@ -181,6 +182,9 @@ pub struct WorldConfig {
     pub region_size: u32,
     /// Already resolved against the config file's folder.
     pub data_dir: PathBuf,
+    /// How often regions save their changes into the region files (the
+    /// journal makes every change durable before it is shown anyway).
+    pub autosave_seconds: u32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -501,6 +505,7 @@ fn world_config(settings: &Settings, config_dir: &Path) -> Result<WorldConfig, C
         region_size: settings.integer("world.region_size", 1, 1024, 32)?,
         // `join` keeps an absolute data_dir as it is.
         data_dir: config_dir.join(data_dir),
+        autosave_seconds: settings.integer("world.autosave_seconds", 1, 86_400, 60)?,
     })
 }
 

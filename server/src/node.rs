@@ -2,6 +2,7 @@
 
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use base64::Engine;
@@ -16,6 +17,7 @@ use tessera_world::framing::Framing;
 use tessera_world::gen::{Flat, Generator, Terrain};
 use tessera_world::registry::Registries;
 use tessera_world::routing::{Placement, SingleNode};
+use tessera_world::journal::Journals;
 use tessera_world::store::RegionStore;
 use tessera_world::{World, WorldSettings};
 use tokio::net::TcpListener;
@@ -111,10 +113,18 @@ impl Node {
                 }
                 None => (SINGLE_NODE, None, Arc::new(SingleNode(SINGLE_NODE))),
             };
+        let store = RegionStore::open(config.world.data_dir.clone())
+            .context("cannot open the world's region files")?;
+        let journals = Journals::new(&config.world.data_dir, config.world.region_size as i32);
+        journals
+            .check_grid()
+            .context("the world's journal does not fit this configuration")?;
         let world = World::new(WorldSettings {
             node,
             placement,
-            store: Some(RegionStore::new(config.world.data_dir.join("regions"))),
+            store: Some(store),
+            journals: Some(journals),
+            autosave: Duration::from_secs(u64::from(config.world.autosave_seconds)),
             generator,
             grid: RegionGrid {
                 size: config.world.region_size as i32,

@@ -6,14 +6,19 @@ use std::time::Duration;
 /// Upper bounds (seconds) of the tick-duration histogram buckets; a tick
 /// must stay under 50 ms for 20 TPS.
 pub const TICK_BUCKETS: [f64; 8] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1];
+/// Upper bounds (seconds) of a journal fsync and of a region file save.
+pub const DISK_BUCKETS: [f64; 10] = [
+    0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 2.0,
+];
+/// Upper bounds of the block changes one group commit carries.
+pub const BATCH_BUCKETS: [f64; 8] = [1.0, 2.0, 5.0, 10.0, 50.0, 100.0, 1000.0, 10000.0];
 
-#[derive(Default)]
-pub struct WorldMetrics {
-    /// Ticks that took at most `TICK_BUCKETS[i]`, not cumulative; the last
-    /// slot counts the slower ones.
-    tick_buckets: [AtomicU64; TICK_BUCKETS.len() + 1],
-    tick_nanos: AtomicU64,
-    loaded_chunks: AtomicI64,
+/// Counts of observations per bucket (not cumulative; the last slot counts
+/// the larger ones) and their sum, in millionths.
+pub struct Histogram {
+    bounds: &'static [f64],
+    buckets: Vec<AtomicU64>,
+    sum_millionths: AtomicU64,
 }
 
 /// A histogram as Prometheus shows it: cumulative counts per bucket.
@@ -24,16 +29,79 @@ pub struct TickHistogram {
     pub sum_seconds: f64,
 }
 
+impl Histogram {
+    fn new(bounds: &'static [f64]) -> Self {
+        Self {
+            bounds,
+            buckets: (0..=bounds.len()).map(|_| AtomicU64::new(0)).collect(),
+            sum_millionths: AtomicU64::new(0),
+        }
+    }
+
+    pub fn record(&self, value: f64) {
+        let bucket = self
+            .bounds
+            .iter()
+            .position(|&bound| value <= bound)
+            .unwrap_or(self.bounds.len());
+        self.buckets[bucket].fetch_add(1, Ordering::Relaxed);
+        self.sum_millionths
+            .fetch_add((value * 1e6) as u64, Ordering::Relaxed);
+    }
+
+    pub fn snapshot(&self) -> TickHistogram {
+        let mut running = 0;
+        let mut cumulative = Vec::with_capacity(self.bounds.len());
+        for (bound, count) in self.bounds.iter().zip(&self.buckets) {
+            running += count.load(Ordering::Relaxed);
+            cumulative.push((*bound, running));
+        }
+        let count = running + self.buckets[self.bounds.len()].load(Ordering::Relaxed);
+        TickHistogram {
+            cumulative,
+            count,
+            sum_seconds: self.sum_millionths.load(Ordering::Relaxed) as f64 / 1e6,
+        }
+    }
+}
+
+pub struct WorldMetrics {
+    ticks: Histogram,
+    loaded_chunks: AtomicI64,
+    /// Block changes and bytes the journals made durable.
+    pub journal_changes: AtomicU64,
+    pub journal_bytes: AtomicU64,
+    /// How long each journal append (write and fsync) took.
+    pub journal_fsync: Histogram,
+    /// How many block changes each group commit carried.
+    pub group_commit: Histogram,
+    /// How long each region file save took.
+    pub saves: Histogram,
+    /// Regions whose journal or region file cannot be written now.
+    persist_failing: AtomicI64,
+    /// Saved regions or chunks that failed their checks when read.
+    pub damaged_files: AtomicU64,
+}
+
+impl Default for WorldMetrics {
+    fn default() -> Self {
+        Self {
+            ticks: Histogram::new(&TICK_BUCKETS),
+            loaded_chunks: AtomicI64::new(0),
+            journal_changes: AtomicU64::new(0),
+            journal_bytes: AtomicU64::new(0),
+            journal_fsync: Histogram::new(&DISK_BUCKETS),
+            group_commit: Histogram::new(&BATCH_BUCKETS),
+            saves: Histogram::new(&DISK_BUCKETS),
+            persist_failing: AtomicI64::new(0),
+            damaged_files: AtomicU64::new(0),
+        }
+    }
+}
+
 impl WorldMetrics {
     pub fn record_tick(&self, took: Duration) {
-        let seconds = took.as_secs_f64();
-        let bucket = TICK_BUCKETS
-            .iter()
-            .position(|&bound| seconds <= bound)
-            .unwrap_or(TICK_BUCKETS.len());
-        self.tick_buckets[bucket].fetch_add(1, Ordering::Relaxed);
-        let nanos = u64::try_from(took.as_nanos()).unwrap_or(u64::MAX);
-        self.tick_nanos.fetch_add(nanos, Ordering::Relaxed);
+        self.ticks.record(took.as_secs_f64());
     }
 
     pub fn chunk_loaded(&self) {
@@ -50,18 +118,31 @@ impl WorldMetrics {
     }
 
     pub fn ticks(&self) -> TickHistogram {
-        let mut running = 0;
-        let mut cumulative = Vec::with_capacity(TICK_BUCKETS.len());
-        for (bound, count) in TICK_BUCKETS.iter().zip(&self.tick_buckets) {
-            running += count.load(Ordering::Relaxed);
-            cumulative.push((*bound, running));
-        }
-        let count = running + self.tick_buckets[TICK_BUCKETS.len()].load(Ordering::Relaxed);
-        TickHistogram {
-            cumulative,
-            count,
-            sum_seconds: self.tick_nanos.load(Ordering::Relaxed) as f64 / 1e9,
-        }
+        self.ticks.snapshot()
+    }
+
+    pub fn journal_batch(&self, changes: usize, took: Duration) {
+        self.journal_changes
+            .fetch_add(changes as u64, Ordering::Relaxed);
+        self.journal_fsync.record(took.as_secs_f64());
+        self.group_commit.record(changes as f64);
+    }
+
+    pub fn journal_bytes(&self, bytes: usize) {
+        self.journal_bytes.fetch_add(bytes as u64, Ordering::Relaxed);
+    }
+
+    pub fn persist_failing(&self) {
+        self.persist_failing.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn persist_recovered(&self) {
+        self.persist_failing.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    /// Regions that cannot write their journal or region file right now.
+    pub fn regions_failing_to_persist(&self) -> i64 {
+        self.persist_failing.load(Ordering::Relaxed).max(0)
     }
 }
 
@@ -80,6 +161,6 @@ mod tests {
         assert_eq!(ticks.cumulative[0], (0.0005, 1));
         assert_eq!(ticks.cumulative[3], (0.005, 2));
         assert_eq!(ticks.cumulative[7], (0.1, 2));
-        assert!((ticks.sum_seconds - 0.2033).abs() < 1e-9);
+        assert!((ticks.sum_seconds - 0.2033).abs() < 1e-6);
     }
 }

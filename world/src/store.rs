@@ -65,6 +65,29 @@ pub struct RegionStore {
     dir: PathBuf,
 }
 
+/// What `load` found of a region.
+#[derive(Debug, Default)]
+pub struct LoadedRegion {
+    pub chunks: Vec<(ChunkPos, Chunk)>,
+    pub damaged: Vec<Damaged>,
+}
+
+/// A file, or one chunk of it, that failed its checks.
+#[derive(Debug)]
+pub struct Damaged {
+    pub file: PathBuf,
+    pub chunk: Option<ChunkPos>,
+    pub reason: String,
+    pub kept_as: Option<PathBuf>,
+}
+
+fn file_of(chunk: ChunkPos) -> RegionPos {
+    RegionPos {
+        x: chunk.x.div_euclid(32),
+        z: chunk.z.div_euclid(32),
+    }
+}
+
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
     move |source| StoreError::Io {
         path: path.to_owned(),
@@ -127,6 +150,80 @@ impl RegionStore {
         Self { dir }
     }
 
+    pub fn open(data_dir: PathBuf) -> Result<Self, StoreError> {
+        Ok(Self::new(data_dir.join("regions")))
+    }
+
+    /// The saved chunks of one region of `grid`.
+    pub fn load(
+        &self,
+        grid: &crate::coords::RegionGrid,
+        region: RegionPos,
+    ) -> Result<LoadedRegion, StoreError> {
+        let mut loaded = LoadedRegion::default();
+        let (lo, hi) = (region.x * grid.size, (region.x + 1) * grid.size - 1);
+        let (zlo, zhi) = (region.z * grid.size, (region.z + 1) * grid.size - 1);
+        let mut files: Vec<RegionPos> = Vec::new();
+        for x in [lo.div_euclid(32), hi.div_euclid(32)] {
+            for z in [zlo.div_euclid(32), zhi.div_euclid(32)] {
+                if !files.contains(&RegionPos { x, z }) {
+                    files.push(RegionPos { x, z });
+                }
+            }
+        }
+        for file in files {
+            match self.load_file(file) {
+                Ok(saved) => loaded.chunks.extend(
+                    saved
+                        .chunks
+                        .into_iter()
+                        .filter(|(pos, _)| grid.contains(region, *pos)),
+                ),
+                Err(StoreError::Corrupt { path, reason }) => loaded.damaged.push(Damaged {
+                    file: path,
+                    chunk: None,
+                    reason,
+                    kept_as: None,
+                }),
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(loaded)
+    }
+
+    /// Writes `chunks` into their files, keeping the other chunks there.
+    pub fn save(
+        &self,
+        chunks: &[(ChunkPos, Chunk)],
+        still_owner: &dyn Fn() -> bool,
+    ) -> Result<(), StoreError> {
+        let mut by_file: std::collections::BTreeMap<RegionPos, Vec<(ChunkPos, Chunk)>> =
+            Default::default();
+        for (pos, chunk) in chunks {
+            by_file
+                .entry(file_of(*pos))
+                .or_default()
+                .push((*pos, chunk.clone()));
+        }
+        for (file, mut new) in by_file {
+            let old = self.load_file(file).unwrap_or_default();
+            for (pos, chunk) in old.chunks {
+                if !new.iter().any(|(p, _)| *p == pos) {
+                    new.push((pos, chunk));
+                }
+            }
+            if !still_owner() {
+                return Err(StoreError::Fenced {
+                    path: self.path(file),
+                    stored: 0,
+                    ours: 0,
+                });
+            }
+            self.save_file(file, 0, &new)?;
+        }
+        Ok(())
+    }
+
     fn path(&self, region: RegionPos) -> PathBuf {
         self.dir
             .join(format!("r.{}.{}.tessera", region.x, region.z))
@@ -145,7 +242,7 @@ impl RegionStore {
         Ok(Some(file))
     }
 
-    pub fn load(&self, region: RegionPos) -> Result<SavedRegion, StoreError> {
+    fn load_file(&self, region: RegionPos) -> Result<SavedRegion, StoreError> {
         let path = self.path(region);
         let Some(file) = self.read(&path)? else {
             return Ok(SavedRegion::default());
@@ -163,7 +260,7 @@ impl RegionStore {
 
     /// Writes the changed chunks of a region durably (write, fsync, rename),
     /// unless a newer owner has written it since.
-    pub fn save(
+    fn save_file(
         &self,
         region: RegionPos,
         epoch: u64,
@@ -216,9 +313,9 @@ mod tests {
         chunk.fill_layers(-64, -60, BlockState::STONE);
         chunk.set_block(3, 70, 4, BlockState::OAK_LOG);
         store
-            .save(region, 3, &[(ChunkPos::new(-5, 70), chunk)])
+            .save_file(region, 3, &[(ChunkPos::new(-5, 70), chunk)])
             .unwrap();
-        let saved = store.load(region).unwrap();
+        let saved = store.load_file(region).unwrap();
         assert_eq!(saved.epoch, 3);
         let (pos, loaded) = &saved.chunks[0];
         assert_eq!(*pos, ChunkPos::new(-5, 70));
@@ -226,7 +323,7 @@ mod tests {
         assert_eq!(loaded.block(0, -61, 0), BlockState::STONE);
         assert_eq!(loaded.block(0, -60, 0), BlockState::AIR);
         assert!(store
-            .load(RegionPos { x: 9, z: 9 })
+            .load_file(RegionPos { x: 9, z: 9 })
             .unwrap()
             .chunks
             .is_empty());
@@ -236,16 +333,16 @@ mod tests {
     fn an_older_owner_cannot_overwrite_a_newer_one() {
         let store = temp_store("fence");
         let region = RegionPos { x: 0, z: 0 };
-        store.save(region, 5, &[]).unwrap();
+        store.save_file(region, 5, &[]).unwrap();
         assert!(matches!(
-            store.save(region, 4, &[]),
+            store.save_file(region, 4, &[]),
             Err(StoreError::Fenced {
                 stored: 5,
                 ours: 4,
                 ..
             })
         ));
-        store.save(region, 5, &[]).unwrap();
+        store.save_file(region, 5, &[]).unwrap();
     }
 
     #[test]
@@ -254,7 +351,7 @@ mod tests {
         fs::create_dir_all(&store.dir).unwrap();
         fs::write(store.path(RegionPos { x: 0, z: 0 }), b"\xff\xff garbage").unwrap();
         assert!(matches!(
-            store.load(RegionPos { x: 0, z: 0 }),
+            store.load_file(RegionPos { x: 0, z: 0 }),
             Err(StoreError::Corrupt { .. })
         ));
     }

@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
+use std::time::Duration;
 
 use tessera_cluster::{mailbox, supervise, ActorRef, Mailbox, SendError};
 use tokio::sync::Mutex as AsyncMutex;
@@ -20,6 +21,7 @@ use crate::messages::{EntityId, NodeBatch, NodeId, RegionMsg, SessionAddr, Sessi
 use crate::metrics::WorldMetrics;
 use crate::region::{LoadedChunk, Region, RegionMail};
 use crate::routing::{OwnerChange, Ownership, Placement, RemoteLinks, Undelivered};
+use crate::journal::Journals;
 use crate::store::RegionStore;
 
 /// Room for joins at spawn: each join subscribes hundreds of chunks at once.
@@ -40,6 +42,10 @@ pub struct WorldSettings {
     pub placement: Arc<dyn Placement>,
     /// Where regions are saved; `None` keeps the world in memory only.
     pub store: Option<RegionStore>,
+    /// Where regions journal their changes; with `store`, or not at all.
+    pub journals: Option<Journals>,
+    /// How often a region saves its changed chunks into the region files.
+    pub autosave: Duration,
 }
 
 struct LocalRegion {
@@ -57,6 +63,8 @@ pub struct World {
     spawn: (i32, i32),
     placement: Arc<dyn Placement>,
     pub store: Option<RegionStore>,
+    pub journals: Option<Journals>,
+    pub autosave: Duration,
     remote: OnceLock<Arc<dyn RemoteLinks>>,
     regions: Mutex<HashMap<RegionPos, LocalRegion>>,
     /// Messages for regions that have no owner yet, sent once they do.
@@ -108,6 +116,8 @@ impl World {
             spawn: settings.spawn,
             placement: settings.placement,
             store: settings.store,
+            journals: settings.journals,
+            autosave: settings.autosave,
             remote: OnceLock::new(),
             regions: Mutex::new(HashMap::new()),
             unplaced: Mutex::new(HashMap::new()),

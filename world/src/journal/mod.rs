@@ -366,13 +366,30 @@ impl JournalWriter {
         self.live = ids;
     }
 
-    /// Whether a newer owner has begun its own segment: a region file this
-    /// owner saved now could overwrite what that owner starts from.
-    pub fn newer_owner(&self) -> Result<bool, JournalError> {
-        let epoch = self.current.epoch;
-        Ok(segment::list(&self.dir)?
-            .iter()
-            .any(|(id, _)| id.epoch > epoch))
+    /// What a region file save checks before it replaces a file.
+    pub fn fence(&self) -> Fence {
+        Fence {
+            dir: self.dir.clone(),
+            epoch: self.current.epoch,
+        }
+    }
+}
+
+/// Tells whether a newer owner has begun its own segment: a region file
+/// this owner saved now could overwrite what that owner starts from.
+#[derive(Debug, Clone)]
+pub struct Fence {
+    dir: PathBuf,
+    epoch: u64,
+}
+
+impl Fence {
+    /// Whether a newer owner exists; a journal folder that cannot be read
+    /// counts as one, since nothing then shows there is none.
+    pub fn newer_owner(&self) -> bool {
+        segment::list(&self.dir).map_or(true, |segments| {
+            segments.iter().any(|(id, _)| id.epoch > self.epoch)
+        })
     }
 }
 

@@ -80,8 +80,8 @@ fn an_outdated_owner_s_later_appends_are_never_replayed() {
     assert_eq!(replay.changes, vec![change(0, 1)]);
     let b = batch(&mut old, vec![change(9, 9)]);
     old.append(&b).unwrap();
-    assert!(old.newer_owner().unwrap());
-    assert!(!new.newer_owner().unwrap());
+    assert!(old.fence().newer_owner());
+    assert!(!new.fence().newer_owner());
     drop(new);
     // Nor by any later owner, which reads the old segment only as far as
     // the first successor did.

@@ -53,11 +53,12 @@ fn placed_state(item: &ItemStack, face: Direction) -> Option<BlockState> {
 }
 
 impl Region {
+    /// Acknowledges a player's action; after the changes before it are durable.
     fn ack(&mut self, session: SessionAddr, sequence: i32) {
         let packet = self.world.framing.frame(&PlayerActionResponseS2c {
             sequence: VarInt(sequence),
         });
-        self.outbox.unicast(session, FeedEvent::Packets(packet));
+        self.confirm_unicast(session, FeedEvent::Packets(packet));
     }
 
     /// A player's digging, checked here for reach and game mode, then timed
@@ -334,6 +335,7 @@ impl Region {
         };
         let current = slot.chunk.block(x, change.pos.y, z);
         let allowed = in_height(change.pos.y)
+            && self.durability.accepts_changes()
             && match change.only_if {
                 Precondition::Replaceable => current.is_replaceable(),
                 Precondition::Breakable => !current.is_air() && break_time(current).is_some(),
@@ -342,6 +344,7 @@ impl Region {
             slot.chunk.set_block(x, change.pos.y, z, change.state);
             slot.packet = None;
             self.persistence.changed(chunk);
+            self.journal_change(change.pos, current, change.state);
             change.state
         } else {
             current
@@ -351,15 +354,16 @@ impl Region {
             block_id: VarInt(i32::from(shown.to_raw())),
         });
         match (&change.ack, allowed) {
-            (_, true) => self.outbox.feed(chunk, FeedEvent::Packets(update)),
+            (_, true) => self.confirm_feed(chunk, FeedEvent::Packets(update)),
             (Some((session, _)), false) => {
-                self.outbox.unicast(*session, FeedEvent::Packets(update))
+                self.confirm_unicast(*session, FeedEvent::Packets(update))
             }
             (None, false) => {}
         }
         if let Some((session, sequence)) = change.ack {
             self.ack(session, sequence);
         }
+        self.commit();
     }
 
     /// Tells a client its action did not happen: the block stays as it was.
@@ -376,7 +380,7 @@ impl Region {
                 position: pos,
                 block_id: VarInt(i32::from(state.to_raw())),
             });
-            self.outbox.unicast(session, FeedEvent::Packets(update));
+            self.confirm_unicast(session, FeedEvent::Packets(update));
         }
         self.ack(session, sequence);
     }

@@ -2,6 +2,7 @@
 //! and ticks on its own at 20 TPS.
 
 mod blocks;
+mod durability;
 mod handoff;
 mod movement;
 mod outbox;
@@ -96,6 +97,9 @@ pub struct Region {
     handoffs: RegionHandoffs,
     outbox: Outbox,
     persistence: persistence::Persistence,
+    durability: durability::Durability,
+    /// Whether this region is counted among those that cannot persist.
+    reported_failing: bool,
     unused: unload::Unused,
     ticks: u64,
 }
@@ -113,6 +117,8 @@ impl Region {
             handoffs: RegionHandoffs::new(pos),
             outbox: Outbox::default(),
             persistence: Default::default(),
+            durability: Default::default(),
+            reported_failing: false,
             unused: Default::default(),
             ticks: 0,
         }
@@ -125,27 +131,35 @@ impl Region {
     /// Runs the actor until told to stop. A panic while handling one message
     /// or tick is logged and contained: the region keeps serving its players.
     pub async fn run(mut self, mailbox: &mut Mailbox<RegionMail>) -> Restart {
-        self.load_saved().await;
+        let Some(early) = self.load_saved(mailbox).await else {
+            return Restart::Done;
+        };
         let mut ticker = tokio::time::interval(TICK);
         ticker.set_missed_tick_behavior(MissedTickBehavior::Skip);
         let mut gate = permit::Gate::default();
+        for mail in early {
+            if self.mail(&mut gate, mail).await {
+                return Restart::Done;
+            }
+        }
         loop {
             tokio::select! {
                 msg = mailbox.recv() => {
-                    match msg {
-                        None => return Restart::Done,
-                        Some(RegionMail::Stop) => {
-                            self.flush();
-                            self.save_now().await;
-                            return Restart::Done;
-                        }
-                        Some(RegionMail::Msg(msg)) => {
-                            self.through_gate(&mut gate, Some(msg));
-                        }
-                        Some(RegionMail::ChunkReady { chunk, data }) => {
-                            self.contained("chunk", |r| r.chunk_ready(chunk, *data))
-                        }
+                    let Some(mail) = msg else {
+                        return Restart::Done;
+                    };
+                    if self.mail(&mut gate, mail).await {
+                        return Restart::Done;
                     }
+                }
+                appended = async { self.durability.writing().expect("guarded").await }, if self.durability.is_writing() => {
+                    match appended {
+                        Ok(appended) => self.contained("journal", |r| r.appended(appended)),
+                        Err(e) => self.journal_lost(e),
+                    }
+                }
+                saved = async { self.persistence.saving().expect("guarded").await }, if self.persistence.saving().is_some() => {
+                    self.saved(saved);
                 }
                 _ = ticker.tick() => {
                     if !self.through_gate(&mut gate, None) {
@@ -157,6 +171,24 @@ impl Region {
                 }
             }
         }
+    }
+
+    /// Handles one piece of mail; returns whether the region stops.
+    async fn mail(&mut self, gate: &mut permit::Gate, mail: RegionMail) -> bool {
+        match mail {
+            RegionMail::Stop => {
+                self.flush();
+                self.save_now().await;
+                return true;
+            }
+            RegionMail::Msg(msg) => {
+                self.through_gate(gate, Some(msg));
+            }
+            RegionMail::ChunkReady { chunk, data } => {
+                self.contained("chunk", |r| r.chunk_ready(chunk, *data))
+            }
+        }
+        false
     }
 
     fn contained(&mut self, what: &str, f: impl FnOnce(&mut Region)) {
@@ -369,9 +401,12 @@ impl Region {
         if self.ticks.is_multiple_of(unload::SWEEP_EVERY_TICKS) {
             self.unload_unused(Instant::now());
         }
+        self.retry_commit_if_due();
         self.save_if_due();
+        self.report_persist_health();
         self.handoff_tick();
         self.flush();
+        self.commit();
     }
 
     /// Sends this tick's batches; new viewers get their chunk after the feeds,

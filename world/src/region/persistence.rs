@@ -1,29 +1,125 @@
-//! Loading a region's saved chunks when it starts and saving the chunks
-//! players changed, off the tick path, every few seconds and at shutdown.
+//! A region's chunks on disk: loaded from the Anvil region files plus every
+//! durable journal record when the region starts, and saved back into the
+//! region files in the background every autosave interval, after which the
+//! journal segments they now hold are removed.
+//!
+//! The region files are fenced like the journal: a save replaces a file
+//! only while this node still holds the region's lease and no newer owner
+//! has begun its segment (checked under the file's lock, right before the
+//! rename), so an outdated owner never overwrites what its successor
+//! starts from.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
+use tessera_cluster::Mailbox;
 use tokio::task::JoinHandle;
-use tracing::{error, warn};
-use valence_protocol::ChunkPos;
+use tracing::{error, info, warn};
+use valence_protocol::{BlockPos, BlockState, ChunkPos};
 
-use super::{ChunkSlot, Region, Slot};
+use super::durability::{Durability, Unavailable};
+use super::{ChunkSlot, Region, RegionMail, Slot};
 use crate::chunk::Chunk;
-use crate::store::SavedRegion;
+use crate::coords::{RegionGrid, RegionPos};
+use crate::gen::Generator;
+use crate::journal::{Checkpoint, JournalError, JournalWriter, Journals};
+use crate::store::{RegionStore, StoreError};
+use crate::world::World;
 
-/// How often changed chunks are written while players keep changing them.
-const SAVE_EVERY: Duration = Duration::from_secs(5);
+const FIRST_RETRY: Duration = Duration::from_millis(200);
+const LAST_RETRY: Duration = Duration::from_secs(10);
 
 #[derive(Default)]
 pub(super) struct Persistence {
     /// Saved chunks not asked for yet; they replace generation.
     saved: HashMap<ChunkPos, Chunk>,
     /// Chunks that differ from what the generator makes.
-    pub modified: std::collections::HashSet<ChunkPos>,
+    pub modified: HashSet<ChunkPos>,
     dirty: bool,
     last_save: Option<Instant>,
-    saving: Option<JoinHandle<()>>,
+    saving: Option<JoinHandle<Saved>>,
+    retry: Option<(Instant, Duration)>,
+}
+
+/// A finished region file save.
+pub(super) struct Saved {
+    result: Result<Duration, String>,
+    /// The segments it would have made obsolete, if it failed.
+    unfinished: Option<Checkpoint>,
+}
+
+#[derive(Debug, thiserror::Error)]
+enum LoadError {
+    #[error(transparent)]
+    Journal(#[from] JournalError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// What a region starts from.
+struct Restored {
+    chunks: HashMap<ChunkPos, Chunk>,
+    replayed: usize,
+    writer: JournalWriter,
+}
+
+/// Fences the journal, then reads the region files and replays the
+/// journal onto them. The region files are read after the fence: an
+/// outdated owner's save can then no longer replace them.
+fn restore(
+    store: &RegionStore,
+    journals: &Journals,
+    grid: RegionGrid,
+    region: RegionPos,
+    epoch: u64,
+    generator: &dyn Generator,
+    world: &World,
+) -> Result<Restored, LoadError> {
+    let (replay, writer) = journals.take_over(region, epoch)?;
+    let loaded = store.load(&grid, region)?;
+    for damaged in &loaded.damaged {
+        world
+            .metrics
+            .damaged_files
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        error!(
+            %region,
+            file = %damaged.file.display(),
+            chunk = ?damaged.chunk.map(|c| (c.x, c.z)),
+            kept_as = ?damaged.kept_as.as_ref().map(|p| p.display().to_string()),
+            "saved region data is damaged; loading what checks out: {}",
+            damaged.reason
+        );
+    }
+    let mut chunks: HashMap<ChunkPos, Chunk> = loaded.chunks.into_iter().collect();
+    for change in &replay.changes {
+        let pos = BlockPos::new(change.x, change.y, change.z);
+        let chunk_pos = ChunkPos::from_block_pos(pos);
+        let Some(state) = BlockState::from_raw(change.state) else {
+            warn!(%region, state = change.state, "journal names an unknown block state; skipped");
+            continue;
+        };
+        if !grid.contains(region, chunk_pos) {
+            continue;
+        }
+        let chunk = chunks
+            .entry(chunk_pos)
+            .or_insert_with(|| generator.generate(chunk_pos));
+        chunk.set_block(
+            pos.x.rem_euclid(16) as usize,
+            pos.y,
+            pos.z.rem_euclid(16) as usize,
+            state,
+        );
+    }
+    if replay.batches > 0 {
+        info!(%region, epoch, segments = replay.segments, batches = replay.batches, changes = replay.changes.len(), "journal replayed");
+    }
+    Ok(Restored {
+        chunks,
+        replayed: replay.changes.len(),
+        writer,
+    })
 }
 
 impl Persistence {
@@ -43,25 +139,88 @@ impl Persistence {
             self.saved.insert(pos, chunk);
         }
     }
+
+    pub fn saving(&mut self) -> Option<&mut JoinHandle<Saved>> {
+        self.saving.as_mut()
+    }
+
+    pub fn is_failing(&self) -> bool {
+        self.retry.is_some()
+    }
 }
 
 impl Region {
-    /// Reads what this region saved last time; runs before the first message.
-    pub(super) async fn load_saved(&mut self) {
-        let Some(store) = self.world.store.clone() else {
-            return;
+    /// Reads what this region saved and journaled; runs before the first
+    /// message. A read that fails is retried (the region serves nothing
+    /// meanwhile: fresh terrain must never stand in for saved terrain).
+    /// Returns the mail that came meanwhile, or `None` if told to stop.
+    pub(super) async fn load_saved(
+        &mut self,
+        mailbox: &mut Mailbox<RegionMail>,
+    ) -> Option<Vec<RegionMail>> {
+        let (Some(store), Some(journals)) =
+            (self.world.store.clone(), self.world.journals.clone())
+        else {
+            return Some(Vec::new());
         };
         let pos = self.pos();
-        match tokio::task::spawn_blocking(move || store.load(pos)).await {
-            Ok(Ok(SavedRegion { chunks, .. })) => {
-                for (chunk, blocks) in chunks {
-                    self.persistence.modified.insert(chunk);
-                    self.persistence.saved.insert(chunk, blocks);
+        let Some(epoch) = self.world.epoch_of(pos) else {
+            self.durability = Durability::unavailable(Unavailable::Fenced);
+            return Some(Vec::new());
+        };
+        let mut early = Vec::new();
+        let mut backoff = FIRST_RETRY;
+        loop {
+            let (store, journals, world) = (store.clone(), journals.clone(), self.world.clone());
+            let generator = self.world.generator.clone();
+            let grid = self.world.grid;
+            let restored = tokio::task::spawn_blocking(move || {
+                restore(&store, &journals, grid, pos, epoch, &*generator, &world)
+            })
+            .await;
+            let e = match restored {
+                Ok(Ok(restored)) => {
+                    self.restored(restored);
+                    return Some(early);
+                }
+                Ok(Err(LoadError::Journal(e @ JournalError::Fenced { .. }))) => {
+                    error!(region = %pos, "not this node's region any more: {e}; it takes no changes");
+                    self.durability = Durability::unavailable(Unavailable::Fenced);
+                    return Some(early);
+                }
+                Ok(Err(e)) => e.to_string(),
+                Err(e) => e.to_string(),
+            };
+            error!(region = %pos, retry_in = ?backoff, "region not loaded: {e}");
+            self.durability = Durability::unavailable(Unavailable::Broken(e));
+            self.report_persist_health();
+            let sleep = tokio::time::sleep(backoff);
+            tokio::pin!(sleep);
+            loop {
+                tokio::select! {
+                    _ = &mut sleep => break,
+                    mail = mailbox.recv() => match mail {
+                        None | Some(RegionMail::Stop) => return None,
+                        Some(mail) => early.push(mail),
+                    }
                 }
             }
-            Ok(Err(e)) => error!(region = %pos, "saved region not loaded, regenerating: {e}"),
-            Err(e) => error!(region = %pos, "loading the region failed: {e}"),
+            backoff = (backoff * 2).min(LAST_RETRY);
         }
+    }
+
+    fn restored(&mut self, restored: Restored) {
+        for (chunk, blocks) in restored.chunks {
+            self.persistence.modified.insert(chunk);
+            self.persistence.saved.insert(chunk, blocks);
+        }
+        // What came from older segments goes into the region files at once,
+        // so those segments (and an outdated owner's) are gone soon.
+        if restored.replayed > 0 {
+            self.persistence.dirty = true;
+        }
+        self.durability = Durability::journaled(restored.writer);
+        self.report_persist_health();
     }
 
     /// A saved chunk, made ready at once instead of generated.
@@ -93,45 +252,138 @@ impl Region {
         chunks
     }
 
-    /// Starts a background save if chunks changed and the last one is done.
+    /// Starts a background save if chunks changed, the autosave interval
+    /// (or a failed save's backoff) is over, and no other save is running.
     pub(super) fn save_if_due(&mut self) {
         let persistence = &self.persistence;
         let due = persistence.dirty
-            && persistence
-                .last_save
-                .is_none_or(|at| at.elapsed() >= SAVE_EVERY)
-            && persistence
-                .saving
-                .as_ref()
-                .is_none_or(JoinHandle::is_finished);
+            && persistence.saving.is_none()
+            && match persistence.retry {
+                Some((at, _)) => Instant::now() >= at,
+                None => persistence
+                    .last_save
+                    .is_none_or(|at| at.elapsed() >= self.world.autosave),
+            };
         if due {
-            self.persistence.saving = self.start_save();
+            self.start_save();
         }
     }
 
-    fn start_save(&mut self) -> Option<JoinHandle<()>> {
-        let store = self.world.store.clone()?;
-        let epoch = self.world.epoch_of(self.pos())?;
+    /// Saves the chunks as they are now; the journal moves on to a new
+    /// segment, and the ones before are removed once the save is on disk.
+    fn start_save(&mut self) -> bool {
+        let Some(store) = self.world.store.clone() else {
+            return false;
+        };
+        if self.durability.is_writing() {
+            return false;
+        }
+        let Some(writer) = self.durability.writer_mut() else {
+            return false;
+        };
+        let checkpoint = writer.checkpoint();
+        let fence = writer.fence();
         let chunks = self.changed_chunks();
+        let world = self.world.clone();
         let pos = self.pos();
         self.persistence.dirty = false;
         self.persistence.last_save = Some(Instant::now());
-        Some(tokio::task::spawn_blocking(move || {
-            if let Err(e) = store.save(pos, epoch, &chunks) {
-                warn!(region = %pos, "region not saved: {e}");
+        self.persistence.saving = Some(tokio::task::spawn_blocking(move || {
+            let started = Instant::now();
+            let still_owner = || world.may_tick(pos) && !fence.newer_owner();
+            match store.save(&chunks, &still_owner) {
+                Ok(()) => {
+                    let took = started.elapsed();
+                    world.metrics.saves.record(took.as_secs_f64());
+                    if let Err(e) = checkpoint.finish() {
+                        warn!(region = %pos, "saved, but old journal segments stay: {e}");
+                    }
+                    Saved {
+                        result: Ok(took),
+                        unfinished: None,
+                    }
+                }
+                Err(e) => Saved {
+                    result: Err(e.to_string()),
+                    unfinished: Some(checkpoint),
+                },
             }
-        }))
+        }));
+        true
     }
 
-    /// Saves everything that changed and waits until it is on disk.
+    /// A region file save finished: on failure the chunks stay dirty and
+    /// the save is tried again after a backoff.
+    pub(super) fn saved(&mut self, saved: Result<Saved, tokio::task::JoinError>) {
+        self.persistence.saving = None;
+        let (result, unfinished) = match saved {
+            Ok(Saved { result, unfinished }) => (result, unfinished),
+            Err(e) => (Err(e.to_string()), None),
+        };
+        match result {
+            Ok(_) => {
+                if self.persistence.retry.take().is_some() {
+                    info!(region = %self.pos(), "region saved again");
+                }
+            }
+            Err(e) => {
+                let backoff = self
+                    .persistence
+                    .retry
+                    .map_or(FIRST_RETRY, |(_, last)| (last * 2).min(LAST_RETRY));
+                error!(region = %self.pos(), retry_in = ?backoff, "region not saved; its changes stay in the journal and are saved later: {e}");
+                self.persistence.retry = Some((Instant::now() + backoff, backoff));
+                self.persistence.dirty = true;
+                if let (Some(checkpoint), Some(writer)) =
+                    (unfinished, self.durability.writer_mut())
+                {
+                    writer.checkpoint_failed(checkpoint);
+                }
+            }
+        }
+        self.report_persist_health();
+    }
+
+    /// Keeps the node's count of regions that cannot persist up to date.
+    pub(super) fn report_persist_health(&mut self) {
+        let failing = self.durability.is_failing() || self.persistence.is_failing();
+        if failing != self.reported_failing {
+            self.reported_failing = failing;
+            if failing {
+                self.world.metrics.persist_failing();
+            } else {
+                self.world.metrics.persist_recovered();
+            }
+        }
+    }
+
+    /// Makes everything durable and saves the region files; used when the
+    /// region stops. Bounded: a disk that stays broken must not hold the
+    /// node's shutdown (what the journal took is safe either way).
     pub(super) async fn save_now(&mut self) {
-        if let Some(saving) = self.persistence.saving.take() {
-            let _ = saving.await;
+        const WITHIN: Duration = Duration::from_secs(5);
+        self.drain_journal(WITHIN).await;
+        self.flush();
+        let deadline = Instant::now() + WITHIN;
+        loop {
+            if let Some(saving) = self.persistence.saving.as_mut() {
+                let saved = saving.await;
+                self.saved(saved);
+                continue;
+            }
+            if !self.persistence.dirty || Instant::now() >= deadline || !self.start_save() {
+                break;
+            }
         }
         if self.persistence.dirty {
-            if let Some(saving) = self.start_save() {
-                let _ = saving.await;
-            }
+            warn!(region = %self.pos(), "stopped before the region files were saved; the journal holds the changes");
+        }
+    }
+
+    /// A region that stops no longer counts among those failing to persist.
+    pub(super) fn forget_persist_health(&mut self) {
+        if std::mem::take(&mut self.reported_failing) {
+            self.world.metrics.persist_recovered();
         }
     }
 }

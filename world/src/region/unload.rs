@@ -70,6 +70,7 @@ impl Drop for Region {
     /// holds its chunks.
     fn drop(&mut self) {
         self.world.metrics.chunks_unloaded(self.ready_chunks());
+        self.forget_persist_health();
     }
 }
 
@@ -102,6 +103,8 @@ mod tests {
             spawn: (0, 0),
             placement: Arc::new(SingleNode(1)),
             store: Some(RegionStore::new(dir.to_owned())),
+            journals: Some(crate::journal::Journals::new(dir, 32)),
+            autosave: std::time::Duration::from_secs(5),
         })
     }
 

@@ -27,10 +27,13 @@ impl Region {
         let Some(Slot::Ready(slot)) = self.chunks.get_mut(&chunk) else {
             return;
         };
-        let packet = slot
-            .packet
-            .get_or_insert_with(|| encode_chunk_packet(chunk, &slot.chunk, biome, &framing))
-            .clone();
+        let packet = match self.durability.durable_view(chunk, &slot.chunk) {
+            Some(durable) => encode_chunk_packet(chunk, &durable, biome, &framing),
+            None => slot
+                .packet
+                .get_or_insert_with(|| encode_chunk_packet(chunk, &slot.chunk, biome, &framing))
+                .clone(),
+        };
         slot.viewers.insert(session);
         self.outbox.unicast(session, FeedEvent::Packets(packet));
         for player in self.players.values() {
