@@ -1,0 +1,143 @@
+'use strict'
+// Nothing a player saw confirmed is lost when the server dies: a builder
+// places and digs blocks as fast as a client may, the server is SIGKILLed
+// at a random moment (in some rounds the instant a confirmation arrives),
+// and after a restart every confirmed change is there and none that was
+// refused or never confirmed shows up in its place. Also: a player's
+// position and inventory survive a logout followed by SIGKILL.
+const assert = require('node:assert/strict')
+const fs = require('node:fs')
+const os = require('node:os')
+const path = require('node:path')
+const { test, after } = require('node:test')
+const { Vec3 } = require('vec3')
+const h = require('./harness')
+const builder = require('./builder')
+
+const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tessera-e2e-durability-'))
+const servers = []
+const clients = new Set()
+const PASSWORD = 'durable-password'
+
+after(async () => {
+  await h.quitAll(clients)
+  for (const s of servers) {
+    await s.close().catch(() => {})
+    process.stdout.write(`# server log for ${s.name}: ${s.logPath}\n`)
+  }
+  fs.rmSync(dataDir, { recursive: true, force: true })
+}, { timeout: 30000 })
+
+async function start (name) {
+  const s = await h.startServer({ name, config: { world: { data_dir: dataDir, region_size: 2 }, auth: { require_login: true } } })
+  servers.push(s)
+  return s
+}
+
+// Joins through the login gate, as a player would.
+async function player (server, name) {
+  const bot = await h.joinBot(server, name)
+  clients.add(bot)
+  const prompt = await h.waitForMessage(bot, /Please (register|log in)/)
+  const since = bot.chatLog.length
+  bot.chat(/register/.test(prompt) ? `/register ${PASSWORD} ${PASSWORD}` : `/login ${PASSWORD}`)
+  await h.waitForMessage(bot, /Successfully (registered|logged in)/, { since })
+  return bot
+}
+
+async function teleport (server, bot, x, z) {
+  server.send(`tp ${bot.username} ${x + 0.5} -60 ${z + 0.5}`)
+  const target = new Vec3(x + 0.5, -60, z + 0.5)
+  await h.waitFor(() => bot.entity.position.distanceTo(target) < 0.01, { timeout: 10000, message: () => `${bot.username} to reach ${target} (is at ${bot.entity.position})` })
+  await h.withTimeout(bot.waitForChunksToLoad(), 15000, `${bot.username}'s chunks at ${target}`)
+}
+
+async function creativeWithStone (server, bot) {
+  server.send(`gamemode creative ${bot.username}`)
+  await h.waitFor(() => bot.game.gameMode === 'creative', { timeout: 5000, message: 'creative mode' })
+  const Item = require('prismarine-item')(bot.registry)
+  await bot.creative.setInventorySlot(36, new Item(bot.registry.itemsByName.stone.id, 64))
+  bot.setQuickBarSlot(0)
+  await h.waitFor(() => bot.heldItem && bot.heldItem.name === 'stone', { timeout: 3000, message: 'holding stone' })
+  await h.sleep(200)
+}
+
+// One round: build at (x, z) until the server is SIGKILLed (after
+// `killAfter` confirmations, at once; or after `killAtMs`), restart, and
+// check every position the builder touched.
+async function round (server, { x, z, killAfter, killAtMs }) {
+  const bot = await player(server, 'Builder')
+  await teleport(server, bot, x, z)
+  await creativeWithStone(server, bot)
+  const ledger = new builder.Ledger(bot)
+  let killed = false
+  const kill = () => {
+    if (killed) return
+    killed = true
+    server.child.kill('SIGKILL')
+  }
+  if (killAfter) ledger.onConfirmation((n) => { if (n >= killAfter) kill() })
+  const timer = killAtMs ? setTimeout(kill, killAtMs) : null
+  await builder.run(bot, builder.plan(x, z), ledger, { stop: () => killed })
+  clearTimeout(timer)
+  // A plan that finished before the kill point: kill now, the last
+  // confirmations having just arrived.
+  await h.sleep(300)
+  kill()
+  await h.withTimeout(bot.whenEnded, 10000, 'the builder to be disconnected by the kill')
+  clients.delete(bot)
+  assert.ok(ledger.confirmations >= 10, `only ${ledger.confirmations} confirmations before the kill`)
+
+  const restarted = await start('durability-restarted')
+  const checker = await player(restarted, 'Checker')
+  await teleport(restarted, checker, x, z)
+  const kept = builder.check(checker, ledger, `after SIGKILL at ${ledger.confirmations} confirmations`)
+  checker.quit()
+  clients.delete(checker)
+  return { restarted, kept, confirmations: ledger.confirmations }
+}
+
+test('confirmed block changes survive SIGKILL at random moments', { timeout: 240000 }, async () => {
+  let server = await start('durability')
+  const setup = await player(server, 'Builder')
+  server.send('op Builder')
+  server.send('op Checker')
+  await h.sleep(500)
+  setup.quit()
+  clients.delete(setup)
+  const rounds = [
+    { x: 40, z: 8, killAfter: 1 + Math.floor(Math.random() * 400) },
+    { x: 80, z: 8, killAfter: 1 + Math.floor(Math.random() * 400) },
+    { x: 120, z: 8, killAtMs: 300 + Math.floor(Math.random() * 1500) },
+    { x: 160, z: 8, killAfter: 470 }
+  ]
+  let total = 0
+  for (const r of rounds) {
+    const { restarted, kept, confirmations } = await round(server, r)
+    process.stdout.write(`# round at x=${r.x}: ${confirmations} confirmations, ${kept} confirmed states found after restart\n`)
+    total += confirmations
+    server = restarted
+  }
+  assert.ok(total >= 500, `only ${total} confirmations in all rounds`)
+  const log = servers.map((s) => fs.readFileSync(s.logPath, 'utf8')).join('\n')
+  assert.match(log, /journal replayed/, 'a restart replayed the journal')
+})
+
+test('a player\'s position and inventory survive logout and SIGKILL', { timeout: 90000 }, async () => {
+  let server = servers[servers.length - 1]
+  const bot = await player(server, 'Keeper')
+  server.send('op Keeper')
+  await h.sleep(300)
+  await teleport(server, bot, 12, -20)
+  await creativeWithStone(server, bot)
+  bot.quit()
+  await h.withTimeout(bot.whenEnded, 5000, 'Keeper to leave')
+  clients.delete(bot)
+  await h.sleep(500)
+  server.child.kill('SIGKILL')
+  await h.sleep(500)
+  server = await start('durability-after-logout')
+  const back = await player(server, 'Keeper')
+  await h.waitFor(() => back.entity.position.distanceTo(new Vec3(12.5, -60, -19.5)) < 0.5, { timeout: 10000, message: () => `Keeper back where it left (is at ${back.entity.position})` })
+  await h.waitFor(() => back.inventory.slots[36] && back.inventory.slots[36].name === 'stone', { timeout: 5000, message: 'Keeper\'s stone back in its hotbar' })
+})
