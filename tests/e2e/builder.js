@@ -38,11 +38,22 @@ class Ledger {
     this.touched = new Map() // key -> Vec3
     this.confirmations = 0
     this.listeners = []
+    // After freeze(): changes asked for that must never take effect.
+    this.frozen = false
+    this.late = new Map()
+    this.lateConfirmed = []
     bot._client.on('block_change', (packet) => {
       const k = key(packet.location)
       if (!this.touched.has(k)) return
       const block = bot.registry.blocksByStateId[packet.type]
-      this.confirmed.set(k, block ? block.name : `state ${packet.type}`)
+      const name = block ? block.name : `state ${packet.type}`
+      // Confirmations already on their way when the owner stopped are fine;
+      // one that only a late change explains is not.
+      const before = this.askedSince.get(k) || new Set()
+      if (this.late.has(k) && this.late.get(k).has(name) && !before.has(name) && this.confirmed.get(k) !== name) {
+        this.lateConfirmed.push(`${k}: ${name}`)
+      }
+      this.confirmed.set(k, name)
       this.askedSince.set(k, new Set())
       this.confirmations++
       for (const l of this.listeners) l(this.confirmations)
@@ -52,11 +63,21 @@ class Ledger {
   asked (pos, name) {
     const k = key(pos)
     this.touched.set(k, pos)
+    if (this.frozen) {
+      if (!this.late.has(k)) this.late.set(k, new Set())
+      this.late.get(k).add(name)
+      return
+    }
     if (!this.askedSince.has(k)) this.askedSince.set(k, new Set())
     this.askedSince.get(k).add(name)
   }
 
   onConfirmation (fn) { this.listeners.push(fn) }
+
+  // From now on, what is asked for goes to an owner that lost its region.
+  freeze () { this.frozen = true }
+
+  lateCount () { return [...this.late.values()].reduce((n, s) => n + s.size, 0) }
 
   // What may stand at each touched position after a crash.
   allowed () {
@@ -106,6 +127,7 @@ function check (bot, ledger, label) {
     else if (confirmed && name === confirmed) confirmedKept++
   }
   assert.deepEqual(wrong, [], `${label}: ${wrong.length} positions lost a confirmed change or show one never confirmed`)
+  assert.deepEqual(ledger.lateConfirmed, [], `${label}: changes sent to an owner that lost its region were confirmed`)
   return confirmedKept
 }
 

@@ -129,7 +129,8 @@ impl WorldMetrics {
     }
 
     pub fn journal_bytes(&self, bytes: usize) {
-        self.journal_bytes.fetch_add(bytes as u64, Ordering::Relaxed);
+        self.journal_bytes
+            .fetch_add(bytes as u64, Ordering::Relaxed);
     }
 
     pub fn persist_failing(&self) {

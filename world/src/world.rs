@@ -17,11 +17,11 @@ use crate::chunk_packet::encode_chunk_packet;
 use crate::coords::{RegionGrid, RegionPos};
 use crate::framing::Framing;
 use crate::gen::Generator;
+use crate::journal::Journals;
 use crate::messages::{EntityId, NodeBatch, NodeId, RegionMsg, SessionAddr, SessionId, ToSession};
 use crate::metrics::WorldMetrics;
 use crate::region::{LoadedChunk, Region, RegionMail};
 use crate::routing::{OwnerChange, Ownership, Placement, RemoteLinks, Undelivered};
-use crate::journal::Journals;
 use crate::store::RegionStore;
 
 /// Room for joins at spawn: each join subscribes hundreds of chunks at once.

@@ -129,6 +129,12 @@ impl Durability {
         self.unavailable.is_none() && self.pending_changes() < MAX_PENDING_CHANGES
     }
 
+    /// Whether this region may write its region files: not once a newer
+    /// owner fenced it, nor while its journal could not be read.
+    pub fn accepts_saves(&self) -> bool {
+        self.unavailable.is_none()
+    }
+
     pub fn is_failing(&self) -> bool {
         self.retry.is_some() || matches!(self.unavailable, Some(Unavailable::Broken(_)))
     }
@@ -208,7 +214,10 @@ impl Region {
     /// before it is durable.
     pub(super) fn confirm_unicast(&mut self, session: SessionAddr, event: FeedEvent) {
         if self.durability.anything_waiting() {
-            self.durability.open.held.push(Held::Unicast(session, event));
+            self.durability
+                .open
+                .held
+                .push(Held::Unicast(session, event));
         } else {
             self.outbox.unicast(session, event);
         }
@@ -228,10 +237,7 @@ impl Region {
             }
             return;
         }
-        if durability
-            .retry
-            .is_some_and(|(at, _)| Instant::now() < at)
-        {
+        if durability.retry.is_some_and(|(at, _)| Instant::now() < at) {
             return;
         }
         if !permitted {

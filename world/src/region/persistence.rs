@@ -158,8 +158,7 @@ impl Region {
         &mut self,
         mailbox: &mut Mailbox<RegionMail>,
     ) -> Option<Vec<RegionMail>> {
-        let (Some(store), Some(journals)) =
-            (self.world.store.clone(), self.world.journals.clone())
+        let (Some(store), Some(journals)) = (self.world.store.clone(), self.world.journals.clone())
         else {
             return Some(Vec::new());
         };
@@ -275,14 +274,14 @@ impl Region {
         let Some(store) = self.world.store.clone() else {
             return false;
         };
-        if self.durability.is_writing() {
+        if self.durability.is_writing() || !self.durability.accepts_saves() {
             return false;
         }
-        let Some(writer) = self.durability.writer_mut() else {
-            return false;
-        };
-        let checkpoint = writer.checkpoint();
-        let fence = writer.fence();
+        // Without a journal (a world whose changes live only in the region
+        // files) there is nothing to rotate or fence by segment.
+        let writer = self.durability.writer_mut();
+        let fence = writer.as_ref().map(|w| w.fence());
+        let checkpoint = writer.map(|w| w.checkpoint());
         let chunks = self.changed_chunks();
         let world = self.world.clone();
         let pos = self.pos();
@@ -290,12 +289,13 @@ impl Region {
         self.persistence.last_save = Some(Instant::now());
         self.persistence.saving = Some(tokio::task::spawn_blocking(move || {
             let started = Instant::now();
-            let still_owner = || world.may_tick(pos) && !fence.newer_owner();
+            let still_owner =
+                || world.may_tick(pos) && !fence.as_ref().is_some_and(|f| f.newer_owner());
             match store.save(&chunks, &still_owner) {
                 Ok(()) => {
                     let took = started.elapsed();
                     world.metrics.saves.record(took.as_secs_f64());
-                    if let Err(e) = checkpoint.finish() {
+                    if let Some(Err(e)) = checkpoint.map(Checkpoint::finish) {
                         warn!(region = %pos, "saved, but old journal segments stay: {e}");
                     }
                     Saved {
@@ -305,7 +305,7 @@ impl Region {
                 }
                 Err(e) => Saved {
                     result: Err(e.to_string()),
-                    unfinished: Some(checkpoint),
+                    unfinished: checkpoint,
                 },
             }
         }));
@@ -334,8 +334,7 @@ impl Region {
                 error!(region = %self.pos(), retry_in = ?backoff, "region not saved; its changes stay in the journal and are saved later: {e}");
                 self.persistence.retry = Some((Instant::now() + backoff, backoff));
                 self.persistence.dirty = true;
-                if let (Some(checkpoint), Some(writer)) =
-                    (unfinished, self.durability.writer_mut())
+                if let (Some(checkpoint), Some(writer)) = (unfinished, self.durability.writer_mut())
                 {
                     writer.checkpoint_failed(checkpoint);
                 }
@@ -362,17 +361,25 @@ impl Region {
     /// node's shutdown (what the journal took is safe either way).
     pub(super) async fn save_now(&mut self) {
         const WITHIN: Duration = Duration::from_secs(5);
+        const ATTEMPTS: usize = 3;
         self.drain_journal(WITHIN).await;
         self.flush();
-        let deadline = Instant::now() + WITHIN;
-        loop {
+        if let Some(saving) = self.persistence.saving.as_mut() {
+            let saved = saving.await;
+            self.saved(saved);
+        }
+        // A region this node may no longer run leaves the region files to
+        // the owner after it, which replays the journal.
+        for _ in 0..ATTEMPTS {
+            if !self.persistence.dirty || !self.world.may_tick(self.pos()) || !self.start_save() {
+                break;
+            }
             if let Some(saving) = self.persistence.saving.as_mut() {
                 let saved = saving.await;
                 self.saved(saved);
-                continue;
             }
-            if !self.persistence.dirty || Instant::now() >= deadline || !self.start_save() {
-                break;
+            if let Some((_, backoff)) = self.persistence.retry {
+                tokio::time::sleep(backoff.min(WITHIN / ATTEMPTS as u32)).await;
             }
         }
         if self.persistence.dirty {
