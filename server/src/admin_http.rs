@@ -62,12 +62,17 @@ async fn ready(State(admin): State<Admin>) -> impl IntoResponse {
         Some(cluster) if cluster.placement.leader().is_none() => {
             (StatusCode::SERVICE_UNAVAILABLE, "no placement leader\n")
         }
+        _ if node.world.metrics.regions_failing_to_persist() > 0 => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "regions cannot persist their changes\n",
+        ),
         _ => (StatusCode::OK, "ready\n"),
     }
 }
 
 async fn metrics(State(admin): State<Admin>) -> impl IntoResponse {
     let mut body = render(&admin.node.frontend, &admin.node.world);
+    crate::persist_metrics::render(&mut body, &admin.node.world);
     if let Some(cluster) = &admin.node.cluster {
         render_register(&mut body, &cluster.register.stats());
     }

@@ -13,7 +13,7 @@ const HELP: &str = "Commands: help, list, say <message>, kick <player> [reason],
                     ban-ip <address> [reason], pardon-ip <address>, \
                     whitelist on|off|add|remove|list, op <player>, deop <player>, \
                     users [player], import <dir>, export <dir>, \
-                    nodes, regions [node id], stop";
+                    nodes, regions [node id], save-all, stop";
 /// Regions `regions` lists one by one; beyond that it only counts.
 const REGIONS_LISTED: usize = 64;
 

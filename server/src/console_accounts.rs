@@ -13,6 +13,14 @@ use crate::node::Node;
 pub async fn execute(node: &Node, words: &[&str]) -> Option<String> {
     let frontend = &node.frontend;
     match words {
+        ["save-all"] => {
+            let (saved, failed) = node.world.save_all().await;
+            Some(if failed == 0 {
+                format!("Saved the game ({saved} regions on disk)")
+            } else {
+                format!("Saved {saved} regions; {failed} could not be saved now (their changes are safe in the journal and are saved later)")
+            })
+        }
         ["import", dir] => {
             let accounts = &frontend.auth.get()?.accounts;
             let imported = accounts.import_vanilla(Path::new(dir)).await;

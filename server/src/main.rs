@@ -7,6 +7,7 @@ mod console;
 mod console_accounts;
 mod links;
 mod node;
+mod persist_metrics;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;

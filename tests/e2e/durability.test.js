@@ -141,3 +141,18 @@ test('a player\'s position and inventory survive logout and SIGKILL', { timeout:
   await h.waitFor(() => back.entity.position.distanceTo(new Vec3(12.5, -60, -19.5)) < 0.5, { timeout: 10000, message: () => `Keeper back where it left (is at ${back.entity.position})` })
   await h.waitFor(() => back.inventory.slots[36] && back.inventory.slots[36].name === 'stone', { timeout: 5000, message: 'Keeper\'s stone back in its hotbar' })
 })
+
+test('save-all writes every region and says when it is on disk', { timeout: 60000 }, async () => {
+  const server = servers[servers.length - 1]
+  const bot = await player(server, 'Saver')
+  server.send('op Saver')
+  await h.sleep(300)
+  await creativeWithStone(server, bot)
+  const ledger = new builder.Ledger(bot)
+  await builder.run(bot, builder.plan(0, 0, { radius: 1, layers: 1 }).slice(0, 8), ledger)
+  await h.waitFor(() => ledger.confirmations >= 8, { timeout: 10000, message: 'eight confirmations' })
+  const out = await server.command('save-all', /Saved the game \((\d+) regions on disk\)/, { timeout: 15000 })
+  assert.ok(Number(out[1]) >= 1, `save-all saved ${out[1]} regions`)
+  const segments = fs.readdirSync(path.join(dataDir, 'journal'), { recursive: true }).filter((f) => String(f).endsWith('.log'))
+  assert.ok(segments.length > 0, 'every region keeps a current journal segment')
+})

@@ -395,6 +395,31 @@ impl World {
         });
     }
 
+    /// Saves every region of this node into the region files and waits
+    /// until they are on disk: how many regions were saved, and how many
+    /// could not be (their changes stay in the journal).
+    pub async fn save_all(&self) -> (usize, usize) {
+        let regions: Vec<ActorRef<RegionMail>> = lock(&self.regions)
+            .values()
+            .map(|local| local.actor.clone())
+            .collect();
+        let mut replies = Vec::new();
+        for region in regions {
+            let (reply, answer) = tokio::sync::oneshot::channel();
+            if region.send(RegionMail::Save(reply)).await.is_ok() {
+                replies.push(answer);
+            }
+        }
+        let (mut saved, mut failed) = (0, 0);
+        for answer in replies {
+            match answer.await {
+                Ok(true) => saved += 1,
+                _ => failed += 1,
+            }
+        }
+        (saved, failed)
+    }
+
     /// Stops every region after it sends what it still holds.
     pub async fn stop(&self) {
         let regions: Vec<LocalRegion> = lock(&self.regions).drain().map(|(_, r)| r).collect();

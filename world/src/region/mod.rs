@@ -57,6 +57,9 @@ pub enum RegionMail {
     },
     /// Stop ticking; used at shutdown.
     Stop,
+    /// Make every change durable and save the region files now, then say
+    /// whether they are on disk (`save-all`).
+    Save(tokio::sync::oneshot::Sender<bool>),
 }
 
 struct ChunkSlot {
@@ -180,6 +183,10 @@ impl Region {
                 self.flush();
                 self.save_now().await;
                 return true;
+            }
+            RegionMail::Save(reply) => {
+                self.save_now().await;
+                let _ = reply.send(!self.persistence.is_dirty());
             }
             RegionMail::Msg(msg) => {
                 self.through_gate(gate, Some(msg));

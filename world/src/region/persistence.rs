@@ -147,6 +147,10 @@ impl Persistence {
     pub fn is_failing(&self) -> bool {
         self.retry.is_some()
     }
+
+    pub fn is_dirty(&self) -> bool {
+        self.dirty
+    }
 }
 
 impl Region {
@@ -200,6 +204,9 @@ impl Region {
                     _ = &mut sleep => break,
                     mail = mailbox.recv() => match mail {
                         None | Some(RegionMail::Stop) => return None,
+                        Some(RegionMail::Save(reply)) => {
+                            let _ = reply.send(false);
+                        }
                         Some(mail) => early.push(mail),
                     }
                 }
