@@ -114,7 +114,7 @@ impl Node {
         let world = World::new(WorldSettings {
             node,
             placement,
-            store: Some(RegionStore::new(config.world.data_dir.join("regions"))),
+            store: Some(RegionStore::open(config.world.data_dir.clone())?),
             generator,
             grid: RegionGrid {
                 size: config.world.region_size as i32,

@@ -10,7 +10,7 @@ use valence_protocol::ChunkPos;
 
 use super::{ChunkSlot, Region, Slot};
 use crate::chunk::Chunk;
-use crate::store::SavedRegion;
+use crate::store::LoadedRegion;
 
 /// How often changed chunks are written while players keep changing them.
 const SAVE_EVERY: Duration = Duration::from_secs(5);
@@ -51,9 +51,9 @@ impl Region {
         let Some(store) = self.world.store.clone() else {
             return;
         };
-        let pos = self.pos();
-        match tokio::task::spawn_blocking(move || store.load(pos)).await {
-            Ok(Ok(SavedRegion { chunks, .. })) => {
+        let (pos, grid) = (self.pos(), self.world.grid);
+        match tokio::task::spawn_blocking(move || store.load(&grid, pos)).await {
+            Ok(Ok(LoadedRegion { chunks, .. })) => {
                 for (chunk, blocks) in chunks {
                     self.persistence.modified.insert(chunk);
                     self.persistence.saved.insert(chunk, blocks);
@@ -114,10 +114,11 @@ impl Region {
         let epoch = self.world.epoch_of(self.pos())?;
         let chunks = self.changed_chunks();
         let pos = self.pos();
+        let world = self.world.clone();
         self.persistence.dirty = false;
         self.persistence.last_save = Some(Instant::now());
         Some(tokio::task::spawn_blocking(move || {
-            if let Err(e) = store.save(pos, epoch, &chunks) {
+            if let Err(e) = store.save(&chunks, &|| world.epoch_of(pos) == Some(epoch)) {
                 warn!(region = %pos, "region not saved: {e}");
             }
         }))

@@ -101,7 +101,7 @@ mod tests {
             biome: 0,
             spawn: (0, 0),
             placement: Arc::new(SingleNode(1)),
-            store: Some(RegionStore::new(dir.to_owned())),
+            store: Some(RegionStore::open(dir.to_owned()).unwrap()),
         })
     }
 
@@ -152,7 +152,12 @@ mod tests {
         assert_eq!(world.metrics.loaded_chunks(), 0);
 
         region.save_now().await;
-        let saved = world.store.as_ref().unwrap().load(region.pos()).unwrap();
+        let saved = world
+            .store
+            .as_ref()
+            .unwrap()
+            .load(&world.grid, region.pos())
+            .unwrap();
         assert_eq!(saved.chunks.len(), 1, "only the changed chunk is saved");
         assert_eq!(saved.chunks[0].1.block(4, 0, 5), BlockState::OAK_LOG);
 
