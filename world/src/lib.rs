@@ -1,6 +1,7 @@
 //! The world: region actors own chunks and the players standing in them.
 //! Nothing here touches a socket; sessions receive already-encoded packets.
 
+pub mod anvil;
 pub mod chunk;
 pub mod chunk_packet;
 pub mod coords;

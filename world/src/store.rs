@@ -1,19 +1,28 @@
-//! Saving regions between runs: each region file holds the chunks players
-//! changed (the rest regenerate from the seed), stamped with the ownership
-//! epoch it was written under so an outdated owner cannot overwrite its
-//! successor's work.
+//! The world's chunks on disk, as vanilla 1.20.1 keeps them: Anvil region
+//! files `data_dir/region/r.X.Z.mca`, each holding 32 × 32 chunks, so
+//! vanilla worlds load here and the usual tools work on ours.
+//!
+//! A Tessera region (a square of `grid.size` chunks) may be part of one
+//! region file or span several; regions of different nodes sharing the
+//! folder write the same file under an exclusive lock on a lock file of
+//! its own, and each write replaces the file whole (temp, fsync, rename).
 
+use std::collections::BTreeMap;
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
 
-use serde::{Deserialize, Serialize};
-use valence_protocol::{BlockState, ChunkPos};
+use tracing::{error, info, warn};
+use valence_protocol::nbt::Compound;
+use valence_protocol::ChunkPos;
 
-use crate::chunk::{Chunk, Section};
-use crate::coords::RegionPos;
-
-const FORMAT: u32 = 1;
+use crate::anvil::aside::keep_aside;
+use crate::anvil::durable::{io, replace};
+use crate::anvil::region_file::{self, RawChunk, RegionFile, EXTERNAL};
+use crate::anvil::{chunk_nbt, legacy};
+use crate::chunk::Chunk;
+use crate::coords::{RegionGrid, RegionPos};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -24,56 +33,21 @@ pub enum StoreError {
     },
     #[error("{path} is damaged: {reason}")]
     Corrupt { path: PathBuf, reason: String },
-    #[error("{path} was written under epoch {stored}, newer than this owner's {ours}")]
-    Fenced {
-        path: PathBuf,
-        stored: u64,
-        ours: u64,
-    },
+    #[error("{path} not written: this node no longer owns the region")]
+    Fenced { path: PathBuf },
 }
 
-#[derive(Serialize, Deserialize)]
-enum StoredSection {
-    Uniform(u16),
-    Mixed(Vec<u16>),
-}
-
-#[derive(Serialize, Deserialize)]
-struct StoredChunk {
-    x: i32,
-    z: i32,
-    sections: Vec<StoredSection>,
-}
-
-#[derive(Serialize, Deserialize)]
-struct RegionFile {
-    format: u32,
-    epoch: u64,
-    chunks: Vec<StoredChunk>,
-}
-
-/// The chunks of a region as they were saved.
-#[derive(Default)]
-pub struct SavedRegion {
-    pub epoch: u64,
-    pub chunks: Vec<(ChunkPos, Chunk)>,
-}
-
-/// Region files in one folder.
-#[derive(Debug, Clone)]
-pub struct RegionStore {
-    dir: PathBuf,
-}
-
-/// What `load` found of a region.
+/// The chunks of a Tessera region as they were saved, and the ones that
+/// could not be read.
 #[derive(Debug, Default)]
 pub struct LoadedRegion {
     pub chunks: Vec<(ChunkPos, Chunk)>,
     pub damaged: Vec<Damaged>,
 }
 
-/// A file, or one chunk of it, that failed its checks.
-#[derive(Debug)]
+/// A chunk (or, when `chunk` is `None`, a whole region file) that failed
+/// its checks; `kept_as` is the copy of the damaged file kept aside.
+#[derive(Debug, Clone)]
 pub struct Damaged {
     pub file: PathBuf,
     pub chunk: Option<ChunkPos>,
@@ -81,18 +55,27 @@ pub struct Damaged {
     pub kept_as: Option<PathBuf>,
 }
 
-fn file_of(chunk: ChunkPos) -> RegionPos {
-    RegionPos {
-        x: chunk.x.div_euclid(32),
-        z: chunk.z.div_euclid(32),
-    }
+/// The region files of one world folder.
+#[derive(Debug, Clone)]
+pub struct RegionStore {
+    paths: Arc<Paths>,
 }
 
-fn io(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
-    move |source| StoreError::Io {
-        path: path.to_owned(),
-        source,
-    }
+#[derive(Debug)]
+struct Paths {
+    /// `data_dir/region`
+    region: PathBuf,
+    /// Lock files, one per region file, in a folder tools do not look in.
+    locks: PathBuf,
+}
+
+/// A region file (`rx`, `rz`), the unit of reading, locking and writing.
+type FileKey = (i32, i32);
+
+fn now_secs() -> u32 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as u32)
 }
 
 fn corrupt(path: &Path, reason: impl ToString) -> StoreError {
@@ -102,257 +85,263 @@ fn corrupt(path: &Path, reason: impl ToString) -> StoreError {
     }
 }
 
-fn to_stored(pos: ChunkPos, chunk: &Chunk) -> StoredChunk {
-    let sections = chunk
-        .sections()
-        .iter()
-        .map(|section| match section {
-            Section::Uniform(state) => StoredSection::Uniform(state.to_raw()),
-            Section::Mixed(_) => {
-                StoredSection::Mixed(section.blocks().map(BlockState::to_raw).collect())
-            }
-        })
-        .collect();
-    StoredChunk {
-        x: pos.x,
-        z: pos.z,
-        sections,
-    }
-}
-
-fn from_stored(path: &Path, stored: StoredChunk) -> Result<(ChunkPos, Chunk), StoreError> {
-    let state = |raw: u16| {
-        BlockState::from_raw(raw).ok_or_else(|| corrupt(path, format!("unknown block state {raw}")))
-    };
-    let sections = stored
-        .sections
-        .into_iter()
-        .map(|section| match section {
-            StoredSection::Uniform(raw) => Ok(Section::Uniform(state(raw)?)),
-            StoredSection::Mixed(raws) => {
-                let blocks: Vec<BlockState> =
-                    raws.into_iter().map(state).collect::<Result<_, _>>()?;
-                let blocks: Box<[BlockState; 4096]> = blocks
-                    .into_boxed_slice()
-                    .try_into()
-                    .map_err(|_| corrupt(path, "a section without 4096 blocks"))?;
-                Ok(Section::Mixed(blocks))
-            }
-        })
-        .collect::<Result<Vec<_>, StoreError>>()?;
-    let chunk = Chunk::from_sections(sections)
-        .ok_or_else(|| corrupt(path, "a chunk with the wrong number of sections"))?;
-    Ok((ChunkPos::new(stored.x, stored.z), chunk))
-}
-
 impl RegionStore {
-    pub fn new(dir: PathBuf) -> Self {
-        Self { dir }
-    }
-
+    /// `data_dir` is the world folder; Anvil files live in `data_dir/region/`.
+    /// A world saved by the last release (`data_dir/regions/*.tessera`) is
+    /// converted on first start and its folder moved to `regions.converted`.
     pub fn open(data_dir: PathBuf) -> Result<Self, StoreError> {
-        Ok(Self::new(data_dir.join("regions")))
+        let region = data_dir.join("region");
+        let store = Self {
+            paths: Arc::new(Paths {
+                locks: region.join(".locks"),
+                region,
+            }),
+        };
+        let legacy = data_dir.join("regions");
+        if legacy.is_dir() {
+            store.convert_legacy(&legacy, &data_dir.join("regions.converted"))?;
+        }
+        Ok(store)
     }
 
-    /// The saved chunks of one region of `grid`.
-    pub fn load(
-        &self,
-        grid: &crate::coords::RegionGrid,
-        region: RegionPos,
-    ) -> Result<LoadedRegion, StoreError> {
+    fn file_path(&self, (x, z): FileKey) -> PathBuf {
+        self.paths.region.join(format!("r.{x}.{z}.mca"))
+    }
+
+    /// The saved chunks of the Tessera region `region`.
+    pub fn load(&self, grid: &RegionGrid, region: RegionPos) -> Result<LoadedRegion, StoreError> {
+        let size = grid.size.max(1);
+        let (x0, z0) = (region.x * size, region.z * size);
         let mut loaded = LoadedRegion::default();
-        let (lo, hi) = (region.x * grid.size, (region.x + 1) * grid.size - 1);
-        let (zlo, zhi) = (region.z * grid.size, (region.z + 1) * grid.size - 1);
-        let mut files: Vec<RegionPos> = Vec::new();
-        for x in [lo.div_euclid(32), hi.div_euclid(32)] {
-            for z in [zlo.div_euclid(32), zhi.div_euclid(32)] {
-                if !files.contains(&RegionPos { x, z }) {
-                    files.push(RegionPos { x, z });
-                }
-            }
-        }
-        for file in files {
-            match self.load_file(file) {
-                Ok(saved) => loaded.chunks.extend(
-                    saved
-                        .chunks
-                        .into_iter()
-                        .filter(|(pos, _)| grid.contains(region, *pos)),
-                ),
-                Err(StoreError::Corrupt { path, reason }) => loaded.damaged.push(Damaged {
-                    file: path,
-                    chunk: None,
-                    reason,
-                    kept_as: None,
-                }),
-                Err(e) => return Err(e),
+        for fx in (x0 >> 5)..=((x0 + size - 1) >> 5) {
+            for fz in (z0 >> 5)..=((z0 + size - 1) >> 5) {
+                let wanted = |c: ChunkPos| grid.contains(region, c);
+                self.load_file((fx, fz), &wanted, &mut loaded)?;
             }
         }
         Ok(loaded)
     }
 
-    /// Writes `chunks` into their files, keeping the other chunks there.
+    fn load_file(
+        &self,
+        key: FileKey,
+        wanted: &dyn Fn(ChunkPos) -> bool,
+        loaded: &mut LoadedRegion,
+    ) -> Result<(), StoreError> {
+        let path = self.file_path(key);
+        let Some(bytes) = read_if_there(&path)? else {
+            return Ok(());
+        };
+        let first_damage = loaded.damaged.len();
+        let damage = |chunk, reason: String| Damaged {
+            file: path.clone(),
+            chunk,
+            reason,
+            kept_as: None,
+        };
+        match RegionFile::parse(bytes.clone()) {
+            Err(reason) => loaded.damaged.push(damage(None, reason)),
+            Ok(file) => {
+                for slot in 0..region_file::CHUNKS {
+                    let pos = region_file::chunk_at(key, slot);
+                    if !wanted(pos) {
+                        continue;
+                    }
+                    match self.read_chunk(&file, slot, pos) {
+                        Ok(Some(chunk)) => loaded.chunks.push((pos, chunk)),
+                        Ok(None) => {}
+                        Err(reason) => loaded.damaged.push(damage(Some(pos), reason)),
+                    }
+                }
+            }
+        }
+        if loaded.damaged.len() > first_damage {
+            let kept = keep_aside(&path, &bytes)?;
+            for d in &mut loaded.damaged[first_damage..] {
+                error!(file = %d.file.display(), chunk = ?d.chunk, kept_as = %kept.display(),
+                    "damaged chunk not loaded: {}", d.reason);
+                d.kept_as = Some(kept.clone());
+            }
+        }
+        Ok(())
+    }
+
+    /// One chunk of a file; `None` when the file has none there, or only a
+    /// half-generated one (vanilla's terrain in the making is not the world).
+    fn read_chunk(
+        &self,
+        file: &RegionFile,
+        slot: usize,
+        pos: ChunkPos,
+    ) -> Result<Option<Chunk>, String> {
+        let Some(raw) = file.chunk(slot).map_err(|e| e.to_string())? else {
+            return Ok(None);
+        };
+        let nbt = self.chunk_nbt(pos, &raw)?;
+        if !chunk_nbt::is_full(&nbt) {
+            return Ok(None);
+        }
+        chunk_nbt::from_nbt(pos, &nbt)
+            .map(Some)
+            .map_err(|e| e.to_string())
+    }
+
+    fn chunk_nbt(&self, pos: ChunkPos, raw: &RawChunk) -> Result<Compound, String> {
+        let external;
+        let data = if raw.compression & EXTERNAL != 0 {
+            // Vanilla keeps a chunk too big for 255 sectors in c.X.Z.mcc.
+            let path = self.paths.region.join(format!("c.{}.{}.mcc", pos.x, pos.z));
+            external =
+                fs::read(&path).map_err(|e| format!("cannot read its {}: {e}", path.display()))?;
+            &external
+        } else {
+            &raw.data
+        };
+        let binary = region_file::decompress(raw.compression, data)?;
+        let (nbt, _) = Compound::from_binary(&mut binary.as_slice())
+            .map_err(|e| format!("its NBT does not parse: {e}"))?;
+        Ok(nbt)
+    }
+
+    /// Writes these chunks into their region files, keeping every other
+    /// chunk those files hold. `still_owner` is asked under each file's lock
+    /// right before its rename; when it says no, that file stays as it was
+    /// and the save stops with [`StoreError::Fenced`].
     pub fn save(
         &self,
         chunks: &[(ChunkPos, Chunk)],
         still_owner: &dyn Fn() -> bool,
     ) -> Result<(), StoreError> {
-        let mut by_file: std::collections::BTreeMap<RegionPos, Vec<(ChunkPos, Chunk)>> =
-            Default::default();
+        let mut by_file: BTreeMap<FileKey, Vec<(usize, RawChunk)>> = BTreeMap::new();
+        let now = now_secs();
+        // Encoding first keeps the time under the lock short.
         for (pos, chunk) in chunks {
+            let key = region_file::file_of(*pos);
+            let mut nbt = Vec::new();
+            chunk_nbt::to_nbt(*pos, chunk)
+                .to_binary(&mut nbt, "")
+                .map_err(|e| {
+                    corrupt(&self.file_path(key), format!("cannot encode {pos:?}: {e}"))
+                })?;
+            let raw = region_file::compress(&nbt, now)
+                .map_err(|e| corrupt(&self.file_path(key), format!("{pos:?}: {e}")))?;
             by_file
-                .entry(file_of(*pos))
+                .entry(key)
                 .or_default()
-                .push((*pos, chunk.clone()));
+                .push((region_file::slot_of(*pos), raw));
         }
-        for (file, mut new) in by_file {
-            let old = self.load_file(file).unwrap_or_default();
-            for (pos, chunk) in old.chunks {
-                if !new.iter().any(|(p, _)| *p == pos) {
-                    new.push((pos, chunk));
-                }
-            }
-            if !still_owner() {
-                return Err(StoreError::Fenced {
-                    path: self.path(file),
-                    stored: 0,
-                    ours: 0,
-                });
-            }
-            self.save_file(file, 0, &new)?;
+        if by_file.is_empty() {
+            return Ok(());
+        }
+        fs::create_dir_all(&self.paths.locks).map_err(io(&self.paths.locks))?;
+        for (key, new) in by_file {
+            self.save_file(key, new, still_owner)?;
         }
         Ok(())
     }
 
-    fn path(&self, region: RegionPos) -> PathBuf {
-        self.dir
-            .join(format!("r.{}.{}.tessera", region.x, region.z))
-    }
-
-    fn read(&self, path: &Path) -> Result<Option<RegionFile>, StoreError> {
-        let bytes = match fs::read(path) {
-            Ok(bytes) => bytes,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(io(path)(e)),
-        };
-        let file: RegionFile = postcard::from_bytes(&bytes).map_err(|e| corrupt(path, e))?;
-        if file.format != FORMAT {
-            return Err(corrupt(path, format!("unknown format {}", file.format)));
-        }
-        Ok(Some(file))
-    }
-
-    fn load_file(&self, region: RegionPos) -> Result<SavedRegion, StoreError> {
-        let path = self.path(region);
-        let Some(file) = self.read(&path)? else {
-            return Ok(SavedRegion::default());
-        };
-        let chunks = file
-            .chunks
-            .into_iter()
-            .map(|c| from_stored(&path, c))
-            .collect::<Result<_, _>>()?;
-        Ok(SavedRegion {
-            epoch: file.epoch,
-            chunks,
-        })
-    }
-
-    /// Writes the changed chunks of a region durably (write, fsync, rename),
-    /// unless a newer owner has written it since.
     fn save_file(
         &self,
-        region: RegionPos,
-        epoch: u64,
-        chunks: &[(ChunkPos, Chunk)],
+        key: FileKey,
+        new: Vec<(usize, RawChunk)>,
+        still_owner: &dyn Fn() -> bool,
     ) -> Result<(), StoreError> {
-        let path = self.path(region);
-        if let Some(existing) = self.read(&path).ok().flatten() {
-            if existing.epoch > epoch {
-                return Err(StoreError::Fenced {
-                    path,
-                    stored: existing.epoch,
-                    ours: epoch,
-                });
+        let path = self.file_path(key);
+        let _lock = self.lock(key)?;
+        let mut slots: BTreeMap<usize, RawChunk> = BTreeMap::new();
+        if let Some(bytes) = read_if_there(&path)? {
+            let mut damaged = false;
+            match RegionFile::parse(bytes.clone()) {
+                Ok(file) => {
+                    for slot in 0..region_file::CHUNKS {
+                        match file.chunk(slot) {
+                            Ok(Some(raw)) => {
+                                slots.insert(slot, raw);
+                            }
+                            Ok(None) => {}
+                            Err(_) => damaged = true,
+                        }
+                    }
+                }
+                Err(_) => damaged = true,
+            }
+            if damaged {
+                // What cannot be read is dropped from the new file: a copy
+                // of the damaged one is kept first (or was, at load).
+                let kept = keep_aside(&path, &bytes)?;
+                warn!(file = %path.display(), kept_as = %kept.display(),
+                    "rewriting a damaged region file from the chunks it still holds");
             }
         }
-        fs::create_dir_all(&self.dir).map_err(io(&self.dir))?;
-        let file = RegionFile {
-            format: FORMAT,
-            epoch,
-            chunks: chunks
-                .iter()
-                .map(|(pos, chunk)| to_stored(*pos, chunk))
-                .collect(),
-        };
-        let bytes = postcard::to_allocvec(&file).map_err(|e| corrupt(&path, e))?;
-        let temp = path.with_extension("tmp");
-        let mut out = fs::File::create(&temp).map_err(io(&temp))?;
-        out.write_all(&bytes).map_err(io(&temp))?;
-        out.sync_all().map_err(io(&temp))?;
-        fs::rename(&temp, &path).map_err(io(&path))?;
+        slots.extend(new);
+        let chunks: Vec<(usize, RawChunk)> = slots.into_iter().collect();
+        replace(&path, &region_file::build(&chunks), still_owner)
+    }
+
+    /// An exclusive lock on region file `key`, held until dropped (from
+    /// reading the old file to renaming the new one).
+    fn lock(&self, key: FileKey) -> Result<fs::File, StoreError> {
+        let (x, z) = key;
+        let path = self.paths.locks.join(format!("r.{x}.{z}.lock"));
+        lock_file(&path)
+    }
+
+    fn convert_legacy(&self, legacy: &Path, moved_to: &Path) -> Result<(), StoreError> {
+        fs::create_dir_all(&self.paths.locks).map_err(io(&self.paths.locks))?;
+        // Nodes starting together convert once: the others wait, then find
+        // the folder gone.
+        let _lock = lock_file(&self.paths.locks.join("convert.lock"))?;
+        if !legacy.is_dir() {
+            return Ok(());
+        }
+        let mut chunks = Vec::new();
+        let mut files = 0;
+        for entry in fs::read_dir(legacy).map_err(io(legacy))? {
+            let path = entry.map_err(io(legacy))?.path();
+            if path.extension().is_none_or(|e| e != "tessera") {
+                continue;
+            }
+            let bytes = fs::read(&path).map_err(io(&path))?;
+            match legacy::read(&bytes) {
+                Ok(mut read) => {
+                    files += 1;
+                    chunks.append(&mut read);
+                }
+                // It stays in the moved folder; nothing is deleted.
+                Err(reason) => error!(file = %path.display(),
+                    "legacy region file damaged, not converted: {reason}"),
+            }
+        }
+        self.save(&chunks, &|| true)?;
+        let mut target = moved_to.to_owned();
+        if target.exists() {
+            target = moved_to.with_extension(format!("converted-{}", now_secs()));
+        }
+        fs::rename(legacy, &target).map_err(io(legacy))?;
+        info!(chunks = chunks.len(), files, moved_to = %target.display(),
+            "converted the world saved by the last release to Anvil");
         Ok(())
+    }
+}
+
+fn lock_file(path: &Path) -> Result<fs::File, StoreError> {
+    let file = fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)
+        .map_err(io(path))?;
+    file.lock().map_err(io(path))?;
+    Ok(file)
+}
+
+fn read_if_there(path: &Path) -> Result<Option<Vec<u8>>, StoreError> {
+    match fs::read(path) {
+        Ok(bytes) => Ok(Some(bytes)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(io(path)(e)),
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn temp_store(name: &str) -> RegionStore {
-        let dir = std::env::temp_dir().join(format!("tessera-store-{name}-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&dir);
-        RegionStore::new(dir)
-    }
-
-    #[test]
-    fn saved_chunks_come_back_block_for_block() {
-        let store = temp_store("round-trip");
-        let region = RegionPos { x: -1, z: 2 };
-        let mut chunk = Chunk::default();
-        chunk.fill_layers(-64, -60, BlockState::STONE);
-        chunk.set_block(3, 70, 4, BlockState::OAK_LOG);
-        store
-            .save_file(region, 3, &[(ChunkPos::new(-5, 70), chunk)])
-            .unwrap();
-        let saved = store.load_file(region).unwrap();
-        assert_eq!(saved.epoch, 3);
-        let (pos, loaded) = &saved.chunks[0];
-        assert_eq!(*pos, ChunkPos::new(-5, 70));
-        assert_eq!(loaded.block(3, 70, 4), BlockState::OAK_LOG);
-        assert_eq!(loaded.block(0, -61, 0), BlockState::STONE);
-        assert_eq!(loaded.block(0, -60, 0), BlockState::AIR);
-        assert!(store
-            .load_file(RegionPos { x: 9, z: 9 })
-            .unwrap()
-            .chunks
-            .is_empty());
-    }
-
-    #[test]
-    fn an_older_owner_cannot_overwrite_a_newer_one() {
-        let store = temp_store("fence");
-        let region = RegionPos { x: 0, z: 0 };
-        store.save_file(region, 5, &[]).unwrap();
-        assert!(matches!(
-            store.save_file(region, 4, &[]),
-            Err(StoreError::Fenced {
-                stored: 5,
-                ours: 4,
-                ..
-            })
-        ));
-        store.save_file(region, 5, &[]).unwrap();
-    }
-
-    #[test]
-    fn a_damaged_file_is_reported_not_loaded() {
-        let store = temp_store("corrupt");
-        fs::create_dir_all(&store.dir).unwrap();
-        fs::write(store.path(RegionPos { x: 0, z: 0 }), b"\xff\xff garbage").unwrap();
-        assert!(matches!(
-            store.load_file(RegionPos { x: 0, z: 0 }),
-            Err(StoreError::Corrupt { .. })
-        ));
-    }
-}
+mod tests;

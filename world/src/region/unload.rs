@@ -102,7 +102,7 @@ mod tests {
             biome: 0,
             spawn: (0, 0),
             placement: Arc::new(SingleNode(1)),
-            store: Some(RegionStore::new(dir.to_owned())),
+            store: Some(RegionStore::open(dir.to_owned()).unwrap()),
             journals: Some(crate::journal::Journals::new(dir, 32)),
             autosave: std::time::Duration::from_secs(5),
         })

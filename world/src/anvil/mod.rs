@@ -1,0 +1,10 @@
+//! Vanilla's world format (Anvil, Minecraft 1.20.1): region files, chunk
+//! NBT and level.dat. The store puts these together.
+
+pub(crate) mod aside;
+pub mod chunk_nbt;
+pub(crate) mod durable;
+pub(crate) mod legacy;
+pub mod level_dat;
+mod packing;
+pub mod region_file;
