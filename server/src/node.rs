@@ -12,6 +12,7 @@ use tessera_net::online::OnlineMode;
 use tessera_net::ops_watch::OpsWatch;
 use tessera_net::velocity::VelocityForwarding;
 use tessera_net::{Frontend, FrontendConfig};
+use tessera_world::anvil::level_dat::{LevelDat, WorldGen};
 use tessera_world::coords::RegionGrid;
 use tessera_world::framing::Framing;
 use tessera_world::gen::{Flat, Generator, Terrain};
@@ -34,6 +35,35 @@ pub struct Node {
     pub frontend: Arc<Frontend>,
     pub world: Arc<World>,
     pub cluster: Option<Cluster>,
+}
+
+/// Vanilla and the world tools open the folder as a world only with a
+/// level.dat; a new world gets one from the configuration, an existing one
+/// (vanilla's, say) is left as it is.
+fn create_level_dat(config: &Config, generator: &dyn Generator) -> anyhow::Result<()> {
+    let world = &config.world;
+    std::fs::create_dir_all(&world.data_dir)
+        .with_context(|| format!("cannot create {}", world.data_dir.display()))?;
+    let level = LevelDat {
+        spawn: (
+            world.spawn_x,
+            generator.surface_y(world.spawn_x, world.spawn_z),
+            world.spawn_z,
+        ),
+        time: 0,
+        day_time: 0,
+        seed: world.seed,
+        level_name: "world".to_owned(),
+        game_rules: Default::default(),
+        generator: match world.generator {
+            GeneratorKind::Flat => WorldGen::Flat,
+            GeneratorKind::Terrain => WorldGen::Noise,
+        },
+    };
+    if level.create_if_missing(&world.data_dir.join("level.dat"))? {
+        info!("wrote {}", world.data_dir.join("level.dat").display());
+    }
+    Ok(())
 }
 
 /// The server-list icon from `server-icon.png` beside the config, if present.
@@ -101,6 +131,7 @@ impl Node {
                 seed: config.world.seed,
             }),
         };
+        create_level_dat(config, generator.as_ref())?;
         let framing = Framing {
             threshold: config.server.compression_threshold,
         };

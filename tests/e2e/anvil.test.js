@@ -12,7 +12,7 @@ const { Vec3 } = require('vec3')
 const h = require('./harness')
 
 const VERSION = '1.20.1'
-const { Anvil: anvilFor } = require('prismarine-provider-anvil')
+const { Anvil: anvilFor, level } = require('prismarine-provider-anvil')
 const Anvil = anvilFor(VERSION)
 const Chunk = require('prismarine-chunk')(VERSION)
 const Block = require('prismarine-block')(VERSION)
@@ -115,7 +115,6 @@ test('a world written by prismarine-provider-anvil loads: a player sees its bloc
   assert.equal(h.blockName(bot, new Vec3(3, -55, 3)), 'air', 'above the pillar')
   assert.equal(h.blockName(bot, new Vec3(0, -61, 0)), 'grass_block', 'the imported ground')
   assert.ok(!/damaged chunk/.test(server.output), 'the server found damage in the imported files')
-  // the server leaves files it did not change as prismarine wrote them
   await server.stop()
 })
 
@@ -176,4 +175,10 @@ test('blocks a player places are in region files prismarine-provider-anvil reads
   } finally {
     await anvil.close()
   }
+  // A level.dat as vanilla 1.20.1 writes it makes the folder a world vanilla and the tools open.
+  const levelDat = await level.readLevel(path.join(dataDir, 'level.dat'))
+  assert.equal(levelDat.DataVersion, 3465)
+  assert.equal(levelDat.Version.Name, '1.20.1')
+  assert.equal(levelDat.WorldGenSettings.dimensions['minecraft:overworld'].generator.type, 'minecraft:flat')
+  assert.equal(levelDat.SpawnY, -60)
 })

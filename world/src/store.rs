@@ -18,7 +18,7 @@ use valence_protocol::nbt::Compound;
 use valence_protocol::ChunkPos;
 
 use crate::anvil::aside::keep_aside;
-use crate::anvil::durable::{io, replace};
+use crate::anvil::durable::{io, lock_file, replace};
 use crate::anvil::region_file::{self, RawChunk, RegionFile, EXTERNAL};
 use crate::anvil::{chunk_nbt, legacy};
 use crate::chunk::Chunk;
@@ -322,17 +322,6 @@ impl RegionStore {
             "converted the world saved by the last release to Anvil");
         Ok(())
     }
-}
-
-fn lock_file(path: &Path) -> Result<fs::File, StoreError> {
-    let file = fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(path)
-        .map_err(io(path))?;
-    file.lock().map_err(io(path))?;
-    Ok(file)
 }
 
 fn read_if_there(path: &Path) -> Result<Option<Vec<u8>>, StoreError> {

@@ -60,3 +60,17 @@ fn sync_dir(path: &Path) -> Result<(), StoreError> {
         .and_then(|d| d.sync_all())
         .map_err(io(dir))
 }
+
+/// An exclusive lock on the file `path` (made if missing), held until the
+/// file is dropped. A lock file of its own, not the data file, is locked:
+/// the data file is replaced by renames, which a lock on it would not survive.
+pub fn lock_file(path: &Path) -> Result<fs::File, StoreError> {
+    let file = fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)
+        .map_err(io(path))?;
+    file.lock().map_err(io(path))?;
+    Ok(file)
+}

@@ -12,7 +12,7 @@ use flate2::Compression;
 use valence_protocol::nbt::{Compound, List, Value};
 
 use super::chunk_nbt::DATA_VERSION;
-use super::durable::{io, replace};
+use super::durable::{io, lock_file, replace};
 use crate::store::StoreError;
 
 /// The level format version vanilla has written since 1.9 (Anvil).
@@ -142,6 +142,20 @@ impl LevelDat {
         gz.write_all(&binary).map_err(io(path))?;
         let bytes = gz.finish().map_err(io(path))?;
         replace(path, &bytes, &|| true)
+    }
+
+    /// Writes this as `path` unless a level.dat is there already (one
+    /// vanilla wrote is kept as it is); true if it wrote. Nodes starting
+    /// together on one folder take turns, so only one writes.
+    pub fn create_if_missing(&self, path: &Path) -> Result<bool, StoreError> {
+        let mut lock = path.as_os_str().to_owned();
+        lock.push(".lock");
+        let _lock = lock_file(Path::new(&lock))?;
+        if path.exists() {
+            return Ok(false);
+        }
+        self.write(path)?;
+        Ok(true)
     }
 
     fn data(&self) -> Compound {
@@ -327,8 +341,9 @@ mod tests {
             generator: WorldGen::Noise,
             ..level
         };
-        noise.write(&path).unwrap();
-        assert_eq!(LevelDat::read(&path).unwrap(), Some(noise));
+        std::fs::remove_file(&path).unwrap();
+        assert!(noise.create_if_missing(&path).unwrap());
+        assert_eq!(LevelDat::read(&path).unwrap(), Some(noise.clone()));
 
         let mut binary = Vec::new();
         GzDecoder::new(std::fs::read(&path).unwrap().as_slice())
@@ -344,6 +359,7 @@ mod tests {
         };
         assert_eq!(version.get("Name"), Some(&string("1.20.1")));
 
+        assert!(!noise.create_if_missing(&path).unwrap(), "kept as it was");
         std::fs::write(&path, b"not gzip").unwrap();
         assert!(matches!(
             LevelDat::read(&path),
