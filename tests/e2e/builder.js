@@ -131,4 +131,24 @@ function check (bot, ledger, label) {
   return confirmedKept
 }
 
-module.exports = { plan, Ledger, run, check }
+// Moves `bot` (by `server`'s console) onto the floor at block (x, z) and
+// waits for its chunks there.
+async function teleport (server, bot, x, z) {
+  server.send(`tp ${bot.username} ${x + 0.5} -60 ${z + 0.5}`)
+  const target = new Vec3(x + 0.5, -60, z + 0.5)
+  await h.waitFor(() => bot.entity.position.distanceTo(target) < 0.01, { timeout: 10000, message: () => `${bot.username} to reach ${target} (is at ${bot.entity.position})` })
+  await h.withTimeout(bot.waitForChunksToLoad(), 20000, `${bot.username}'s chunks at ${target}`)
+}
+
+// Creative mode and a stack of stone in hand: what `run` places.
+async function creativeWithStone (server, bot) {
+  server.send(`gamemode creative ${bot.username}`)
+  await h.waitFor(() => bot.game.gameMode === 'creative', { timeout: 5000, message: 'creative mode' })
+  const Item = require('prismarine-item')(bot.registry)
+  await bot.creative.setInventorySlot(36, new Item(bot.registry.itemsByName.stone.id, 64))
+  bot.setQuickBarSlot(0)
+  await h.waitFor(() => bot.heldItem && bot.heldItem.name === 'stone', { timeout: 3000, message: 'holding stone' })
+  await h.sleep(200)
+}
+
+module.exports = { plan, Ledger, run, check, teleport, creativeWithStone }

@@ -45,30 +45,13 @@ async function player (server, name) {
   return bot
 }
 
-async function teleport (server, bot, x, z) {
-  server.send(`tp ${bot.username} ${x + 0.5} -60 ${z + 0.5}`)
-  const target = new Vec3(x + 0.5, -60, z + 0.5)
-  await h.waitFor(() => bot.entity.position.distanceTo(target) < 0.01, { timeout: 10000, message: () => `${bot.username} to reach ${target} (is at ${bot.entity.position})` })
-  await h.withTimeout(bot.waitForChunksToLoad(), 15000, `${bot.username}'s chunks at ${target}`)
-}
-
-async function creativeWithStone (server, bot) {
-  server.send(`gamemode creative ${bot.username}`)
-  await h.waitFor(() => bot.game.gameMode === 'creative', { timeout: 5000, message: 'creative mode' })
-  const Item = require('prismarine-item')(bot.registry)
-  await bot.creative.setInventorySlot(36, new Item(bot.registry.itemsByName.stone.id, 64))
-  bot.setQuickBarSlot(0)
-  await h.waitFor(() => bot.heldItem && bot.heldItem.name === 'stone', { timeout: 3000, message: 'holding stone' })
-  await h.sleep(200)
-}
-
 // One round: build at (x, z) until the server is SIGKILLed (after
 // `killAfter` confirmations, at once; or after `killAtMs`), restart, and
 // check every position the builder touched.
 async function round (server, { x, z, killAfter, killAtMs }) {
   const bot = await player(server, 'Builder')
-  await teleport(server, bot, x, z)
-  await creativeWithStone(server, bot)
+  await builder.teleport(server, bot, x, z)
+  await builder.creativeWithStone(server, bot)
   const ledger = new builder.Ledger(bot)
   let killed = false
   const kill = () => {
@@ -90,7 +73,7 @@ async function round (server, { x, z, killAfter, killAtMs }) {
 
   const restarted = await start('durability-restarted')
   const checker = await player(restarted, 'Checker')
-  await teleport(restarted, checker, x, z)
+  await builder.teleport(restarted, checker, x, z)
   const kept = builder.check(checker, ledger, `after SIGKILL at ${ledger.confirmations} confirmations`)
   checker.quit()
   clients.delete(checker)
@@ -128,8 +111,8 @@ test('a player\'s position and inventory survive logout and SIGKILL', { timeout:
   const bot = await player(server, 'Keeper')
   server.send('op Keeper')
   await h.sleep(300)
-  await teleport(server, bot, 12, -20)
-  await creativeWithStone(server, bot)
+  await builder.teleport(server, bot, 12, -20)
+  await builder.creativeWithStone(server, bot)
   bot.quit()
   await h.withTimeout(bot.whenEnded, 5000, 'Keeper to leave')
   clients.delete(bot)
@@ -147,7 +130,7 @@ test('save-all writes every region and says when it is on disk', { timeout: 6000
   const bot = await player(server, 'Saver')
   server.send('op Saver')
   await h.sleep(300)
-  await creativeWithStone(server, bot)
+  await builder.creativeWithStone(server, bot)
   const ledger = new builder.Ledger(bot)
   await builder.run(bot, builder.plan(0, 0, { radius: 1, layers: 1 }).slice(0, 8), ledger)
   await h.waitFor(() => ledger.confirmations >= 8, { timeout: 10000, message: 'eight confirmations' })

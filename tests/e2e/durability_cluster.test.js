@@ -9,7 +9,6 @@
 // journal again), and nothing it confirmed is missing.
 const assert = require('node:assert/strict')
 const { test } = require('node:test')
-const { Vec3 } = require('vec3')
 const h = require('./harness')
 const builder = require('./builder')
 
@@ -24,23 +23,6 @@ async function startNode (id) {
   nodes[id] = server
   await server.waitForOutput('this node hosts regions now', { timeout: 30000 })
   return server
-}
-
-async function tpTo (server, bot, x, z) {
-  server.send(`tp ${bot.username} ${x + 0.5} -60 ${z + 0.5}`)
-  const target = new Vec3(x + 0.5, -60, z + 0.5)
-  await h.waitFor(() => bot.entity.position.distanceTo(target) < 0.01, { timeout: 10000, message: () => `${bot.username} to reach ${target} (is at ${bot.entity.position})` })
-  await h.withTimeout(bot.waitForChunksToLoad(), 20000, `${bot.username}'s chunks at ${target}`)
-}
-
-async function creativeWithStone (server, bot) {
-  server.send(`gamemode creative ${bot.username}`)
-  await h.waitFor(() => bot.game.gameMode === 'creative', { timeout: 5000, message: 'creative mode' })
-  const Item = require('prismarine-item')(bot.registry)
-  await bot.creative.setInventorySlot(36, new Item(bot.registry.itemsByName.stone.id, 64))
-  bot.setQuickBarSlot(0)
-  await h.waitFor(() => bot.heldItem && bot.heldItem.name === 'stone', { timeout: 3000, message: 'holding stone' })
-  await h.sleep(200)
 }
 
 // A region of `owner` (by the console of `via`) not at spawn; the centre
@@ -68,7 +50,7 @@ async function movedOff (via, node, timeout = 30000) {
 
 async function check (server, name, area, ledger, label) {
   const checker = await fx.join(server, name, { op: true })
-  await tpTo(server, checker, area.x, area.z)
+  await builder.teleport(server, checker, area.x, area.z)
   const kept = builder.check(checker, ledger, label)
   checker.quit()
   fx.clients.delete(checker)
@@ -84,8 +66,8 @@ test('the owner SIGKILLed right after a confirmation: every confirmed block is t
   const bot = await fx.join(nodes[1], 'Builder', { op: true })
   // Regions near spawn get owners as the builder's view loads them.
   const area = await regionOf(nodes[1], 3)
-  await tpTo(nodes[1], bot, area.x, area.z)
-  await creativeWithStone(nodes[1], bot)
+  await builder.teleport(nodes[1], bot, area.x, area.z)
+  await builder.creativeWithStone(nodes[1], bot)
   const ledger = new builder.Ledger(bot)
   const killAfter = 100 + Math.floor(Math.random() * 300)
   let killed = false
@@ -111,8 +93,8 @@ test('an owner SIGSTOPped past its lease: its late writes never show up, nothing
   await startNode(3)
   const bot = await fx.join(nodes[1], 'Builder2', { op: true })
   const area = await regionOf(nodes[1], 2)
-  await tpTo(nodes[1], bot, area.x, area.z)
-  await creativeWithStone(nodes[1], bot)
+  await builder.teleport(nodes[1], bot, area.x, area.z)
+  await builder.creativeWithStone(nodes[1], bot)
   const ledger = new builder.Ledger(bot)
   const stopAfter = 60 + Math.floor(Math.random() * 150)
   let stopped = false
