@@ -7,26 +7,16 @@
 // position and inventory survive a logout followed by SIGKILL.
 const assert = require('node:assert/strict')
 const fs = require('node:fs')
-const os = require('node:os')
 const path = require('node:path')
-const { test, after } = require('node:test')
+const { test } = require('node:test')
 const { Vec3 } = require('vec3')
 const h = require('./harness')
 const builder = require('./builder')
 
-const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tessera-e2e-durability-'))
-const servers = []
-const clients = new Set()
+// One world folder for every server of this file, stopped and removed after it.
+const fx = h.clusterFixture('durability')
+const { shared: dataDir, servers, clients } = fx
 const PASSWORD = 'durable-password'
-
-after(async () => {
-  await h.quitAll(clients)
-  for (const s of servers) {
-    await s.close().catch(() => {})
-    process.stdout.write(`# server log for ${s.name}: ${s.logPath}\n`)
-  }
-  fs.rmSync(dataDir, { recursive: true, force: true })
-}, { timeout: 30000 })
 
 async function start (name) {
   const s = await h.startServer({ name, config: { world: { data_dir: dataDir, region_size: 2 }, auth: { require_login: true } } })
