@@ -43,7 +43,7 @@ pub(super) struct Persistence {
 
 /// A finished region file save.
 pub(super) struct Saved {
-    result: Result<Duration, String>,
+    result: Result<(), String>,
     /// The segments it would have made obsolete, if it failed.
     unfinished: Option<Checkpoint>,
 }
@@ -306,7 +306,7 @@ impl Region {
                         warn!(region = %pos, "saved, but old journal segments stay: {e}");
                     }
                     Saved {
-                        result: Ok(took),
+                        result: Ok(()),
                         unfinished: None,
                     }
                 }
@@ -328,7 +328,7 @@ impl Region {
             Err(e) => (Err(e.to_string()), None),
         };
         match result {
-            Ok(_) => {
+            Ok(()) => {
                 if self.persistence.retry.take().is_some() {
                     info!(region = %self.pos(), "region saved again");
                 }
