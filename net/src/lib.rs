@@ -13,6 +13,7 @@ pub mod metrics;
 pub mod online;
 pub mod ops_watch;
 mod player_record;
+pub mod player_recovery;
 pub mod players;
 mod session;
 mod status;

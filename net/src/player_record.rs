@@ -44,6 +44,7 @@ pub fn to_record(state: &PlayerState, saved_at: u64) -> PlayerRecord {
         held_slot: state.held_slot,
         inventory,
         saved_at,
+        revision: state.revision,
     }
 }
 
@@ -100,6 +101,7 @@ pub fn restore(record: &PlayerRecord, state: &mut PlayerState) -> Vec<String> {
         inventory[slot] = Some(ItemStack::new(kind, entry.count, nbt));
     }
     state.inventory = inventory;
+    state.revision = record.revision;
     dropped
 }
 

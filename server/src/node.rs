@@ -6,10 +6,11 @@ use std::time::Duration;
 
 use anyhow::Context;
 use base64::Engine;
-use tessera_auth::accounts::{Accounts, LocalRegisters};
+use tessera_auth::accounts::{Accounts, LocalRegisters, PlayerRecords};
 use tessera_net::frontend::Auth;
 use tessera_net::online::OnlineMode;
 use tessera_net::ops_watch::OpsWatch;
+use tessera_net::player_recovery::{self, recover_all};
 use tessera_net::velocity::VelocityForwarding;
 use tessera_net::{Frontend, FrontendConfig};
 use tessera_world::anvil::level_dat::{LevelDat, WorldGen};
@@ -22,7 +23,7 @@ use tessera_world::routing::{Placement, SingleNode};
 use tessera_world::store::RegionStore;
 use tessera_world::{World, WorldSettings};
 use tokio::net::TcpListener;
-use tracing::info;
+use tracing::{info, warn};
 
 use crate::cluster::{Cluster, ClusterStart};
 use crate::config::{Config, Forwarding, GeneratorKind, ServerConfig};
@@ -122,6 +123,47 @@ fn open_accounts(data_dir: &Path, node: u64) -> anyhow::Result<Arc<Accounts>> {
     Ok(Arc::new(Accounts::new(Arc::new(registers))))
 }
 
+/// Longest start-up waits for the journaled players' states to reach their
+/// records; past it they are written in the background (a cluster without
+/// a quorum yet must not keep the node from starting).
+const RECOVERY_WITHIN: Duration = Duration::from_secs(30);
+
+/// Before anyone logs in, every player state a journal holds that is later
+/// than the player's record goes into the record: a crash between a
+/// placement and the next save of the record gives no item back.
+async fn recover_players(world: &World, records: &PlayerRecords) {
+    let Some(journals) = world.journals.clone() else {
+        return;
+    };
+    let scanned = tokio::task::spawn_blocking(move || journals.scan_players()).await;
+    let (states, failed) = match scanned {
+        Ok(scanned) => scanned,
+        Err(e) => {
+            warn!("the journals were not scanned for player states: {e}");
+            return;
+        }
+    };
+    for e in failed {
+        warn!("player states of a journal not recovered: {e}");
+    }
+    if states.is_empty() {
+        return;
+    }
+    let found = states.len();
+    let records = records.clone();
+    let recovering = tokio::spawn(async move { recover_all(&records, states).await });
+    match tokio::time::timeout(RECOVERY_WITHIN, recovering).await {
+        Ok(Ok(recovered)) => {
+            info!(
+                found,
+                recovered, "journaled player states checked against their records"
+            )
+        }
+        Ok(Err(e)) => warn!("player state recovery failed: {e}"),
+        Err(_) => warn!(found, "player state recovery goes on in the background"),
+    }
+}
+
 impl Node {
     /// Builds the node and starts accepting players on the configured address.
     pub async fn start(config: &Config, config_folder: &Path) -> anyhow::Result<Self> {
@@ -180,6 +222,8 @@ impl Node {
             Some(start) => Arc::new(Accounts::new(Arc::new(start.register.clone()))),
             None => open_accounts(&config.world.data_dir, node)?,
         };
+        let records = accounts.player_records();
+        world.set_player_recovery(player_recovery::spawn_writer(records.clone()));
         let auth = Auth {
             ops: OpsWatch::start(accounts.clone()),
             accounts,
@@ -197,6 +241,7 @@ impl Node {
             Some(start) => Some(start.finish(world.clone(), frontend.clone()).await?),
             None => None,
         };
+        recover_players(&world, &records).await;
         info!("listening on {addr}");
         tokio::spawn(frontend.clone().serve(listener));
         Ok(Self {

@@ -45,6 +45,10 @@ pub struct PlayerState {
     pub awaiting_teleport: Option<i32>,
     /// Handoffs the player went through; of two copies, the higher is newer.
     pub hop: u64,
+    /// Counts the changes journaled with the player's state (an item used
+    /// up by a placement); saved in its record, so the later of a record
+    /// and a journaled state is known.
+    pub revision: u64,
 }
 
 impl PlayerState {
@@ -64,6 +68,7 @@ impl PlayerState {
             sprinting: false,
             awaiting_teleport: None,
             hop: 0,
+            revision: 0,
         }
     }
 

@@ -17,7 +17,7 @@ use crate::chunk_packet::encode_chunk_packet;
 use crate::coords::{RegionGrid, RegionPos};
 use crate::framing::Framing;
 use crate::gen::Generator;
-use crate::journal::Journals;
+use crate::journal::{JournalPlayer, Journals};
 use crate::messages::{EntityId, NodeBatch, NodeId, RegionMsg, SessionAddr, SessionId, ToSession};
 use crate::metrics::WorldMetrics;
 use crate::region::{LoadedChunk, Region, RegionMail};
@@ -66,6 +66,9 @@ pub struct World {
     pub journals: Option<Journals>,
     pub autosave: Duration,
     remote: OnceLock<Arc<dyn RemoteLinks>>,
+    /// Where the players' states a region replayed go, to be written into
+    /// their records.
+    recovered: OnceLock<tokio::sync::mpsc::Sender<JournalPlayer>>,
     regions: Mutex<HashMap<RegionPos, LocalRegion>>,
     /// Messages for regions that have no owner yet, sent once they do.
     unplaced: Mutex<HashMap<RegionPos, Vec<RegionMsg>>>,
@@ -119,6 +122,7 @@ impl World {
             journals: settings.journals,
             autosave: settings.autosave,
             remote: OnceLock::new(),
+            recovered: OnceLock::new(),
             regions: Mutex::new(HashMap::new()),
             unplaced: Mutex::new(HashMap::new()),
             ownership: tokio::sync::broadcast::channel(1024).0,
@@ -137,6 +141,24 @@ impl World {
     pub fn set_remote(&self, links: Arc<dyn RemoteLinks>) {
         if self.remote.set(links).is_err() {
             warn!("remote links were already set");
+        }
+    }
+
+    /// Sends the players' states regions replay from their journals to
+    /// `sink`, which writes each into the player's record if it is later.
+    pub fn set_player_recovery(&self, sink: tokio::sync::mpsc::Sender<JournalPlayer>) {
+        if self.recovered.set(sink).is_err() {
+            warn!("player recovery was already set");
+        }
+    }
+
+    /// A region replayed a player's state: its record may be older.
+    pub fn recovered_player(&self, state: JournalPlayer) {
+        let Some(sink) = self.recovered.get() else {
+            return;
+        };
+        if let Err(e) = sink.try_send(state) {
+            warn!("a replayed player state is not written to its record: {e}");
         }
     }
 

@@ -36,6 +36,10 @@ pub struct PlayerRecord {
     /// Seconds since the Unix epoch, for operators reading the register.
     #[serde(default)]
     pub saved_at: u64,
+    /// The player's revision (changes journaled with its state) when this
+    /// was saved: a region's journaled state with a higher one is later.
+    #[serde(default)]
+    pub revision: u64,
 }
 
 /// One occupied inventory slot.
@@ -110,6 +114,7 @@ mod tests {
                 nbt: Some(vec![10, 0]),
             }],
             saved_at: 1_700_000_000,
+            revision: 12,
         };
         let bytes = serde_json::to_vec(&record).unwrap();
         assert_eq!(

@@ -78,6 +78,7 @@ mod tests {
             held_slot: 0,
             inventory: Vec::new(),
             saved_at: 0,
+            revision: 0,
         }
     }
 

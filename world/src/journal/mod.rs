@@ -11,6 +11,7 @@
 //! of a newer epoch is outdated and refuses to run the region.
 
 mod frame;
+mod player;
 mod segment;
 
 use std::collections::HashMap;
@@ -20,7 +21,10 @@ use std::path::{Path, PathBuf};
 
 use tracing::{info, warn};
 
+use uuid::Uuid;
+
 use crate::coords::RegionPos;
+pub use player::{keep_latest, JournalPlayer};
 pub use segment::{BatchRecord, JournalChange, SegmentId};
 use segment::{Bound, Header};
 
@@ -75,8 +79,101 @@ pub struct Journals {
 #[derive(Debug, Default)]
 pub struct Replay {
     pub changes: Vec<JournalChange>,
+    /// The latest journaled state of each player, carried or in a segment.
+    pub players: HashMap<Uuid, JournalPlayer>,
     pub segments: usize,
     pub batches: usize,
+}
+
+/// A region's journal as read: what to replay, and how far each segment
+/// was read.
+struct RegionRead {
+    replay: Replay,
+    bounds: Vec<Bound>,
+    next_seq: u64,
+}
+
+/// What a damaged segment does to a read.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Damaged {
+    /// A new owner keeps a copy and replays the rest.
+    KeepAside,
+    /// A look that owns nothing leaves the file as it is.
+    Skip,
+}
+
+/// Reads the segments of one region's journal, each up to the bound the
+/// owner after it recorded, and the players' states carried beside them.
+fn read_region(
+    region: &str,
+    dir: &Path,
+    existing: &[(SegmentId, PathBuf)],
+    damaged: Damaged,
+) -> Result<RegionRead, JournalError> {
+    let mut read = Vec::new();
+    let mut limits: HashMap<SegmentId, u64> = HashMap::new();
+    for (id, path) in existing {
+        let bytes = fs::read(path).map_err(|e| JournalError::io(path, e))?;
+        let segment = match segment::read(path, &bytes, None) {
+            Ok(segment) => segment,
+            Err(e) => {
+                if damaged == Damaged::KeepAside {
+                    keep_aside(path, &e);
+                }
+                continue;
+            }
+        };
+        if let Some(header) = &segment.header {
+            for bound in &header.bounds {
+                if bound.segment.epoch < id.epoch {
+                    let limit = limits.entry(bound.segment).or_insert(bound.len);
+                    *limit = (*limit).min(bound.len);
+                }
+            }
+        }
+        read.push((*id, path.clone(), bytes, segment));
+    }
+    let mut replay = Replay::default();
+    match player::read_carried(dir) {
+        Ok(carried) => {
+            for state in carried {
+                keep_latest(&mut replay.players, state);
+            }
+        }
+        Err(e @ JournalError::Corrupt { .. }) if damaged == Damaged::KeepAside => {
+            keep_aside(&dir.join(player::CARRIED_FILE), &e);
+        }
+        Err(e) => return Err(e),
+    }
+    let mut bounds = Vec::new();
+    let mut next_seq = 0;
+    for (id, path, bytes, segment) in read {
+        let segment = match limits.get(&id) {
+            Some(&limit) => segment::read(&path, &bytes, Some(limit))?,
+            None => segment,
+        };
+        if segment.trailing > 0 && damaged == Damaged::KeepAside {
+            info!(%region, file = %path.display(), bytes = segment.trailing, "journal segment ends in a torn or fenced-off write; replaying up to it");
+        }
+        replay.segments += 1;
+        replay.batches += segment.batches.len();
+        for batch in segment.batches {
+            next_seq = next_seq.max(batch.seq + 1);
+            replay.changes.extend(batch.changes);
+            for state in batch.players {
+                keep_latest(&mut replay.players, state);
+            }
+        }
+        bounds.push(Bound {
+            segment: id,
+            len: segment.valid_len,
+        });
+    }
+    Ok(RegionRead {
+        replay,
+        bounds,
+        next_seq,
+    })
 }
 
 /// Makes a directory entry (a new or removed file) durable. Some network
@@ -156,49 +253,11 @@ impl Journals {
                 ours: epoch,
             });
         }
-        let mut read = Vec::new();
-        let mut limits: HashMap<SegmentId, u64> = HashMap::new();
-        for (id, path) in &existing {
-            let bytes = fs::read(path).map_err(|e| JournalError::io(path, e))?;
-            let segment = match segment::read(path, &bytes, None) {
-                Ok(segment) => segment,
-                Err(e) => {
-                    keep_aside(path, &e);
-                    continue;
-                }
-            };
-            if let Some(header) = &segment.header {
-                for bound in &header.bounds {
-                    if bound.segment.epoch < id.epoch {
-                        let limit = limits.entry(bound.segment).or_insert(bound.len);
-                        *limit = (*limit).min(bound.len);
-                    }
-                }
-            }
-            read.push((*id, path.clone(), bytes, segment));
-        }
-        let mut replay = Replay::default();
-        let mut bounds = Vec::new();
-        let mut next_seq = 0;
-        for (id, path, bytes, segment) in read {
-            let segment = match limits.get(&id) {
-                Some(&limit) => segment::read(&path, &bytes, Some(limit))?,
-                None => segment,
-            };
-            if segment.trailing > 0 {
-                info!(%region, file = %path.display(), bytes = segment.trailing, "journal segment ends in a torn or fenced-off write; replaying up to it");
-            }
-            replay.segments += 1;
-            replay.batches += segment.batches.len();
-            for batch in segment.batches {
-                next_seq = next_seq.max(batch.seq + 1);
-                replay.changes.extend(batch.changes);
-            }
-            bounds.push(Bound {
-                segment: id,
-                len: segment.valid_len,
-            });
-        }
+        let RegionRead {
+            replay,
+            bounds,
+            next_seq,
+        } = read_region(&region.to_string(), &dir, &existing, Damaged::KeepAside)?;
         let gen = existing
             .iter()
             .filter(|(id, _)| id.epoch == epoch)
@@ -218,6 +277,37 @@ impl Journals {
         };
         writer.open_segment()?;
         Ok((replay, writer))
+    }
+}
+
+impl Journals {
+    /// The latest state of each player that any region's journal holds,
+    /// read without taking any region over: at start-up, these go into
+    /// the player records before anyone logs in. A region whose journal
+    /// cannot be read is reported and left out.
+    pub fn scan_players(&self) -> (HashMap<Uuid, JournalPlayer>, Vec<JournalError>) {
+        let mut players = HashMap::new();
+        let mut failed = Vec::new();
+        let regions = match fs::read_dir(&self.root) {
+            Ok(regions) => regions,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return (players, failed),
+            Err(e) => return (players, vec![JournalError::io(&self.root, e)]),
+        };
+        for region in regions.flatten() {
+            let dir = region.path();
+            let name = region.file_name().to_string_lossy().into_owned();
+            let read = segment::list(&dir)
+                .and_then(|existing| read_region(&name, &dir, &existing, Damaged::Skip));
+            match read {
+                Ok(read) => {
+                    for state in read.replay.players.into_values() {
+                        keep_latest(&mut players, state);
+                    }
+                }
+                Err(e) => failed.push(e),
+            }
+        }
+        (players, failed)
     }
 }
 
@@ -259,10 +349,21 @@ pub struct JournalWriter {
 pub struct Checkpoint {
     dir: PathBuf,
     obsolete: Vec<PathBuf>,
+    /// The players' latest states, written beside the segments before
+    /// they are removed.
+    carried: Vec<JournalPlayer>,
 }
 
 impl Checkpoint {
+    pub fn carry(&mut self, players: Vec<JournalPlayer>) {
+        self.carried = players;
+    }
+
     pub fn finish(self) -> Result<usize, JournalError> {
+        let carried_before = self.dir.join(player::CARRIED_FILE).exists();
+        if !self.carried.is_empty() || carried_before {
+            player::write_carried(&self.dir, self.carried)?;
+        }
         let mut removed = 0;
         for path in &self.obsolete {
             match fs::remove_file(path) {
@@ -350,6 +451,7 @@ impl JournalWriter {
         Checkpoint {
             dir: self.dir.clone(),
             obsolete,
+            carried: Vec::new(),
         }
     }
 

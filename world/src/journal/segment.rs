@@ -6,10 +6,14 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::frame;
+use super::player::JournalPlayer;
 use super::JournalError;
 use crate::coords::RegionPos;
 
-const FORMAT: u32 = 1;
+/// Format 2 added the players' states to each batch; format 1 segments,
+/// left by the release before, are still read.
+const FORMAT: u32 = 2;
+const FORMAT_WITHOUT_PLAYERS: u32 = 1;
 
 /// Which segment: the ownership epoch it was written under, then its place
 /// among that epoch's segments. Replay follows this order.
@@ -66,11 +70,31 @@ impl Header {
     }
 }
 
-/// One group commit: the blocks it set, in the order they were set.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// One group commit: the blocks it set, in the order they were set, and
+/// the latest state of each player whose inventory changed with them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BatchRecord {
     pub seq: u64,
     pub changes: Vec<JournalChange>,
+    pub players: Vec<JournalPlayer>,
+}
+
+#[derive(Deserialize)]
+struct BatchRecordWithoutPlayers {
+    seq: u64,
+    changes: Vec<JournalChange>,
+}
+
+fn decode_batch(format: u32, payload: &[u8]) -> postcard::Result<BatchRecord> {
+    if format == FORMAT_WITHOUT_PLAYERS {
+        let old: BatchRecordWithoutPlayers = postcard::from_bytes(payload)?;
+        return Ok(BatchRecord {
+            seq: old.seq,
+            changes: old.changes,
+            players: Vec::new(),
+        });
+    }
+    postcard::from_bytes(payload)
 }
 
 /// A block set to a state (its raw protocol id).
@@ -109,17 +133,16 @@ pub fn read(path: &Path, bytes: &[u8], bound: Option<u64>) -> Result<ReadSegment
         ),
         None => None,
     };
-    if let Some(header) = &header {
-        if header.format != FORMAT {
-            return Err(JournalError::corrupt(
-                path,
-                format!("unknown segment format {}", header.format),
-            ));
-        }
+    let format = header.as_ref().map_or(FORMAT, |h| h.format);
+    if format != FORMAT && format != FORMAT_WITHOUT_PLAYERS {
+        return Err(JournalError::corrupt(
+            path,
+            format!("unknown segment format {format}"),
+        ));
     }
     let batches = records
         .map(|payload| {
-            postcard::from_bytes::<BatchRecord>(payload)
+            decode_batch(format, payload)
                 .map_err(|e| JournalError::corrupt(path, format!("batch record: {e}")))
         })
         .collect::<Result<_, _>>()?;

@@ -19,6 +19,7 @@ fn batch(writer: &mut JournalWriter, changes: Vec<JournalChange>) -> BatchRecord
     BatchRecord {
         seq: writer.next_seq(),
         changes,
+        players: Vec::new(),
     }
 }
 
@@ -132,4 +133,112 @@ fn a_journal_cut_into_other_regions_is_refused() {
             ..
         })
     ));
+}
+
+fn survivor(revision: u64, stone: u8) -> JournalPlayer {
+    let mut state = crate::player::PlayerState::new(
+        uuid::Uuid::from_u128(42),
+        "Builder".into(),
+        1,
+        valence_protocol::math::DVec3::new(0.5, 65.0, 0.5),
+    );
+    state.inventory[36] = Some(valence_protocol::ItemStack::new(
+        valence_protocol::ItemKind::Stone,
+        stone,
+        None,
+    ));
+    state.revision = revision;
+    JournalPlayer::of(&state)
+}
+
+fn stone_of(player: &JournalPlayer) -> u8 {
+    player.inventory[36].as_ref().map_or(0, |s| s.count())
+}
+
+#[test]
+fn a_player_s_state_comes_back_with_the_blocks_of_its_batch() {
+    let (journals, _) = temp_journals("player-replay");
+    let (_, mut writer) = journals.take_over(REGION, 1).unwrap();
+    for revision in 1..=3 {
+        let mut b = batch(&mut writer, vec![change(revision as i32, 1)]);
+        b.players.push(survivor(revision, 64 - revision as u8));
+        writer.append(&b).unwrap();
+    }
+    drop(writer);
+    let (replay, _) = journals.take_over(REGION, 2).unwrap();
+    let player = &replay.players[&uuid::Uuid::from_u128(42)];
+    assert_eq!((player.revision, stone_of(player)), (3, 61));
+    assert_eq!(replay.changes.len(), 3);
+}
+
+#[test]
+fn a_checkpoint_carries_the_players_states_past_the_segments_it_removes() {
+    let (journals, _) = temp_journals("player-carry");
+    let (_, mut writer) = journals.take_over(REGION, 1).unwrap();
+    let mut b = batch(&mut writer, vec![change(0, 1)]);
+    b.players.push(survivor(4, 60));
+    writer.append(&b).unwrap();
+    let mut checkpoint = writer.checkpoint();
+    checkpoint.carry(vec![survivor(4, 60)]);
+    assert_eq!(checkpoint.finish().unwrap(), 1);
+    drop(writer);
+    let (replay, mut writer) = journals.take_over(REGION, 1).unwrap();
+    assert!(replay.changes.is_empty());
+    assert_eq!(stone_of(&replay.players[&uuid::Uuid::from_u128(42)]), 60);
+    let (scanned, failed) = journals.scan_players();
+    assert!(failed.is_empty());
+    assert_eq!(scanned[&uuid::Uuid::from_u128(42)].revision, 4);
+    // A later state in a segment wins over the carried one.
+    let mut b = batch(&mut writer, vec![change(1, 1)]);
+    b.players.push(survivor(5, 59));
+    writer.append(&b).unwrap();
+    drop(writer);
+    let (replay, _) = journals.take_over(REGION, 1).unwrap();
+    assert_eq!(stone_of(&replay.players[&uuid::Uuid::from_u128(42)]), 59);
+}
+
+#[test]
+fn a_damaged_carried_file_is_kept_aside_and_the_blocks_still_load() {
+    let (journals, dir) = temp_journals("player-damaged");
+    let (_, mut writer) = journals.take_over(REGION, 1).unwrap();
+    let b = batch(&mut writer, vec![change(0, 1)]);
+    writer.append(&b).unwrap();
+    drop(writer);
+    let folder = dir.join("journal/r.1.-1");
+    fs::write(folder.join(player::CARRIED_FILE), b"not a record").unwrap();
+    let (replay, _) = journals.take_over(REGION, 1).unwrap();
+    assert_eq!(replay.changes, vec![change(0, 1)]);
+    assert!(replay.players.is_empty());
+    let kept = fs::read_dir(&folder)
+        .unwrap()
+        .flatten()
+        .any(|e| e.file_name().to_string_lossy().contains(".corrupt-"));
+    assert!(kept, "no copy of the damaged file");
+    let (_, failed) = journals.scan_players();
+    assert_eq!(failed.len(), 1, "a scan reports the damaged file");
+}
+
+#[test]
+fn a_segment_of_the_format_before_players_still_replays() {
+    #[derive(serde::Serialize)]
+    struct WithoutPlayers {
+        seq: u64,
+        changes: Vec<JournalChange>,
+    }
+    let (journals, dir) = temp_journals("format-1");
+    let folder = dir.join("journal/r.1.-1");
+    fs::create_dir_all(&folder).unwrap();
+    let id = SegmentId { epoch: 1, gen: 0 };
+    let mut header = Header::new(REGION, 2, id, Vec::new());
+    header.format = 1;
+    let mut bytes = Vec::new();
+    segment::encode_header(&header, &mut bytes);
+    let old = WithoutPlayers {
+        seq: 0,
+        changes: vec![change(5, 9)],
+    };
+    frame::encode(&postcard::to_allocvec(&old).unwrap(), &mut bytes);
+    fs::write(folder.join(id.file_name()), bytes).unwrap();
+    let (replay, _) = journals.take_over(REGION, 2).unwrap();
+    assert_eq!(replay.changes, vec![change(5, 9)]);
 }

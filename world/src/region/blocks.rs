@@ -38,6 +38,13 @@ fn in_reach(state: &PlayerState, pos: BlockPos) -> bool {
     eye.distance(centre) <= REACH
 }
 
+/// The item a survival placement uses up: the player's slot.
+#[derive(Clone, Copy)]
+struct ItemUse {
+    entity: EntityId,
+    slot: usize,
+}
+
 /// The state an item places, oriented by the face it is placed against.
 fn placed_state(item: &ItemStack, face: Direction) -> Option<BlockState> {
     let state = BlockKind::from_item_kind(item.item)?.to_state();
@@ -227,18 +234,39 @@ impl Region {
         if !in_height(target.y) || !in_reach(&player.state, target) {
             return self.refuse(entity, target, sequence);
         }
-        if player.state.game_mode == GameMode::Survival {
+        let change = BlockChange {
+            pos: target,
+            only_if: Precondition::Replaceable,
+            state,
+            ack: Some((session, sequence)),
+        };
+        let survival = player.state.game_mode == GameMode::Survival;
+        let chunk = ChunkPos::from_block_pos(target);
+        let here = self.world.grid.contains(self.pos(), chunk);
+        if here && matches!(self.chunks.get(&chunk), Some(Slot::Ready(_))) {
+            let uses = survival.then_some(ItemUse { entity, slot });
+            return self.apply_change_using(change, uses);
+        }
+        // Across the border (or in a chunk still loading) the item is used
+        // up first and the block set later, maybe by another region: a
+        // refusal then, or a crash of that region before its journal took
+        // the block, costs the item. The reverse order could give the item
+        // back with the block placed.
+        if survival {
             self.take_one(entity, slot);
         }
-        self.change_block(
-            target,
-            state,
-            Precondition::Replaceable,
-            (session, sequence),
-        );
+        if here {
+            return self.handle(RegionMsg::SetBlock(change));
+        }
+        let region = self.world.region_of_chunk(chunk);
+        if let Err(e) = self.world.to_region(region, RegionMsg::SetBlock(change)) {
+            warn!(region = %self.pos(), to = %region, "block change not sent: {e}");
+        }
     }
 
-    /// Uses up one item of a survival player's stack.
+    /// Uses up one item of a survival player's stack; the player's new
+    /// state goes into the journal with the changes noted so far, and the
+    /// client sees its slot once that is durable.
     fn take_one(&mut self, entity: EntityId, slot: usize) {
         let framing = self.world.framing;
         let Some(player) = self.players.get_mut(&entity) else {
@@ -253,9 +281,12 @@ impl Region {
         } else {
             stack.set_count(left);
         }
+        player.state.revision += 1;
         let packet = player.state.slot_packet(&framing, slot);
         let session = player.session;
-        self.outbox.unicast(session, FeedEvent::Packets(packet));
+        let state = player.state.clone();
+        self.journal_player(&state);
+        self.confirm_unicast(session, FeedEvent::Packets(packet));
     }
 
     pub(super) fn creative_slot(&mut self, entity: EntityId, slot: i16, item: Option<ItemStack>) {
@@ -298,33 +329,14 @@ impl Region {
         block_in(&self.chunks, pos)
     }
 
-    /// Changes a block here or, across the border, asks its region to.
-    fn change_block(
-        &mut self,
-        pos: BlockPos,
-        state: BlockState,
-        only_if: Precondition,
-        (session, sequence): (SessionAddr, i32),
-    ) {
-        let change = BlockChange {
-            pos,
-            only_if,
-            state,
-            ack: Some((session, sequence)),
-        };
-        let chunk = ChunkPos::from_block_pos(pos);
-        if self.world.grid.contains(self.pos(), chunk) {
-            self.handle(RegionMsg::SetBlock(change));
-        } else {
-            let region = self.world.region_of_chunk(chunk);
-            if let Err(e) = self.world.to_region(region, RegionMsg::SetBlock(change)) {
-                warn!(region = %self.pos(), to = %region, "block change not sent: {e}");
-            }
-        }
-    }
-
     /// Applies a block change in one of this region's loaded chunks.
     pub(super) fn apply_block_change(&mut self, change: BlockChange) {
+        self.apply_change_using(change, None);
+    }
+
+    /// Applies a block change that, if it is made, uses up an item of a
+    /// player here: both go into the same journal record.
+    fn apply_change_using(&mut self, change: BlockChange, uses: Option<ItemUse>) {
         let chunk = ChunkPos::from_block_pos(change.pos);
         let (x, z) = (
             change.pos.x.rem_euclid(16) as usize,
@@ -345,6 +357,9 @@ impl Region {
             slot.packet = None;
             self.persistence.changed(chunk);
             self.journal_change(change.pos, current, change.state);
+            if let Some(ItemUse { entity, slot }) = uses {
+                self.take_one(entity, slot);
+            }
             change.state
         } else {
             current

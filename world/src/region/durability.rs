@@ -13,17 +13,29 @@ use std::time::{Duration, Instant};
 
 use tokio::task::JoinHandle;
 use tracing::{error, info, warn};
+use uuid::Uuid;
 use valence_protocol::{BlockPos, BlockState, ChunkPos};
 
 use super::Region;
 use crate::chunk::Chunk;
-use crate::journal::{BatchRecord, JournalChange, JournalError, JournalWriter};
+use crate::journal::{
+    keep_latest, BatchRecord, JournalChange, JournalError, JournalPlayer, JournalWriter,
+};
 use crate::messages::{FeedEvent, SessionAddr};
+use crate::player::PlayerState;
 
 /// Most changes a region keeps waiting for the disk; past this, new
 /// changes are refused until the journal catches up (a full disk must not
 /// grow memory without bound).
 pub(super) const MAX_PENDING_CHANGES: usize = 65_536;
+/// Most players' states a region carries from checkpoint to checkpoint;
+/// past this the oldest are dropped (their records have long since been
+/// saved by their sessions).
+const MAX_CARRIED_PLAYERS: usize = 4_096;
+/// How long a player's journaled state is carried: its session saves the
+/// record every 30 s and at logout, and a region taken over after a crash
+/// hands the states it replayed to the records at once.
+const CARRY_FOR: Duration = Duration::from_secs(3_600);
 const FIRST_RETRY: Duration = Duration::from_millis(100);
 const LAST_RETRY: Duration = Duration::from_secs(5);
 
@@ -42,12 +54,26 @@ struct Pending {
 #[derive(Default)]
 struct Batch {
     changes: Vec<Pending>,
+    players: HashMap<Uuid, JournalPlayer>,
     held: Vec<Held>,
 }
 
 impl Batch {
     fn is_empty(&self) -> bool {
-        self.changes.is_empty() && self.held.is_empty()
+        self.changes.is_empty() && self.players.is_empty() && self.held.is_empty()
+    }
+
+    fn to_write(&self) -> bool {
+        !self.changes.is_empty() || !self.players.is_empty()
+    }
+
+    /// Puts a later batch's contents after this one's.
+    fn append(&mut self, later: Batch) {
+        self.changes.extend(later.changes);
+        for state in later.players.into_values() {
+            keep_latest(&mut self.players, state);
+        }
+        self.held.extend(later.held);
     }
 
     fn record(&self, seq: u64) -> BatchRecord {
@@ -63,6 +89,7 @@ impl Batch {
                     state: p.new.to_raw(),
                 })
                 .collect(),
+            players: self.players.values().cloned().collect(),
         }
     }
 }
@@ -97,15 +124,36 @@ pub(super) struct Durability {
     /// sent it as it was before them.
     pending_chunks: HashMap<ChunkPos, u32>,
     retry: Option<(Instant, Duration)>,
+    /// The latest journaled state of each player, with when it was
+    /// journaled here: applied to a player who comes back with an older
+    /// one, and carried over at each checkpoint.
+    players: HashMap<Uuid, (JournalPlayer, Instant)>,
 }
 
 impl Durability {
-    pub fn journaled(writer: JournalWriter) -> Self {
+    pub fn journaled(writer: JournalWriter, players: HashMap<Uuid, JournalPlayer>) -> Self {
+        let now = Instant::now();
         Self {
             enabled: true,
             writer: Some(writer),
+            players: players.into_iter().map(|(k, v)| (k, (v, now))).collect(),
             ..Self::default()
         }
+    }
+
+    /// The players' states a checkpoint carries over; drops those carried
+    /// for long enough.
+    pub fn carried_players(&mut self) -> Vec<JournalPlayer> {
+        self.players.retain(|_, (_, at)| at.elapsed() < CARRY_FOR);
+        self.players.values().map(|(p, _)| p.clone()).collect()
+    }
+
+    /// The journaled state of a player, if it is later than `state`'s.
+    pub fn later_state_of(&self, state: &PlayerState) -> Option<&JournalPlayer> {
+        self.players
+            .get(&state.uuid)
+            .map(|(p, _)| p)
+            .filter(|p| p.revision > state.revision)
     }
 
     pub fn unavailable(reason: Unavailable) -> Self {
@@ -200,6 +248,32 @@ impl Region {
             .or_default() += 1;
     }
 
+    /// Notes a player's state that must reach the journal with the changes
+    /// noted so far, in the same record.
+    pub(super) fn journal_player(&mut self, state: &PlayerState) {
+        let durability = &mut self.durability;
+        if !durability.enabled {
+            return;
+        }
+        let journaled = JournalPlayer::of(state);
+        if durability.players.len() >= MAX_CARRIED_PLAYERS
+            && !durability.players.contains_key(&state.uuid)
+        {
+            let oldest = durability
+                .players
+                .iter()
+                .min_by_key(|(_, (_, at))| *at)
+                .map(|(uuid, _)| *uuid);
+            if let Some(oldest) = oldest {
+                durability.players.remove(&oldest);
+            }
+        }
+        durability
+            .players
+            .insert(state.uuid, (journaled.clone(), Instant::now()));
+        keep_latest(&mut durability.open.players, journaled);
+    }
+
     /// Shows a chunk's viewers something about its blocks, once everything
     /// changed before it is durable.
     pub(super) fn confirm_feed(&mut self, chunk: ChunkPos, event: FeedEvent) {
@@ -230,7 +304,7 @@ impl Region {
         if durability.writing.is_some() || durability.open.is_empty() {
             return;
         }
-        if durability.open.changes.is_empty() {
+        if !durability.open.to_write() {
             if durability.in_flight.is_none() {
                 let batch = std::mem::take(&mut durability.open);
                 self.release_held(batch);
@@ -302,10 +376,9 @@ impl Region {
                     .map_or(FIRST_RETRY, |(_, last)| (last * 2).min(LAST_RETRY));
                 error!(region = %self.pos(), retry_in = ?backoff, "journal append failed; the changes wait: {e}");
                 self.durability.retry = Some((Instant::now() + backoff, backoff));
-                let mut later = std::mem::take(&mut self.durability.open);
+                let later = std::mem::take(&mut self.durability.open);
                 let mut retried = batch;
-                retried.changes.append(&mut later.changes);
-                retried.held.append(&mut later.held);
+                retried.append(later);
                 self.durability.open = retried;
             }
         }

@@ -315,10 +315,22 @@ impl Region {
     }
 
     /// Puts a player's entity into this region and shows it to the viewers of its chunk.
-    fn insert_player(&mut self, state: PlayerState, session: SessionAddr) {
+    /// A player whose state this region journaled later than the copy it
+    /// comes with (its node died before its session saw that state) gets
+    /// the journaled inventory.
+    fn insert_player(&mut self, mut state: PlayerState, session: SessionAddr) {
+        let later = self.durability.later_state_of(&state).cloned();
+        if let Some(later) = &later {
+            info!(region = %self.pos(), player = %state.name, from = state.revision, to = later.revision, "player gets its journaled state back");
+            later.apply_to(&mut state);
+        }
         let chunk = state.chunk();
         self.outbox.feed(chunk, state.entered(&self.world.framing));
-        self.players.insert(state.entity, Player { state, session });
+        let entity = state.entity;
+        self.players.insert(entity, Player { state, session });
+        if later.is_some() {
+            self.show_inventory(entity);
+        }
     }
 
     fn leave(&mut self, entity: EntityId) {

@@ -22,7 +22,7 @@ use super::{ChunkSlot, Region, RegionMail, Slot};
 use crate::chunk::Chunk;
 use crate::coords::{RegionGrid, RegionPos};
 use crate::gen::Generator;
-use crate::journal::{Checkpoint, JournalError, JournalWriter, Journals};
+use crate::journal::{Checkpoint, JournalError, JournalPlayer, JournalWriter, Journals};
 use crate::store::{RegionStore, StoreError};
 use crate::world::World;
 
@@ -60,6 +60,7 @@ enum LoadError {
 struct Restored {
     chunks: HashMap<ChunkPos, Chunk>,
     replayed: usize,
+    players: HashMap<uuid::Uuid, JournalPlayer>,
     writer: JournalWriter,
 }
 
@@ -118,6 +119,7 @@ fn restore(
     Ok(Restored {
         chunks,
         replayed: replay.changes.len(),
+        players: replay.players,
         writer,
     })
 }
@@ -225,7 +227,10 @@ impl Region {
         if restored.replayed > 0 {
             self.persistence.dirty = true;
         }
-        self.durability = Durability::journaled(restored.writer);
+        for state in restored.players.values() {
+            self.world.recovered_player(state.clone());
+        }
+        self.durability = Durability::journaled(restored.writer, restored.players);
         self.report_persist_health();
     }
 
@@ -288,7 +293,10 @@ impl Region {
         // files) there is nothing to rotate or fence by segment.
         let writer = self.durability.writer_mut();
         let fence = writer.as_ref().map(|w| w.fence());
-        let checkpoint = writer.map(|w| w.checkpoint());
+        let mut checkpoint = writer.map(|w| w.checkpoint());
+        if let Some(checkpoint) = checkpoint.as_mut() {
+            checkpoint.carry(self.durability.carried_players());
+        }
         let chunks = self.changed_chunks();
         let world = self.world.clone();
         let pos = self.pos();

@@ -10,11 +10,17 @@ use crate::messages::{EntityId, FeedEvent, RegionMsg};
 use crate::player::{PlayerState, INVENTORY_SLOTS};
 
 impl Region {
-    pub(super) fn restore(&mut self, entity: EntityId, saved: PlayerState) {
-        let framing = self.world.framing;
+    pub(super) fn restore(&mut self, entity: EntityId, mut saved: PlayerState) {
         let Some(player) = self.players.get_mut(&entity) else {
             let saved = Box::new(saved);
             return self.forward(entity, RegionMsg::Restore { entity, saved });
+        };
+        saved.uuid = player.state.uuid;
+        if let Some(later) = self.durability.later_state_of(&saved) {
+            later.apply_to(&mut saved);
+        }
+        let Some(player) = self.players.get_mut(&entity) else {
+            return;
         };
         if saved.inventory.len() == INVENTORY_SLOTS {
             player.state.inventory = saved.inventory;
@@ -22,6 +28,20 @@ impl Region {
         player.state.held_slot = saved.held_slot.min(8);
         player.state.yaw = saved.yaw;
         player.state.pitch = saved.pitch;
+        player.state.revision = saved.revision;
+        self.show_inventory(entity);
+        self.set_game_mode(entity, saved.game_mode);
+        // Last: the move may hand the player to another region.
+        self.teleport(entity, saved.position);
+    }
+
+    /// Shows a player its whole inventory and hand, and the others what
+    /// it holds.
+    pub(super) fn show_inventory(&mut self, entity: EntityId) {
+        let framing = self.world.framing;
+        let Some(player) = self.players.get(&entity) else {
+            return;
+        };
         let mut buf = Vec::new();
         framing.append(
             &mut buf,
@@ -43,8 +63,5 @@ impl Region {
         player.state.equipment_packet(&framing, &mut equipment);
         self.outbox.unicast(session, FeedEvent::Packets(buf.into()));
         self.feed_about(entity, equipment);
-        self.set_game_mode(entity, saved.game_mode);
-        // Last: the move may hand the player to another region.
-        self.teleport(entity, saved.position);
     }
 }
