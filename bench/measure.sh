@@ -11,7 +11,9 @@
 # Offline players need not /register and /login (peer servers have no such
 # step) unless REQUIRE_LOGIN=true. OP_BOTS=N makes bot0 … bot<N-1> operators
 # through the console first, so spread bots may use /tp (vanilla asks level 2).
-# KEEP_LOG=file keeps the server's log; PERF_OUT=file records a perf
+# DATA_DIR=folder puts the fresh world folder inside that folder instead
+# of the temporary one (DATA_DIR=/dev/shm: a tmpfs, where fsync costs
+# nothing, as the baseline of the durable disk's cost). KEEP_LOG=file keeps the server's log; PERF_OUT=file records a perf
 # profile of the server for the whole run (needs perf); SERVER_BIN=path
 # measures another server binary (e.g. a copy pinned for a series of runs).
 set -euo pipefail
@@ -25,6 +27,8 @@ server="${SERVER_BIN:-$release/tessera}"
 }
 
 work="$(mktemp -d)"
+world="$work/world"
+[[ -n "${DATA_DIR:-}" ]] && world="$(mktemp -d "$DATA_DIR/tessera-measure-XXXXXX")"
 # shellcheck source=bench/server.sh
 source "$root/bench/server.sh"
 perf_pid=""
@@ -37,7 +41,7 @@ cleanup() {
     if [[ -n "${KEEP_LOG:-}" ]]; then
         cp "$work/server.log" "$KEEP_LOG"
     fi
-    rm -rf "$work"
+    rm -rf "$work" "$world"
 }
 trap cleanup EXIT
 
@@ -49,6 +53,7 @@ view_distance = ${VIEW_DISTANCE:-10}
 
 [world]
 generator = "flat"
+data_dir = "$world"
 region_size = ${REGION_SIZE:-32}
 
 [admin]

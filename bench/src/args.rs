@@ -9,14 +9,14 @@ use crate::scenario::Scenario;
 
 pub const USAGE: &str = "\
 usage: swarm [options]
-  --scenario S        spread | crowd | border | join-storm | idle   (crowd)
+  --scenario S        spread | crowd | border | join-storm | idle | build   (crowd)
   --host H            server address                               (127.0.0.1)
   --port P            server port                                  (25565)
   --bots N            bots to start                                (10)
   --rate R            joins per second                             (100 for join-storm, else 50)
   --duration S        seconds from the first join to leaving       (60)
   --warmup S          seconds after the last join before measuring (5; join-storm measures from the start)
-  --area B            blocks: spread radius 512, crowd radius 16, border half-width 40
+  --area B            blocks: spread and build radius 512 and 256, crowd radius 16, border half-width 40
   --name-prefix P     bot names are P0, P1, ...                    (bot)
   --password PW       for /register and /login prompts             (tessera-bench)
   --view-distance V   view distance the bots ask for               (10)
@@ -24,6 +24,8 @@ usage: swarm [options]
   --dig-every S       seconds between a bot's dig-and-place, 0 = never   (30)
   --jump-every S      seconds between a bot's jumps, 0 = never           (10)
   --glance-every S    seconds between a bot's glances around, 0 = never  (4)
+  --build-every S     seconds between a builder's block changes, 0 = never (0.25 for build, else 0;
+                      build bots stand still and do nothing else unless told)
   --join-timeout S    a bot not spawned after S seconds has failed (30)
   --seed N            seed of the bots' random choices             (1)
   --server-pid PID    report the server's CPU time and RSS from /proc
@@ -104,11 +106,19 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> anyhow::Result<Option<Op
         name_prefix: "bot".into(),
         password: "tessera-bench".into(),
         view_distance: 10,
-        habits: Habits {
-            chat_every: 120.0,
-            dig_every: 30.0,
-            jump_every: 10.0,
-            glance_every: 4.0,
+        habits: if scenario == Scenario::Build {
+            Habits {
+                build_every: 0.25,
+                ..Habits::IDLE
+            }
+        } else {
+            Habits {
+                chat_every: 120.0,
+                dig_every: 30.0,
+                jump_every: 10.0,
+                glance_every: 4.0,
+                build_every: 0.0,
+            }
         },
         join_timeout: Duration::from_secs(30),
         seed: 1,
@@ -135,6 +145,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> anyhow::Result<Option<Op
             "dig-every" => o.habits.dig_every = seconds(v).with_context(bad)?.as_secs_f64(),
             "jump-every" => o.habits.jump_every = seconds(v).with_context(bad)?.as_secs_f64(),
             "glance-every" => o.habits.glance_every = seconds(v).with_context(bad)?.as_secs_f64(),
+            "build-every" => o.habits.build_every = seconds(v).with_context(bad)?.as_secs_f64(),
             "join-timeout" => o.join_timeout = seconds(v).with_context(bad)?,
             "seed" => o.seed = v.parse().with_context(bad)?,
             "server-pid" => o.server_pid = Some(v.parse().with_context(bad)?),
@@ -184,6 +195,8 @@ mod tests {
         assert_eq!((o.area, o.rate), (512.0, 20.0));
         assert_eq!(o.duration, Duration::from_secs(30));
         assert!(parse_str("--help").unwrap().is_none());
+        let o = parse_str("--scenario build").unwrap().unwrap();
+        assert_eq!((o.habits.build_every, o.habits.chat_every), (0.25, 0.0));
     }
 
     #[test]

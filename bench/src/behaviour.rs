@@ -14,6 +14,20 @@ pub const TICKS_PER_SECOND: u32 = 20;
 const DIG_TICKS: u32 = 22;
 /// A standing vanilla client still reports its position once a second.
 const IDLE_REPORT_TICKS: u32 = 20;
+/// A builder waits this long after spawning (its `/gamemode` must land)
+/// before it takes stone, and as long again before it builds.
+const BUILD_SETTLE_TICKS: u32 = 40;
+/// The columns around a builder it places on and clears again, in turn.
+const BUILD_COLUMNS: [(i32, i32); 8] = [
+    (1, 0),
+    (1, 1),
+    (0, 1),
+    (-1, 1),
+    (-1, 0),
+    (-1, -1),
+    (0, -1),
+    (1, -1),
+];
 
 /// How often the occasional things happen, in seconds between them on
 /// average per bot; zero turns a thing off.
@@ -23,6 +37,9 @@ pub struct Habits {
     pub dig_every: f64,
     pub jump_every: f64,
     pub glance_every: f64,
+    /// Seconds between a builder's block changes (a creative placement of
+    /// stone, then breaking it again); zero: the bot does not build.
+    pub build_every: f64,
 }
 
 impl Habits {
@@ -32,6 +49,7 @@ impl Habits {
         dig_every: 0.0,
         jump_every: 0.0,
         glance_every: 0.0,
+        build_every: 0.0,
     };
 }
 
@@ -49,6 +67,18 @@ pub enum Action {
     /// Use the held item on the top face of a block.
     PlaceOn(BlockPos),
     Swing,
+    /// Switch to creative mode and take a stack of stone into the first
+    /// hotbar slot: what a builder places.
+    TakeStone,
+}
+
+/// Where a builder is in its cycle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Build {
+    /// Ticks until it takes its stone.
+    Settling(u32),
+    /// Ticks until its next change, and how many it made.
+    Building { wait: u32, done: usize },
 }
 
 pub struct Behaviour {
@@ -59,6 +89,7 @@ pub struct Behaviour {
     digging: Option<(BlockPos, u32)>,
     since_report: u32,
     chats: u32,
+    build: Option<Build>,
 }
 
 /// True with the chance that something happening every `seconds` on
@@ -76,12 +107,59 @@ impl Behaviour {
             digging: None,
             since_report: 0,
             chats: 0,
+            build: (habits.build_every > 0.0).then_some(Build::Settling(BUILD_SETTLE_TICKS)),
         }
+    }
+
+    /// Whether this bot builds.
+    pub fn builds(&self) -> bool {
+        self.build.is_some()
+    }
+
+    /// A builder's next change: stone placed on the ground of one column
+    /// around it, then that stone broken, then the next column.
+    fn build(&mut self, actions: &mut Vec<Action>) {
+        let every = (self.habits.build_every * f64::from(TICKS_PER_SECOND)).max(1.0) as u32;
+        self.build = match self.build {
+            None => None,
+            Some(Build::Settling(0)) => {
+                actions.push(Action::TakeStone);
+                Some(Build::Building {
+                    wait: BUILD_SETTLE_TICKS + self.rng.random_range(0..every),
+                    done: 0,
+                })
+            }
+            Some(Build::Settling(left)) => Some(Build::Settling(left - 1)),
+            Some(Build::Building { wait: 0, done }) => {
+                let p = self.walker.position;
+                let (dx, dz) = BUILD_COLUMNS[(done / 2) % BUILD_COLUMNS.len()];
+                let (x, y, z) = (
+                    p.x.floor() as i32 + dx,
+                    p.y.floor() as i32,
+                    p.z.floor() as i32 + dz,
+                );
+                if done % 2 == 0 {
+                    actions.push(Action::PlaceOn(BlockPos::new(x, y - 1, z)));
+                } else {
+                    actions.push(Action::StartDigging(BlockPos::new(x, y, z)));
+                }
+                actions.push(Action::Swing);
+                Some(Build::Building {
+                    wait: every - 1,
+                    done: done + 1,
+                })
+            }
+            Some(Build::Building { wait, done }) => Some(Build::Building {
+                wait: wait - 1,
+                done,
+            }),
+        };
     }
 
     /// One tick of the bot's life; `name` signs its chat.
     pub fn tick(&mut self, name: &str) -> Vec<Action> {
         let mut actions = Vec::new();
+        self.build(&mut actions);
         let moved = match &mut self.digging {
             // A digging player stands still and keeps looking at the block.
             Some((pos, left)) => {
@@ -160,6 +238,38 @@ mod tests {
             dig_every: 1.0,
             jump_every: 1.0,
             glance_every: 1.0,
+            build_every: 0.0,
+        }
+    }
+
+    #[test]
+    fn a_builder_takes_stone_then_places_and_breaks_in_turn() {
+        let walker = Walker::new(DVec3::new(0.5, -60.0, 0.5), Path::Still);
+        let habits = Habits {
+            build_every: 0.25,
+            ..Habits::IDLE
+        };
+        let mut b = Behaviour::new(walker, habits, SmallRng::seed_from_u64(5));
+        let actions: Vec<Action> = (0..20 * 10).flat_map(|_| b.tick("bot")).collect();
+        let stone = actions.iter().position(|a| *a == Action::TakeStone);
+        let place = actions.iter().position(|a| matches!(a, Action::PlaceOn(_)));
+        assert!(stone.unwrap() < place.unwrap(), "stone first: {actions:?}");
+        let changes: Vec<&Action> = actions
+            .iter()
+            .filter(|a| matches!(a, Action::PlaceOn(_) | Action::StartDigging(_)))
+            .collect();
+        // Ten seconds, four before building starts, one change per 0.25 s.
+        assert!(
+            (20..=25).contains(&changes.len()),
+            "{} changes",
+            changes.len()
+        );
+        for pair in changes.chunks(2) {
+            let [Action::PlaceOn(ground), Action::StartDigging(block)] = pair else {
+                panic!("not a place then a dig: {pair:?}");
+            };
+            assert_eq!(ground.get_in_direction(Direction::Up), *block);
+            assert_eq!(block.y, -60);
         }
     }
 

@@ -1,6 +1,7 @@
 //! One bot: a client connection that logs in offline, then plays as its
 //! behaviour says, reading only the few packets it must answer.
 
+use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,12 +22,14 @@ use valence_protocol::packets::login::{
 use valence_protocol::packets::play::client_settings_c2s::{ChatMode, DisplayedSkinParts, MainArm};
 use valence_protocol::packets::play::player_action_c2s::PlayerAction;
 use valence_protocol::packets::play::{
-    ChatMessageC2s, ClientSettingsC2s, CommandExecutionC2s, DisconnectS2c, FullC2s, GameMessageS2c,
-    HandSwingC2s, KeepAliveC2s, KeepAliveS2c, PlayerActionC2s, PlayerInteractBlockC2s,
-    PlayerPositionLookS2c, PositionAndOnGroundC2s, TeleportConfirmC2s,
+    ChatMessageC2s, ClientSettingsC2s, CommandExecutionC2s, CreativeInventoryActionC2s,
+    DisconnectS2c, FullC2s, GameMessageS2c, HandSwingC2s, KeepAliveC2s, KeepAliveS2c,
+    PlayerActionC2s, PlayerActionResponseS2c, PlayerInteractBlockC2s, PlayerPositionLookS2c,
+    PositionAndOnGroundC2s, ScreenHandlerSlotUpdateS2c, TeleportConfirmC2s,
 };
 use valence_protocol::{
-    BlockPos, Decode, Direction, Encode, Hand, Packet, PacketEncoder, VarInt, PROTOCOL_VERSION,
+    BlockPos, Decode, Direction, Encode, Hand, ItemKind, ItemStack, Packet, PacketEncoder, VarInt,
+    PROTOCOL_VERSION,
 };
 
 use crate::auth;
@@ -291,7 +294,20 @@ struct Player {
     password: String,
     sequence: i32,
     last_auth_reply: Option<Instant>,
+    /// Block changes sent and not yet acknowledged: their sequence numbers
+    /// and when they went out.
+    unacknowledged: VecDeque<(i32, std::time::Instant)>,
+    counters: Arc<Counters>,
+    /// Whether the server confirmed the builder's stone in its hotbar:
+    /// before that a placement would be acknowledged without a change.
+    has_stone: bool,
 }
+
+/// The window slot of the first hotbar slot, where a builder's stone goes.
+const FIRST_HOTBAR_SLOT: i16 = 36;
+/// Most block changes a bot keeps timing; more would mean the server has
+/// stopped answering, which the bot's other figures show.
+const MAX_UNACKNOWLEDGED: usize = 1_024;
 
 impl Player {
     /// Answers what must be answered; `Some` when the server ended the session.
@@ -305,6 +321,31 @@ impl Player {
                 let p: PlayerPositionLookS2c = decode(&frame.body()?)?;
                 let at = confirm_teleport(&mut self.conn, &p, Some(&self.behaviour.walker))?;
                 self.behaviour.walker.place(at.position, at.yaw, at.pitch);
+            }
+            PlayerActionResponseS2c::ID => {
+                let sequence = decode::<PlayerActionResponseS2c>(&frame.body()?)?
+                    .sequence
+                    .0;
+                let now = std::time::Instant::now();
+                // As in vanilla, an acknowledgement covers every earlier sequence.
+                while let Some(&(sent, at)) = self.unacknowledged.front() {
+                    if sent > sequence {
+                        break;
+                    }
+                    self.unacknowledged.pop_front();
+                    self.counters.acknowledged(now, now - at);
+                }
+            }
+            ScreenHandlerSlotUpdateS2c::ID => {
+                let body = frame.body()?;
+                let p: ScreenHandlerSlotUpdateS2c = decode(&body)?;
+                if p.slot_idx == FIRST_HOTBAR_SLOT {
+                    self.has_stone = p
+                        .slot_data
+                        .as_ref()
+                        .as_ref()
+                        .is_some_and(|s| s.item == ItemKind::Stone);
+                }
             }
             DisconnectS2c::ID => {
                 let body = frame.body()?;
@@ -343,6 +384,23 @@ impl Player {
         VarInt(self.sequence)
     }
 
+    /// A block change goes out: timed until its acknowledgement.
+    fn timed_sequence(&mut self) -> VarInt {
+        let sequence = self.next_sequence();
+        if self.unacknowledged.len() < MAX_UNACKNOWLEDGED {
+            self.unacknowledged
+                .push_back((sequence.0, std::time::Instant::now()));
+        }
+        sequence
+    }
+
+    fn take_stone(&mut self) -> anyhow::Result<()> {
+        self.conn.queue(&CreativeInventoryActionC2s {
+            slot: FIRST_HOTBAR_SLOT,
+            clicked_item: Some(ItemStack::new(ItemKind::Stone, 64, None)),
+        })
+    }
+
     fn act(&mut self, action: Action) -> anyhow::Result<()> {
         match action {
             Action::Move {
@@ -373,8 +431,10 @@ impl Player {
             }),
             Action::StartDigging(pos) => self.dig(PlayerAction::StartDestroyBlock, pos),
             Action::FinishDigging(pos) => self.dig(PlayerAction::StopDestroyBlock, pos),
+            // Without its stone a builder would only time refusals.
+            Action::PlaceOn(_) if self.builds() && !self.has_stone => self.take_stone(),
             Action::PlaceOn(pos) => {
-                let sequence = self.next_sequence();
+                let sequence = self.timed_sequence();
                 self.conn.queue(&PlayerInteractBlockC2s {
                     hand: Hand::Main,
                     position: pos,
@@ -385,11 +445,16 @@ impl Player {
                 })
             }
             Action::Swing => self.conn.queue(&HandSwingC2s { hand: Hand::Main }),
+            Action::TakeStone => self.take_stone(),
         }
     }
 
+    fn builds(&self) -> bool {
+        self.behaviour.builds()
+    }
+
     fn dig(&mut self, action: PlayerAction, position: BlockPos) -> anyhow::Result<()> {
-        let sequence = self.next_sequence();
+        let sequence = self.timed_sequence();
         self.conn.queue(&PlayerActionC2s {
             action,
             position,
@@ -471,12 +536,21 @@ pub async fn run(cfg: BotConfig, counters: Arc<Counters>) -> BotRecord {
         password: cfg.password.clone(),
         sequence: 0,
         last_auth_reply: None,
+        unacknowledged: VecDeque::new(),
+        has_stone: false,
+        counters: counters.clone(),
     };
     let outcome = match plan.teleport {
         Some(to) => player
             .command(&format!("tp {:.1} {:.1} {:.1}", to.x, to.y, to.z))
             .map_err(|e| Outcome::Lost(format!("{e:#}"))),
         None => Ok(()),
+    };
+    let outcome = match outcome {
+        Ok(()) if player.builds() => player
+            .command("gamemode creative")
+            .map_err(|e| Outcome::Lost(format!("{e:#}"))),
+        other => other,
     };
     let outcome = match outcome {
         Ok(()) => player.play(cfg.leave_at, &mut rng).await,

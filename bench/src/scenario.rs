@@ -20,6 +20,9 @@ pub enum Scenario {
     JoinStorm,
     /// Bots join and stand still: the cost of a connected player doing nothing.
     Idle,
+    /// Bots scatter over a disc, stand still and place and break stone
+    /// around them: every change timed until the server confirms it.
+    Build,
 }
 
 impl FromStr for Scenario {
@@ -32,8 +35,11 @@ impl FromStr for Scenario {
             "border" => Scenario::Border,
             "join-storm" => Scenario::JoinStorm,
             "idle" => Scenario::Idle,
+            "build" => Scenario::Build,
             _ => {
-                anyhow::bail!("unknown scenario `{s}` (spread, crowd, border, join-storm or idle)")
+                anyhow::bail!(
+                    "unknown scenario `{s}` (spread, crowd, border, join-storm, idle or build)"
+                )
             }
         })
     }
@@ -55,6 +61,7 @@ impl Scenario {
             Scenario::Border => "border",
             Scenario::JoinStorm => "join-storm",
             Scenario::Idle => "idle",
+            Scenario::Build => "build",
         }
     }
 
@@ -71,6 +78,7 @@ impl Scenario {
             Scenario::Spread => 512.0,
             Scenario::Crowd => 16.0,
             Scenario::Border => 40.0,
+            Scenario::Build => 256.0,
             Scenario::JoinStorm | Scenario::Idle => 0.0,
         }
     }
@@ -116,6 +124,17 @@ impl Scenario {
                 },
                 teleport: None,
             },
+            Scenario::Build => {
+                let home = random_point_in_disc(at, area, rng);
+                Plan {
+                    path: Path::Still,
+                    teleport: Some(DVec3::new(
+                        home.x.floor() + 0.5,
+                        spawn.y,
+                        home.y.floor() + 0.5,
+                    )),
+                }
+            }
             Scenario::JoinStorm | Scenario::Idle => Plan {
                 path: Path::Still,
                 teleport: None,
@@ -138,6 +157,7 @@ mod tests {
             Scenario::Border,
             Scenario::JoinStorm,
             Scenario::Idle,
+            Scenario::Build,
         ] {
             assert_eq!(s.name().parse::<Scenario>().unwrap(), s);
         }

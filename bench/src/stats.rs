@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
@@ -13,7 +14,14 @@ pub struct Counters {
     bytes: AtomicU64,
     /// Bots that reached spawn or gave up trying.
     settled: AtomicU64,
+    /// Each acknowledged block change: when its acknowledgement came, and
+    /// how long after the change was sent.
+    acknowledgements: Mutex<Vec<(Instant, Duration)>>,
 }
+
+/// Most acknowledgements kept for the percentiles (about 80 MB): a run
+/// long enough to pass it reports the first ones.
+const MAX_ACKNOWLEDGEMENTS: usize = 5_000_000;
 
 /// Packets and bytes received so far.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -34,6 +42,29 @@ impl Counters {
 
     pub fn settled(&self) -> u64 {
         self.settled.load(Ordering::Relaxed)
+    }
+
+    pub fn acknowledged(&self, at: Instant, after: Duration) {
+        let mut acks = self
+            .acknowledgements
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if acks.len() < MAX_ACKNOWLEDGEMENTS {
+            acks.push((at, after));
+        }
+    }
+
+    /// The delays, in milliseconds, of the acknowledgements that came
+    /// during `from..to`.
+    pub fn acknowledgements_ms(&self, from: Instant, to: Instant) -> Vec<f64> {
+        let acks = self
+            .acknowledgements
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        acks.iter()
+            .filter(|(at, _)| (from..to).contains(at))
+            .map(|(_, d)| d.as_secs_f64() * 1000.0)
+            .collect()
     }
 
     pub fn snapshot(&self) -> Received {

@@ -61,6 +61,12 @@ pub struct Report {
     /// cores, other work competed with the server and the swarm.
     pub host_load_1m: Option<f64>,
     pub mspt: Option<Mspt>,
+    /// Block changes (placements and digs) acknowledged during the window.
+    pub block_acks: usize,
+    pub block_acks_per_s: f64,
+    /// From sending a block change to its acknowledgement, which the
+    /// server sends once the change is durable.
+    pub block_ack_ms: Option<Percentiles>,
 }
 
 /// What is read at each end of the window.
@@ -176,12 +182,14 @@ pub async fn run(opts: &Options) -> anyhow::Result<Report> {
     for handle in &bots {
         handle.abort();
     }
+    let acks = counters.acknowledgements_ms(start.at, end.at);
     Ok(report(
         opts,
         t0.into_std(),
         [&first, &start, &end],
         bots.len(),
         &records,
+        acks,
     ))
 }
 
@@ -192,6 +200,7 @@ fn report(
     [first, start, end]: [&Sample; 3],
     started: usize,
     records: &[BotRecord],
+    acks: Vec<f64>,
 ) -> Report {
     let tally = stats::tally(records);
     let stayed = records
@@ -267,5 +276,12 @@ fn report(
             .map_err(|e| eprintln!("swarm: {e:#}"))
             .ok(),
         mspt,
+        block_acks: acks.len(),
+        block_acks_per_s: if window_s > 0.0 {
+            acks.len() as f64 / window_s
+        } else {
+            0.0
+        },
+        block_ack_ms: stats::percentiles(acks),
     }
 }
