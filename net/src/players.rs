@@ -32,9 +32,29 @@ pub struct OnlinePlayer {
     pub position: Mutex<DVec3>,
     /// The region that owns the player's entity now.
     pub owner: Mutex<RegionPos>,
+    /// When its client last sent a packet: a client that went silent does
+    /// not keep its name from a new login.
+    pub heard: Mutex<std::time::Instant>,
+    /// Whether the player passed the login gate (or there is none).
+    pub logged_in: std::sync::atomic::AtomicBool,
 }
 
 impl OnlinePlayer {
+    pub fn logged_in(&self) -> bool {
+        self.logged_in.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    pub fn heard_now(&self) {
+        *self.heard.lock().unwrap_or_else(PoisonError::into_inner) = std::time::Instant::now();
+    }
+
+    pub fn silent_for(&self) -> std::time::Duration {
+        self.heard
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .elapsed()
+    }
+
     pub fn position(&self) -> DVec3 {
         *self.position.lock().unwrap_or_else(PoisonError::into_inner)
     }

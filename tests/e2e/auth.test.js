@@ -107,3 +107,4 @@ ctx.test('the console shows a user without its password hash', async ({ server }
   assert.ok(!/argon2/.test(out[0]))
   void Vec3
 })
+

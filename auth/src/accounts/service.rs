@@ -166,9 +166,30 @@ impl Accounts {
             format!("name:{}", name.to_lowercase()),
             format!("ip:{address}"),
         );
-        if !self.limiter.allowed(&by_name) || !self.limiter.allowed(&by_address) {
+        if !self.limiter.begin(&by_name) {
             return Err(AccountError::TooManyAttempts);
         }
+        if !self.limiter.begin(&by_address) {
+            self.limiter.cancel(&by_name);
+            return Err(AccountError::TooManyAttempts);
+        }
+        let outcome = self.check_password(name, password).await;
+        match &outcome {
+            Ok(()) => {
+                self.limiter.succeeded(&by_name);
+                self.limiter.cancel(&by_address);
+            }
+            Err(AccountError::WrongPassword) => {}
+            // Not a guess that failed: the service could not tell.
+            Err(_) => {
+                self.limiter.cancel(&by_name);
+                self.limiter.cancel(&by_address);
+            }
+        }
+        outcome
+    }
+
+    async fn check_password(&self, name: &str, password: &str) -> Result<(), AccountError> {
         let user: UserRecord = self
             .get(&user_key(name))
             .await?
@@ -177,11 +198,8 @@ impl Accounts {
             .verify_off_thread(password.to_owned(), user.password_hash)
             .await
         {
-            self.limiter.succeeded(&by_name);
             Ok(())
         } else {
-            self.limiter.failed(&by_name);
-            self.limiter.failed(&by_address);
             Err(AccountError::WrongPassword)
         }
     }

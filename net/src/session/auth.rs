@@ -38,6 +38,9 @@ pub(super) struct Gate {
     since: Instant,
     last_prompt: Option<Instant>,
     registered: Option<bool>,
+    /// A /register, /login or /changepassword being checked: one at a time
+    /// per connection, so a burst costs one password hash, not hundreds.
+    checking: bool,
     pub events: mpsc::UnboundedReceiver<AuthEvent>,
     sender: mpsc::UnboundedSender<AuthEvent>,
 }
@@ -50,6 +53,7 @@ impl Gate {
             since: Instant::now(),
             last_prompt: None,
             registered: None,
+            checking: false,
             events,
             sender,
         }
@@ -84,6 +88,12 @@ impl Session {
     }
 
     pub(super) fn auth_event(&mut self, event: AuthEvent) -> Result<(), End> {
+        if matches!(
+            event,
+            AuthEvent::Admitted(_) | AuthEvent::Refused(_) | AuthEvent::PasswordChanged
+        ) {
+            self.gate.checking = false;
+        }
         match event {
             AuthEvent::Prompt { registered } => {
                 self.gate.registered = Some(registered);
@@ -91,6 +101,9 @@ impl Session {
             }
             AuthEvent::Admitted(what) => {
                 self.gate.open = true;
+                self.me
+                    .logged_in
+                    .store(true, std::sync::atomic::Ordering::Relaxed);
                 self.tell(what.color(Color::GREEN));
                 tracing::info!(player = %self.me.name, "{what}");
                 self.load_after_login();
@@ -156,8 +169,17 @@ impl Session {
         let tx = self.gate.sender.clone();
         let owned: Vec<String> = words.iter().map(|w| (*w).to_owned()).collect();
         let open = self.gate.open;
+        let checked = matches!(
+            owned.as_slice(),
+            [cmd, _, _] if cmd == "register" || cmd == "changepassword"
+        ) || matches!(owned.as_slice(), [cmd, _] if cmd == "login");
+        if checked && self.gate.checking {
+            self.tell("Please wait: your last attempt is still being checked".color(Color::RED));
+            return true;
+        }
         match owned.as_slice() {
             [cmd, password, again] if cmd == "register" && !open => {
+                self.gate.checking = true;
                 let (password, again) = (password.clone(), again.clone());
                 tokio::spawn(async move {
                     let event = match accounts.register(&name, &uuid, &password, &again).await {
@@ -168,6 +190,7 @@ impl Session {
                 });
             }
             [cmd, password] if cmd == "login" && !open => {
+                self.gate.checking = true;
                 let password = password.clone();
                 tokio::spawn(async move {
                     let event = match accounts.login(&name, &password, &address).await {
@@ -178,6 +201,7 @@ impl Session {
                 });
             }
             [cmd, old, new] if cmd == "changepassword" && open => {
+                self.gate.checking = true;
                 let (old, new) = (old.clone(), new.clone());
                 tokio::spawn(async move {
                     let event = match accounts.change_password(&name, &old, &new, &address).await {

@@ -58,6 +58,7 @@ fn legal_chat(text: &str) -> bool {
 
 impl Session {
     pub(super) fn handle_packet(&mut self, frame: PacketFrame) -> Result<(), End> {
+        self.me.heard_now();
         if !self.gate.open && GATED.contains(&frame.id) {
             return self.gated(&frame);
         }

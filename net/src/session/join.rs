@@ -34,6 +34,9 @@ pub fn ban_message(ban: &BanRecord) -> String {
 }
 
 const DISPLACED: &str = "You logged in from another location";
+/// A client heard from this recently is playing: behind the login gate, a
+/// newcomer with its name is refused rather than let to kick it.
+const PLAYING_WITHIN: Duration = Duration::from_secs(10);
 /// Longest a new login waits for the session it replaces to end.
 const DISPLACE_WAIT: Duration = Duration::from_secs(5);
 
@@ -45,6 +48,7 @@ impl Session {
         let frontend = self.frontend.clone();
         let players = &frontend.players;
         self.check_admission().await?;
+        self.refuse_impostor()?;
         self.displace_older_login().await;
         match players.admit(self.me.clone()) {
             Err(AdmitError::Full) => return Err(End::Kick("The server is full!".into())),
@@ -91,6 +95,31 @@ impl Session {
                 ))
             }
         }
+    }
+
+    /// Behind the login gate nothing proves a newcomer is who its name
+    /// says, so it may not end the session of a player who is playing
+    /// (AuthMe does the same). A session whose client went silent, or one
+    /// never logged in, is still replaced, so a player whose client hung
+    /// can come back at once.
+    fn refuse_impostor(&self) -> Result<(), End> {
+        if self.gate.open {
+            return Ok(());
+        }
+        let frontend = &self.frontend;
+        let name = self.me.name.as_str();
+        let playing_here = frontend
+            .players
+            .get(name)
+            .is_some_and(|older| older.logged_in() && older.silent_for() < PLAYING_WITHIN);
+        let playing_elsewhere = frontend.directory.find(name).is_some();
+        if playing_here || playing_elsewhere {
+            tracing::info!(player = %name, address = %self.address, "refused: the name is already playing");
+            return Err(End::Kick(format!(
+                "{name} is already playing on this server"
+            )));
+        }
+        Ok(())
     }
 
     /// A second login of a name ends the first one, as in vanilla: the old

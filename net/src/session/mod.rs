@@ -102,6 +102,9 @@ impl Session {
         let (address, inbox) = world.open_session();
         let position = world.spawn_point();
         let owner = world.region_of_point(position.x, position.z);
+        // Online mode proves who the player is; the gate is for offline mode.
+        let gate_open = frontend.config.online_mode.is_some()
+            || !frontend.auth.get().is_some_and(|a| a.require_login);
         let me = Arc::new(OnlinePlayer {
             uuid: profile.uuid,
             name: profile.name,
@@ -111,13 +114,12 @@ impl Session {
             game_mode: Mutex::new(GameMode::Survival),
             position: Mutex::new(position),
             owner: Mutex::new(owner),
+            heard: Mutex::new(Instant::now()),
+            logged_in: std::sync::atomic::AtomicBool::new(gate_open),
         });
         let permissions = permissions::Permissions::new(&frontend, me.uuid.to_string());
         let records = frontend.auth.get().map(|a| a.accounts.player_records());
         let radius = i32::from(frontend.config.view_distance);
-        // Online mode proves who the player is; the gate is for offline mode.
-        let gate_open = frontend.config.online_mode.is_some()
-            || !frontend.auth.get().is_some_and(|a| a.require_login);
         let mut session = Session {
             view: View::new(
                 tessera_world::coords::chunk_of_point(position.x, position.z),
