@@ -124,6 +124,11 @@ impl Durability {
         self.open.changes.len() + self.in_flight.as_ref().map_or(0, |b| b.changes.len())
     }
 
+    /// Whether some change is not durable yet.
+    pub fn has_pending(&self) -> bool {
+        !self.pending_chunks.is_empty()
+    }
+
     /// Whether a change may be made now.
     pub fn accepts_changes(&self) -> bool {
         self.unavailable.is_none() && self.pending_changes() < MAX_PENDING_CHANGES
