@@ -328,9 +328,12 @@ impl Region {
 
     /// Waits until everything changed is durable (or gives up after
     /// `within`: a disk that stays full must not hold a shutdown forever;
-    /// what is not durable then was never confirmed).
+    /// what is not durable then was never confirmed). A failed append is
+    /// tried again at once, then after its backoff: a
+    /// disk that keeps failing is not hammered (each try starts a segment).
     pub(super) async fn drain_journal(&mut self, within: Duration) {
         let deadline = Instant::now() + within;
+        self.durability.retry = self.durability.retry.map(|(_, b)| (Instant::now(), b));
         loop {
             if let Some(writing) = self.durability.writing.as_mut() {
                 match writing.await {
@@ -339,10 +342,15 @@ impl Region {
                 }
                 continue;
             }
-            if !self.durability.anything_waiting() || Instant::now() >= deadline {
+            if !self.durability.anything_waiting() {
                 break;
             }
-            self.durability.retry = self.durability.retry.map(|(_, b)| (Instant::now(), b));
+            if let Some((at, _)) = self.durability.retry {
+                if at >= deadline {
+                    break;
+                }
+                tokio::time::sleep_until(at.into()).await;
+            }
             self.commit();
             if !self.durability.is_writing() {
                 break;

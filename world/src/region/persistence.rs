@@ -393,6 +393,10 @@ impl Region {
                 let saved = saving.await;
                 self.saved(saved);
             }
+            // What is left waits for the journal, not for another save.
+            if self.durability.has_pending() {
+                break;
+            }
             if let Some((_, backoff)) = self.persistence.retry {
                 tokio::time::sleep(backoff.min(WITHIN / ATTEMPTS as u32)).await;
             }
