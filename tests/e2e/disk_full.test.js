@@ -100,6 +100,10 @@ function checkExact (bot, ledger, label) {
 const sha = (file) => crypto.createHash('sha256').update(fs.readFileSync(file)).digest('hex')
 const regionFiles = () => fs.readdirSync(path.join(mountDir, 'region')).filter((f) => f.endsWith('.mca'))
 const leftovers = () => fs.readdirSync(path.join(mountDir, 'region')).filter((f) => f.endsWith('.tmp'))
+// Journal segments with nothing in them: what failed retries would leave.
+const emptySegments = () => fs.readdirSync(path.join(mountDir, 'journal'), { recursive: true })
+  .map(String)
+  .filter((f) => f.endsWith('.log') && fs.statSync(path.join(mountDir, 'journal', f)).size === 0)
 
 // Adds the server log tail to a failure.
 async function withLog (server, fn) {
@@ -171,6 +175,7 @@ test('a full disk holds changes back and loses nothing; the server recovers when
     assert.ok(!late.isEnded, `Late was disconnected on the full disk: ${late.endReason}`)
     assert.ok(server.running, 'the server went down on the full disk')
     assert.equal(unanswered(ledger), held, 'held-back changes were answered while the disk was still full')
+    assert.deepEqual(emptySegments(), [], 'failed journal retries left empty segments')
 
     // Space returns: everything held back is confirmed, /readyz is ready.
     h.freeDisk(ballast)
