@@ -9,6 +9,7 @@ use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::Router;
+use tessera_auth::register::StoreHealth;
 use tessera_auth::register_node::RegisterStats;
 use tessera_net::metrics::NetMetrics;
 use tessera_net::Frontend;
@@ -45,14 +46,23 @@ pub async fn start(bind: std::net::SocketAddr, node: Arc<Node>) -> anyhow::Resul
 }
 
 /// Ready while the node accepts players: not once it is shutting down, nor
-/// in a cluster while no placement leader is known (regions cannot be placed)
-/// or while this node's register replica rebuilds a lost store: until then
-/// it counts toward no quorum, so stopping another replica (a rolling
-/// restart waits for readiness) would leave the register without one.
+/// while its register store cannot persist (a full disk: new accounts and
+/// player records are refused until it can) or a region cannot persist its
+/// changes, nor in a cluster while no placement leader is known (regions
+/// cannot be placed) or while this node's register replica rebuilds a lost
+/// store: until then it counts toward no quorum, so stopping another replica
+/// (a rolling restart waits for readiness) would leave the register without
+/// one.
 async fn ready(State(admin): State<Admin>) -> impl IntoResponse {
     let node = &admin.node;
     if node.frontend.is_shutting_down() {
         return (StatusCode::SERVICE_UNAVAILABLE, "shutting down\n");
+    }
+    if store_health(node).is_some_and(|health| health.is_failing()) {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "register store cannot persist\n",
+        );
     }
     match &node.cluster {
         Some(cluster) if !cluster.register.is_ready() => (
@@ -76,7 +86,37 @@ async fn metrics(State(admin): State<Admin>) -> impl IntoResponse {
     if let Some(cluster) = &admin.node.cluster {
         render_register(&mut body, &cluster.register.stats());
     }
+    if let Some(health) = store_health(&admin.node) {
+        render_store_health(&mut body, &health);
+    }
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body)
+}
+
+/// This node's register store's health, in a cluster or not; `None` before
+/// the authentication service is set or when the store cannot fail.
+fn store_health(node: &Node) -> Option<StoreHealth> {
+    node.frontend
+        .auth
+        .get()
+        .and_then(|auth| auth.accounts.store_health())
+}
+
+/// Whether the register store persists: the alert to raise on a full disk.
+fn render_store_health(out: &mut String, health: &StoreHealth) {
+    let name = "tessera_register_store_errors_total";
+    let _ = writeln!(
+        out,
+        "# HELP {name} I/O errors of this node's register store (failed commits and reopens).\n\
+         # TYPE {name} counter\n{name} {}",
+        health.errors()
+    );
+    let name = "tessera_register_store_failing";
+    let _ = writeln!(
+        out,
+        "# HELP {name} 1 while this node's register store cannot persist (since its last failed commit), else 0.\n\
+         # TYPE {name} gauge\n{name} {}",
+        u8::from(health.is_failing())
+    );
 }
 
 /// The register's part: what shows whether this node's replica has caught up.

@@ -882,6 +882,70 @@ async function adminUrl (server) {
   return match[1]
 }
 
+// ---------------------------------------------------------------------------
+// A small disk that can be filled (tmpfs), for full-disk tests
+// ---------------------------------------------------------------------------
+
+// Mounts a tmpfs of `size` (e.g. '8m') on `dir`, creating it. Returns
+// { mounted: true } or, only when the kernel refuses with EPERM (not root,
+// or no mount privilege in this container), { mounted: false, reason }, so
+// the caller can skip with that reason; any other failure throws.
+function mountTmpfs (dir, { size = '8m' } = {}) {
+  const { spawnSync } = require('node:child_process')
+  fs.mkdirSync(dir, { recursive: true })
+  const res = spawnSync('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', dir], { encoding: 'utf8' })
+  if (res.error) throw new Error(`cannot run mount: ${res.error.message}`)
+  if (res.status === 0) return { mounted: true }
+  const why = `${res.stderr || ''}${res.stdout || ''}`.trim()
+  if (/operation not permitted|permission denied|must be superuser|only root/i.test(why)) {
+    return { mounted: false, reason: `mount -t tmpfs refused (EPERM): ${why}` }
+  }
+  throw new Error(`mount -t tmpfs on ${dir} failed (exit ${res.status}): ${why}`)
+}
+
+// Unmounts what mountTmpfs mounted; a lazy unmount if something still holds it.
+function unmountTmpfs (dir) {
+  const { spawnSync } = require('node:child_process')
+  const res = spawnSync('umount', [dir], { encoding: 'utf8' })
+  if (res.status !== 0) spawnSync('umount', ['-l', dir], { encoding: 'utf8' })
+}
+
+// Bytes free on the filesystem holding `dir`.
+function diskFree (dir) {
+  const st = fs.statfsSync(dir)
+  return st.bavail * st.bsize
+}
+
+// Writes a filler file in `dir` until the filesystem is full (ENOSPC), in
+// ever smaller pieces so about 0 bytes are left. Returns the filler's path,
+// for freeDisk.
+function fillDisk (dir, name = 'filler.bin') {
+  const file = path.join(dir, name)
+  const fd = fs.openSync(file, 'a')
+  try {
+    for (let piece = 1 << 20; piece >= 1; piece >>= 2) {
+      const buf = Buffer.alloc(piece, 0x5a)
+      for (;;) {
+        try {
+          fs.writeSync(fd, buf)
+        } catch (err) {
+          if (err.code === 'ENOSPC') break
+          throw err
+        }
+      }
+    }
+    try { fs.fsyncSync(fd) } catch (_) {}
+  } finally {
+    fs.closeSync(fd)
+  }
+  return file
+}
+
+// Deletes a filler written by fillDisk: the space comes back at once.
+function freeDisk (file) {
+  fs.rmSync(file, { force: true })
+}
+
 module.exports = {
   VERSION,
   PROTOCOL,
@@ -901,6 +965,11 @@ module.exports = {
   clusterFixture,
   adminUrl,
   listRegions,
+  mountTmpfs,
+  unmountTmpfs,
+  diskFree,
+  fillDisk,
+  freeDisk,
   createBot,
   joinBot,
   rawClient,

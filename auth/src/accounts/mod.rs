@@ -8,6 +8,7 @@ mod players;
 pub mod records;
 mod registers;
 mod service;
+mod store_probe;
 mod transfer;
 pub mod vanilla;
 

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use std::time::{SystemTime, UNIX_EPOCH};
 use tokio::sync::Semaphore;
+use tracing::warn;
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -25,6 +26,9 @@ pub const MIN_PASSWORD_LEN: usize = 6;
 pub enum AccountError {
     #[error(transparent)]
     Unavailable(#[from] RegisterUnavailable),
+    /// A write to the register failed: nothing of it may count as stored.
+    #[error("not saved: {0}")]
+    NotSaved(RegisterUnavailable),
     #[error("This name is already registered; use /login <password>")]
     AlreadyRegistered,
     #[error("This name is not registered yet; use /register <password> <password>")]
@@ -39,6 +43,23 @@ pub enum AccountError {
     PasswordTooShort,
     #[error("A stored record is damaged: {0}")]
     Corrupt(String),
+}
+
+/// What a player is told when the register cannot read or store its
+/// account: the cause is for the log and the operator, not for chat.
+const NOT_SAVED_FOR_PLAYER: &str = "Your account could not be saved right now; try again shortly";
+const UNAVAILABLE_FOR_PLAYER: &str = "Accounts cannot be checked right now; try again shortly";
+
+impl AccountError {
+    /// The message for the player who asked, without internals.
+    pub fn for_player(&self) -> String {
+        match self {
+            Self::NotSaved(_) => NOT_SAVED_FOR_PLAYER.to_owned(),
+            Self::Unavailable(_) => UNAVAILABLE_FOR_PLAYER.to_owned(),
+            Self::Corrupt(_) => UNAVAILABLE_FOR_PLAYER.to_owned(),
+            other => other.to_string(),
+        }
+    }
 }
 
 /// Whether a player may join.
@@ -77,6 +98,12 @@ impl Accounts {
         }
     }
 
+    /// Whether this node's register store persists (see
+    /// [`Registers::store_health`]).
+    pub fn store_health(&self) -> Option<crate::register::StoreHealth> {
+        self.registers.store_health()
+    }
+
     /// Player records live in the same register as the accounts.
     pub fn player_records(&self) -> super::players::PlayerRecords {
         super::players::PlayerRecords::new(self.registers.clone())
@@ -98,7 +125,10 @@ impl Accounts {
             }
             None => None,
         };
-        Ok(self.registers.write(key, bytes).await?)
+        self.registers.write(key, bytes).await.map_err(|error| {
+            warn!(%key, %error, "a register write failed");
+            AccountError::NotSaved(error)
+        })
     }
 
     /// Bans, IP bans and the whitelist, read at once: one round trip to a

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use super::coordinator::{Completion, Coordinator, Outcome};
 use super::group::{GroupError, ReplicaGroup};
+use super::health::StoreHealth;
 use super::messages::{Envelope, Message, OpId};
 use super::replica::Replica;
 use super::store::{MemoryStore, Store};
@@ -79,6 +80,24 @@ impl<S: Store> LocalCluster<S> {
         self.replicas.get(&node).map(|(replica, _)| replica)
     }
 
+    /// The health of `node`'s store, if it can fail.
+    pub fn store_health(&self, node: NodeId) -> Option<StoreHealth> {
+        self.replicas
+            .get(&node)
+            .and_then(|(_, store)| store.health())
+    }
+
+    /// Commits nothing to `node`'s store, which reopens it if an error
+    /// closed it: how a store that failed finds out it persists again when
+    /// nobody writes.
+    pub fn probe_store(&mut self, node: NodeId) -> Result<(), LocalError<S::Error>> {
+        let (_, store) = self
+            .replicas
+            .get_mut(&node)
+            .ok_or(LocalError::UnknownNode(node))?;
+        store.persist(&[]).map_err(LocalError::Store)
+    }
+
     /// Starts a read on `at`'s coordinator; [`LocalCluster::run`] finishes it.
     pub fn start_read(&mut self, at: NodeId, key: &str) -> Result<OpId, LocalError<S::Error>> {
         let coordinator = self
@@ -130,9 +149,17 @@ impl<S: Store> LocalCluster<S> {
                         .replicas
                         .get_mut(&to)
                         .ok_or(LocalError::UnknownNode(to))?;
-                    replica
-                        .handle(from, msg, store)
-                        .map_err(LocalError::Store)?
+                    match replica.handle(from, msg, store) {
+                        Ok(send) => send,
+                        Err(error) => {
+                            // The update was not persisted, so it is not
+                            // acknowledged; what is still queued belongs to
+                            // operations that cannot finish now, and would
+                            // otherwise be delivered into the next one.
+                            self.queue.clear();
+                            return Err(LocalError::Store(error));
+                        }
+                    }
                 }
                 Message::ToCoordinator(msg) => {
                     let coordinator = self
@@ -184,8 +211,17 @@ impl<S: Store> LocalCluster<S> {
     }
 
     fn finish(&mut self, at: NodeId, op: OpId) -> Result<Outcome, LocalError<S::Error>> {
-        let outcome = self
-            .run()?
+        let completed = match self.run() {
+            Ok(completed) => completed,
+            Err(error) => {
+                // It can no longer complete; the coordinator must not keep it.
+                if let Some(coordinator) = self.coordinators.get_mut(&at) {
+                    coordinator.cancel(op);
+                }
+                return Err(error);
+            }
+        };
+        let outcome = completed
             .into_iter()
             .find(|completion| completion.op == op)
             .map(|completion| completion.outcome);

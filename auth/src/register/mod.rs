@@ -20,8 +20,12 @@
 //! drop, duplicate and reorder them. [`LocalCluster`] wires the pieces
 //! together in one process for tests and benchmarks.
 
+mod backoff;
 mod coordinator;
+#[cfg(test)]
+pub(crate) mod faulty_backend;
 mod group;
+mod health;
 mod local;
 mod messages;
 mod redb_store;
@@ -29,11 +33,14 @@ mod replica;
 mod store;
 mod tag;
 
+pub(crate) use backoff::Backoff;
 pub use coordinator::{Completion, Coordinator, Outbox, Outcome};
 pub use group::{GroupError, ReplicaGroup};
+pub use health::StoreHealth;
 pub use local::{LocalCluster, LocalError};
 pub use messages::{Envelope, Held, Message, OpId, ToCoordinator, ToReplica};
 pub use redb_store::{RedbStore, RedbStoreError};
+pub(crate) use replica::NotCommitted;
 pub use replica::{Durable, PendingWrites, Replica, ReplicaEffects};
 pub use store::{MemoryStore, Store};
 pub use tag::{Incarnation, Key, NodeId, Tag, Value, Versioned, WriterId};

@@ -72,15 +72,45 @@ impl PendingWrites {
 
     /// Persists the entries in one durable commit.
     pub fn commit<S: Store>(self, store: &mut S) -> Result<Durable, S::Error> {
-        store.persist(&self.entries)?;
-        Ok(Durable(self))
+        self.try_commit(store).map_err(|failed| failed.error)
     }
+
+    /// [`PendingWrites::commit`] that hands the writes back when the store
+    /// fails, so they can be committed again once it recovers: their
+    /// acknowledgements are still owed, and a recovery waits on its batch.
+    pub(crate) fn try_commit<S: Store>(
+        self,
+        store: &mut S,
+    ) -> Result<Durable, NotCommitted<S::Error>> {
+        match store.persist(&self.entries) {
+            Ok(()) => Ok(Durable(self)),
+            Err(error) => Err(NotCommitted {
+                writes: self,
+                error,
+            }),
+        }
+    }
+}
+
+/// Writes a store did not commit, and why.
+#[derive(Debug)]
+pub(crate) struct NotCommitted<E> {
+    pub(crate) writes: PendingWrites,
+    pub(crate) error: E,
 }
 
 /// Proof that a [`PendingWrites`] is on disk; hand it to [`Replica::on_durable`].
 #[must_use = "hand it to Replica::on_durable to release the acknowledgements"]
 #[derive(Debug, PartialEq, Eq)]
 pub struct Durable(PendingWrites);
+
+impl Durable {
+    /// The writes back, to commit again (a no-op for the store, as commits
+    /// are monotonic) when something that had to follow them failed.
+    pub(crate) fn into_writes(self) -> PendingWrites {
+        self.0
+    }
+}
 
 impl Replica {
     /// A replica with the entries its store holds (none for a new cluster).

@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 use std::convert::Infallible;
 
+use super::health::StoreHealth;
 use super::tag::{Key, Versioned};
 
 /// A replica's durable storage.
@@ -19,6 +20,12 @@ pub trait Store {
 
     /// Stores `entries` in one atomic commit that is durable when this returns.
     fn persist(&mut self, entries: &[(Key, Versioned)]) -> Result<(), Self::Error>;
+
+    /// Whether the store currently persists, for metrics and readiness;
+    /// `None` for a store that cannot fail.
+    fn health(&self) -> Option<StoreHealth> {
+        None
+    }
 }
 
 /// A store that lives as long as the value does: for tests, the model check

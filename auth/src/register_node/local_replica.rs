@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use tracing::{error, info};
+use tracing::{debug, error, info};
 
 use super::commit::{CommitError, GroupCommit};
 use super::stats::{self, Counters};
@@ -18,7 +18,8 @@ pub(super) struct LocalReplica<S: Store> {
     /// A recovering replica's first state requests and when to send them
     /// (see `RegisterNodeConfig::recovery_delay`).
     deferred: Option<(Duration, Vec<Envelope>)>,
-    /// Set when the store failed: the replica answers nothing from then on.
+    /// Set when the commit thread panicked and took the store with it: the
+    /// replica answers nothing from then on.
     failed: bool,
     counters: Arc<Counters>,
 }
@@ -58,7 +59,8 @@ impl<S: Store + Send + 'static> LocalReplica<S> {
     }
 
     /// Whether it counts toward quorums: not while it recovers, nor after
-    /// its store failed.
+    /// its store was lost. A store that fails to persist keeps it ready:
+    /// its answers are all durable, it only holds back acknowledgements.
     pub(super) fn is_ready(&self) -> bool {
         !self.failed && self.replica.is_ready()
     }
@@ -110,11 +112,16 @@ impl<S: Store + Send + 'static> LocalReplica<S> {
                     info!("replica recovered its state from the others; serving");
                 }
             }
-            Err(error) => {
-                // Acknowledging without persisting would break the register,
-                // and a lost commit could leave a recovery hanging: stay out
-                // of every quorum until an operator restarts the node.
-                error!(%error, "register store failed; this replica stops answering");
+            Err(CommitError::Store(error)) => {
+                // Nothing of it is acknowledged; the writes wait in the group
+                // commit for the store to persist again. What the replica
+                // answers meanwhile is all durable, so it keeps answering.
+                debug!(%error, "register store commit failed; retrying after a backoff");
+            }
+            Err(error @ CommitError::Panicked) => {
+                // The store went with the thread, so nothing can be persisted
+                // again: stay out of every quorum until the node restarts.
+                error!(%error, "register store lost; this replica stops answering");
                 self.failed = true;
             }
         }

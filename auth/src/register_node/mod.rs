@@ -59,8 +59,8 @@ use task::{Command, NodeTask};
 use wire::{register_id, Outbound};
 
 use crate::register::{
-    Coordinator, Incarnation, Key, MemoryStore, RedbStore, Replica, ReplicaGroup, Store, Versioned,
-    WriterId,
+    Coordinator, Incarnation, Key, MemoryStore, RedbStore, Replica, ReplicaGroup, Store,
+    StoreHealth, Versioned, WriterId,
 };
 
 /// One node's access to the replicated register, and its replica if it is
@@ -77,6 +77,8 @@ struct Shared {
     op_timeout: Duration,
     ready: Arc<AtomicBool>,
     counters: Arc<Counters>,
+    /// This node's replica store's, if it has a replica on a store that can fail.
+    store_health: Option<StoreHealth>,
     task: Mutex<Option<JoinHandle<()>>>,
 }
 
@@ -131,6 +133,7 @@ impl RegisterNode {
         let started = Instant::now();
         let counters = Arc::new(Counters::default());
 
+        let store_health = group.contains(id).then(|| store.health()).flatten();
         let replica = if group.contains(id) {
             let may_recover = config.recover_if_empty && group.size() > 1;
             let (store, opened) = tokio::task::spawn_blocking(move || {
@@ -196,6 +199,7 @@ impl RegisterNode {
                 op_timeout: config.op_timeout,
                 ready,
                 counters,
+                store_health,
                 task: Mutex::new(Some(task)),
             }),
         })
@@ -261,11 +265,21 @@ impl RegisterNode {
     }
 
     /// False while this node's replica rebuilds a lost store from the others
-    /// (or after its store failed). A node outside the group is always ready.
+    /// (or after its commit thread panicked and took the store with it); a
+    /// store that fails to persist is reported by
+    /// [`RegisterNode::store_health`] instead. A node outside the group is
+    /// always ready.
     /// Reads and writes through this node work either way, as long as a
     /// quorum of the others answers.
     pub fn is_ready(&self) -> bool {
         self.shared.ready.load(Ordering::Relaxed)
+    }
+
+    /// Whether this node's replica store persists; `None` on a node without
+    /// a replica, or with one in memory. While it fails, the replica keeps
+    /// answering from what is durable but acknowledges no update.
+    pub fn store_health(&self) -> Option<StoreHealth> {
+        self.shared.store_health.clone()
     }
 
     pub fn stats(&self) -> RegisterStats {
@@ -320,4 +334,83 @@ fn wall_clock_incarnation() -> Incarnation {
         .map(|elapsed| elapsed.as_micros())
         .unwrap_or_default();
     Incarnation(u64::try_from(micros).unwrap_or(u64::MAX))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use tessera_cluster::transport::{ClusterSecret, TokioNet, TransportConfig};
+
+    use super::*;
+    use crate::register::faulty_backend::FaultyDisk;
+
+    fn value(text: &str) -> Option<Vec<u8>> {
+        Some(text.as_bytes().to_vec())
+    }
+
+    async fn single_node(store: RedbStore) -> (Transport, RegisterNode) {
+        let listen = "127.0.0.1:0".parse().expect("a socket address");
+        let secret = ClusterSecret::new("tessera register store test").expect("a long secret");
+        let transport = Transport::start(TokioNet, TransportConfig::new(NodeId(1), listen, secret))
+            .await
+            .expect("a loopback transport");
+        let config = RegisterNodeConfig {
+            op_timeout: Duration::from_millis(800),
+            retransmit_after: Duration::from_millis(50),
+            tick_interval: Duration::from_millis(10),
+            ..RegisterNodeConfig::default()
+        };
+        let register =
+            RegisterNode::start_with_store(transport.clone(), vec![NodeId(1)], store, config)
+                .await
+                .expect("the register starts");
+        (transport, register)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_replica_acknowledges_nothing_while_its_store_fails_and_serves_again_after() {
+        let disk = FaultyDisk::default();
+        let (transport, register) = single_node(disk.store()).await;
+        let health = register
+            .store_health()
+            .expect("a redb store reports its health");
+        register.write("user:alex", value("alex")).await.unwrap();
+
+        disk.set_full(true);
+        assert_eq!(
+            register.write("user:bo", value("bo")).await,
+            Err(RegisterError::NoQuorum(Duration::from_millis(800))),
+            "a write the store could not persist is not acknowledged"
+        );
+        assert!(health.is_failing());
+        assert!(health.errors() >= 1);
+        // What it answers is what is durable: the old value, not the failed one.
+        assert_eq!(register.read("user:bo").await.unwrap(), None);
+        assert_eq!(register.read("user:alex").await.unwrap(), value("alex"));
+        assert!(register.is_ready(), "a failing store does not stop reads");
+
+        disk.set_full(false);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while register.write("user:cy", value("cy")).await.is_err() {
+            assert!(Instant::now() < deadline, "the store never persisted again");
+        }
+        assert!(!health.is_failing());
+        assert_eq!(register.read("user:cy").await.unwrap(), value("cy"));
+        register.shutdown().await;
+        transport.shutdown().await;
+
+        // Durable, not only in memory: a store opened afresh on the same disk
+        // holds what was written before and after the failure.
+        let entries = disk.store().load().unwrap();
+        let holds = |key: &str, text: &str| {
+            entries
+                .iter()
+                .any(|(k, v)| k == key && v.value == value(text))
+        };
+        assert!(
+            holds("user:alex", "alex") && holds("user:cy", "cy"),
+            "{entries:?}"
+        );
+    }
 }

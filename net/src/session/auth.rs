@@ -108,7 +108,7 @@ impl Session {
                 tracing::info!(player = %self.me.name, "{what}");
                 self.load_after_login();
             }
-            AuthEvent::Refused(e) => self.tell(e.to_string().color(Color::RED)),
+            AuthEvent::Refused(e) => self.tell(e.for_player().color(Color::RED)),
             AuthEvent::PasswordChanged => self.tell("Password changed".color(Color::GREEN)),
             AuthEvent::Record(stored) => return self.record_loaded(stored),
         }

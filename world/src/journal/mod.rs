@@ -392,7 +392,9 @@ impl JournalWriter {
     }
 
     /// Starts a new segment; a crash before its header is durable leaves
-    /// at worst an empty file, which replay skips.
+    /// at worst an empty file, which replay skips. A header that cannot be
+    /// written (a full disk) takes its file with it: every retry starts a
+    /// segment, and none of them may pile up.
     fn open_segment(&mut self) -> Result<(), JournalError> {
         let path = self.dir.join(self.current.file_name());
         let mut file = OpenOptions::new()
@@ -401,7 +403,6 @@ impl JournalWriter {
             .write(true)
             .open(&path)
             .map_err(|e| JournalError::io(&path, e))?;
-        self.live.push(self.current);
         let mut bytes = Vec::new();
         let header = Header::new(
             self.region,
@@ -410,9 +411,15 @@ impl JournalWriter {
             self.bounds.clone(),
         );
         segment::encode_header(&header, &mut bytes);
-        file.write_all(&bytes)
-            .and_then(|()| file.sync_data())
-            .map_err(|e| JournalError::io(&path, e))?;
+        if let Err(e) = file.write_all(&bytes).and_then(|()| file.sync_data()) {
+            drop(file);
+            if let Err(removed) = fs::remove_file(&path) {
+                warn!(file = %path.display(), "a journal segment whose header failed stays: {removed}");
+                self.live.push(self.current);
+            }
+            return Err(JournalError::io(&path, e));
+        }
+        self.live.push(self.current);
         sync_dir(&self.dir)?;
         self.file = Some(file);
         Ok(())

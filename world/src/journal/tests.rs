@@ -242,3 +242,33 @@ fn a_segment_of_the_format_before_players_still_replays() {
     let (replay, _) = journals.take_over(REGION, 2).unwrap();
     assert_eq!(replay.changes, vec![change(5, 9)]);
 }
+
+#[test]
+fn a_segment_whose_header_hit_a_full_disk_leaves_no_file() {
+    let (journals, dir) = temp_journals("full-disk");
+    let (_, mut writer) = journals.take_over(REGION, 1).unwrap();
+    let b = batch(&mut writer, vec![change(0, 1)]);
+    writer.append(&b).unwrap();
+    // The next segment's writes go to /dev/full: ENOSPC, as on a full disk.
+    let next = SegmentId { epoch: 1, gen: 1 };
+    let full = journals.dir(REGION).join(next.file_name());
+    std::os::unix::fs::symlink("/dev/full", &full).unwrap();
+    let checkpoint = writer.checkpoint();
+    writer.checkpoint_failed(checkpoint);
+    let b = batch(&mut writer, vec![change(1, 1)]);
+    let error = writer.append(&b).unwrap_err();
+    assert!(
+        matches!(&error, JournalError::Io { source, .. } if source.raw_os_error() == Some(28)),
+        "{error}"
+    );
+    assert!(
+        fs::symlink_metadata(&full).is_err(),
+        "the failed segment's file is gone"
+    );
+    // The next try starts another segment, and the change is kept.
+    writer.append(&b).unwrap();
+    drop(writer);
+    let (replay, _) = journals.take_over(REGION, 1).unwrap();
+    assert_eq!(replay.changes, vec![change(0, 1), change(1, 1)]);
+    let _ = fs::remove_dir_all(dir);
+}

@@ -128,24 +128,54 @@ pub(super) struct Durability {
     /// journaled here: applied to a player who comes back with an older
     /// one, and carried over at each checkpoint.
     players: HashMap<Uuid, (JournalPlayer, Instant)>,
+    /// The same, as far as the journal holds it: what a checkpoint carries
+    /// over (the region files it goes with hold only durable changes).
+    durable_players: HashMap<Uuid, (JournalPlayer, Instant)>,
+}
+
+/// Keeps `state` as the latest of its player in `map`, within the bound.
+fn remember(map: &mut HashMap<Uuid, (JournalPlayer, Instant)>, state: JournalPlayer) {
+    if map.len() >= MAX_CARRIED_PLAYERS && !map.contains_key(&state.uuid) {
+        let oldest = map
+            .iter()
+            .min_by_key(|(_, (_, at))| *at)
+            .map(|(uuid, _)| *uuid);
+        if let Some(oldest) = oldest {
+            map.remove(&oldest);
+        }
+    }
+    match map.get(&state.uuid) {
+        Some((held, _)) if held.revision > state.revision => {}
+        _ => {
+            map.insert(state.uuid, (state, Instant::now()));
+        }
+    }
 }
 
 impl Durability {
     pub fn journaled(writer: JournalWriter, players: HashMap<Uuid, JournalPlayer>) -> Self {
         let now = Instant::now();
+        let players: HashMap<Uuid, (JournalPlayer, Instant)> =
+            players.into_iter().map(|(k, v)| (k, (v, now))).collect();
         Self {
             enabled: true,
             writer: Some(writer),
-            players: players.into_iter().map(|(k, v)| (k, (v, now))).collect(),
+            durable_players: players.clone(),
+            players,
             ..Self::default()
         }
     }
 
-    /// The players' states a checkpoint carries over; drops those carried
-    /// for long enough.
+    /// The players' durable states a checkpoint carries over; drops those
+    /// carried for long enough.
     pub fn carried_players(&mut self) -> Vec<JournalPlayer> {
         self.players.retain(|_, (_, at)| at.elapsed() < CARRY_FOR);
-        self.players.values().map(|(p, _)| p.clone()).collect()
+        self.durable_players
+            .retain(|_, (_, at)| at.elapsed() < CARRY_FOR);
+        self.durable_players
+            .values()
+            .map(|(p, _)| p.clone())
+            .collect()
     }
 
     /// The journaled state of a player, if it is later than `state`'s.
@@ -170,6 +200,11 @@ impl Durability {
 
     fn pending_changes(&self) -> usize {
         self.open.changes.len() + self.in_flight.as_ref().map_or(0, |b| b.changes.len())
+    }
+
+    /// Whether some change is not durable yet.
+    pub fn has_pending(&self) -> bool {
+        !self.pending_chunks.is_empty()
     }
 
     /// Whether a change may be made now.
@@ -256,21 +291,7 @@ impl Region {
             return;
         }
         let journaled = JournalPlayer::of(state);
-        if durability.players.len() >= MAX_CARRIED_PLAYERS
-            && !durability.players.contains_key(&state.uuid)
-        {
-            let oldest = durability
-                .players
-                .iter()
-                .min_by_key(|(_, (_, at))| *at)
-                .map(|(uuid, _)| *uuid);
-            if let Some(oldest) = oldest {
-                durability.players.remove(&oldest);
-            }
-        }
-        durability
-            .players
-            .insert(state.uuid, (journaled.clone(), Instant::now()));
+        remember(&mut durability.players, journaled.clone());
         keep_latest(&mut durability.open.players, journaled);
     }
 
@@ -362,6 +383,9 @@ impl Region {
                 let still_ours = self.world.may_tick(self.pos())
                     && self.world.epoch_of(self.pos()) == Some(epoch);
                 self.durability.forget_pending(&batch);
+                for state in batch.players.values() {
+                    remember(&mut self.durability.durable_players, state.clone());
+                }
                 if still_ours {
                     self.release_held(batch);
                     self.send_sorted();
@@ -396,9 +420,12 @@ impl Region {
 
     /// Waits until everything changed is durable (or gives up after
     /// `within`: a disk that stays full must not hold a shutdown forever;
-    /// what is not durable then was never confirmed).
+    /// what is not durable then was never confirmed). A failed append is
+    /// tried again at once, then after its backoff: a
+    /// disk that keeps failing is not hammered (each try starts a segment).
     pub(super) async fn drain_journal(&mut self, within: Duration) {
         let deadline = Instant::now() + within;
+        self.durability.retry = self.durability.retry.map(|(_, b)| (Instant::now(), b));
         loop {
             if let Some(writing) = self.durability.writing.as_mut() {
                 match writing.await {
@@ -407,10 +434,15 @@ impl Region {
                 }
                 continue;
             }
-            if !self.durability.anything_waiting() || Instant::now() >= deadline {
+            if !self.durability.anything_waiting() {
                 break;
             }
-            self.durability.retry = self.durability.retry.map(|(_, b)| (Instant::now(), b));
+            if let Some((at, _)) = self.durability.retry {
+                if at >= deadline {
+                    break;
+                }
+                tokio::time::sleep_until(at.into()).await;
+            }
             self.commit();
             if !self.durability.is_writing() {
                 break;

@@ -249,14 +249,21 @@ impl Region {
         true
     }
 
+    /// The changed chunks as far as they are durable: a change the journal
+    /// has not taken yet (a full disk) must not reach the region files
+    /// before it, or a change never confirmed could appear after a restart.
     fn changed_chunks(&self) -> Vec<(ChunkPos, Chunk)> {
         let mut chunks: Vec<(ChunkPos, Chunk)> = self
             .persistence
             .modified
             .iter()
-            .filter_map(|pos| match self.chunks.get(pos) {
-                Some(Slot::Ready(slot)) => Some((*pos, slot.chunk.clone())),
-                _ => self.persistence.saved.get(pos).map(|c| (*pos, c.clone())),
+            .filter_map(|pos| {
+                let chunk = match self.chunks.get(pos) {
+                    Some(Slot::Ready(slot)) => &slot.chunk,
+                    _ => self.persistence.saved.get(pos)?,
+                };
+                let durable = self.durability.durable_view(*pos, chunk);
+                Some((*pos, durable.unwrap_or_else(|| chunk.clone())))
             })
             .collect();
         chunks.sort_by_key(|(pos, _)| (pos.x, pos.z));
@@ -300,7 +307,8 @@ impl Region {
         let chunks = self.changed_chunks();
         let world = self.world.clone();
         let pos = self.pos();
-        self.persistence.dirty = false;
+        // Changes left out as not yet durable still need a save.
+        self.persistence.dirty = self.durability.has_pending();
         self.persistence.last_save = Some(Instant::now());
         self.persistence.saving = Some(tokio::task::spawn_blocking(move || {
             let started = Instant::now();
@@ -392,6 +400,10 @@ impl Region {
             if let Some(saving) = self.persistence.saving.as_mut() {
                 let saved = saving.await;
                 self.saved(saved);
+            }
+            // What is left waits for the journal, not for another save.
+            if self.durability.has_pending() {
+                break;
             }
             if let Some((_, backoff)) = self.persistence.retry {
                 tokio::time::sleep(backoff.min(WITHIN / ATTEMPTS as u32)).await;
