@@ -8,6 +8,8 @@ pub struct NetMetrics {
     pub bytes_in: AtomicU64,
     pub bytes_out: AtomicU64,
     pub connections: AtomicU64,
+    /// Clients kicked for sending chat or commands too fast.
+    pub spam_kicks: AtomicU64,
 }
 
 impl NetMetrics {

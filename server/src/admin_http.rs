@@ -176,6 +176,12 @@ fn render(frontend: &Frontend, world: &World) -> String {
         NetMetrics::read(&net.bytes_in).to_string(),
     );
     gauge(
+        "tessera_spam_kicks_total",
+        "Clients kicked for sending chat or commands too fast.",
+        "counter",
+        NetMetrics::read(&net.spam_kicks).to_string(),
+    );
+    gauge(
         "tessera_bytes_out_total",
         "Bytes sent to clients.",
         "counter",

@@ -11,9 +11,13 @@ use valence_protocol::packets::play::{
 };
 use valence_protocol::{Decode, Packet};
 
+use std::time::Instant;
+
 use super::packet_check::check_play_packet;
+use super::spam::SPAM_KICK;
 use super::{End, Session};
 use crate::error::ClientError;
+use crate::metrics::NetMetrics;
 
 /// What a player who has not logged in yet may not do: move, dig, place,
 /// swing, change pose or items. Chat and commands are answered instead.
@@ -53,7 +57,17 @@ fn held_slot(frame: &PacketFrame) -> Result<u8, End> {
 
 /// Vanilla refuses these in chat: formatting codes and control characters.
 fn legal_chat(text: &str) -> bool {
-    text.len() <= MAX_CHAT_LENGTH && !text.chars().any(|c| c == '§' || c < ' ' || c == '\u{7f}')
+    !text.chars().any(|c| c == '§' || c < ' ' || c == '\u{7f}')
+}
+
+/// Why a chat message or command is refused, if it is.
+fn chat_problem(text: &str) -> Option<String> {
+    if text.chars().count() > MAX_CHAT_LENGTH {
+        return Some(format!(
+            "Chat message too long (more than {MAX_CHAT_LENGTH} characters)"
+        ));
+    }
+    (!legal_chat(text)).then(|| "Illegal characters in chat".to_owned())
 }
 
 impl Session {
@@ -90,9 +104,7 @@ impl Session {
             }
             ChatMessageC2s::ID => {
                 let p: ChatMessageC2s = decode(&frame)?;
-                if !legal_chat(p.message) {
-                    return Err(End::Kick("Illegal characters in chat".into()));
-                }
+                self.check_chat(p.message)?;
                 if !self.gate.open {
                     self.tell("Please log in first".into());
                     return Ok(());
@@ -101,9 +113,7 @@ impl Session {
             }
             CommandExecutionC2s::ID => {
                 let p: CommandExecutionC2s = decode(&frame)?;
-                if !legal_chat(p.command) {
-                    return Err(End::Kick("Illegal characters in chat".into()));
-                }
+                self.check_chat(p.command)?;
                 let command = p.command.to_owned();
                 self.run_command(&command);
             }
@@ -213,6 +223,18 @@ impl Session {
         });
     }
 
+    /// Length, characters and rate of a chat message or command.
+    fn check_chat(&mut self, text: &str) -> Result<(), End> {
+        if let Some(problem) = chat_problem(text) {
+            return Err(End::Kick(problem));
+        }
+        if !self.spam.message(Instant::now()) {
+            NetMetrics::add(&self.frontend.metrics.spam_kicks, 1);
+            return Err(End::Kick(SPAM_KICK.into()));
+        }
+        Ok(())
+    }
+
     fn chat(&self, message: &str) {
         let text = format!("<{}> {}", self.me.name, message);
         tracing::info!(target: "chat", "{text}");
@@ -229,6 +251,7 @@ mod tests {
         assert!(legal_chat("hello there"));
         assert!(!legal_chat("§4red"));
         assert!(!legal_chat("bell\u{7}"));
-        assert!(!legal_chat(&"x".repeat(257)));
+        assert!(chat_problem(&"x".repeat(257)).is_some_and(|p| p.contains("too long")));
+        assert_eq!(chat_problem(&"é".repeat(256)), None);
     }
 }

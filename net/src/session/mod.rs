@@ -12,6 +12,7 @@ mod packet_check;
 pub use join::ban_message;
 mod permissions;
 mod record;
+mod spam;
 mod view;
 
 use std::collections::HashMap;
@@ -94,6 +95,7 @@ pub struct Session {
     urgent: bool,
     /// The player's op level, for commands and the command tree.
     permissions: permissions::Permissions,
+    spam: spam::SpamScore,
 }
 
 impl Session {
@@ -143,6 +145,7 @@ impl Session {
             saving: record::Saving::new(records),
             urgent: false,
             permissions,
+            spam: spam::SpamScore::new(),
         };
         let end = match session.join().await {
             Ok(()) => session.play().await,
