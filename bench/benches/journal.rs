@@ -107,6 +107,7 @@ fn main() {
             store: Some(RegionStore::open(args.dir.clone()).expect("a region store")),
             journals: Some(Journals::new(&args.dir, 1)),
             autosave: Duration::from_secs(3600),
+            region_idle: Duration::from_secs(3600),
         });
         let deadline = Instant::now() + Duration::from_secs(args.seconds);
         let mut players = Vec::new();

@@ -4,14 +4,11 @@
 
 use tessera_auth::accounts::player_record::{ItemEntry, PlayerRecord, PLAYER_RECORD_VERSION};
 use tessera_world::coords::{MIN_Y, WORLD_HEIGHT};
-use tessera_world::player::{PlayerState, INVENTORY_SLOTS};
+use tessera_world::player::{PlayerState, INVENTORY_SLOTS, WORLD_BORDER};
 use tessera_world::registry::DIMENSION_NAME;
 use valence_protocol::math::DVec3;
 use valence_protocol::nbt::Compound;
 use valence_protocol::{Decode, Encode, GameMode, ItemKind, ItemStack};
-
-/// Farthest from the origin a saved position may be, as vanilla's world border.
-const WORLD_BORDER: f64 = 29_999_984.0;
 
 pub fn to_record(state: &PlayerState, saved_at: u64) -> PlayerRecord {
     let inventory = state

@@ -32,7 +32,7 @@ enum Kind {
 
 /// Every key the file may set (dotted path, type). Keys not listed here are
 /// rejected, so a misspelt key fails loudly instead of leaving a default.
-const KEYS: [(&str, Kind); 24] = [
+const KEYS: [(&str, Kind); 25] = [
     ("server.bind", Kind::String),
     ("server.motd", Kind::String),
     ("server.max_players", Kind::Integer),
@@ -50,6 +50,7 @@ const KEYS: [(&str, Kind); 24] = [
     ("world.region_size", Kind::Integer),
     ("world.data_dir", Kind::String),
     ("world.autosave_seconds", Kind::Integer),
+    ("world.region_idle_seconds", Kind::Integer),
     ("admin.bind", Kind::String),
     ("auth.require_login", Kind::Boolean),
     ("cluster.node_id", Kind::Integer),
@@ -185,6 +186,8 @@ pub struct WorldConfig {
     /// How often regions save their changes into the region files (the
     /// journal makes every change durable before it is shown anyway).
     pub autosave_seconds: u32,
+    /// How long a region with no players and nothing unsaved keeps running.
+    pub region_idle_seconds: u32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -506,6 +509,7 @@ fn world_config(settings: &Settings, config_dir: &Path) -> Result<WorldConfig, C
         // `join` keeps an absolute data_dir as it is.
         data_dir: config_dir.join(data_dir),
         autosave_seconds: settings.integer("world.autosave_seconds", 1, 86_400, 60)?,
+        region_idle_seconds: settings.integer("world.region_idle_seconds", 1, 86_400, 60)?,
     })
 }
 

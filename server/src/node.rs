@@ -198,6 +198,7 @@ impl Node {
             store: Some(store),
             journals: Some(journals),
             autosave: Duration::from_secs(u64::from(config.world.autosave_seconds)),
+            region_idle: Duration::from_secs(u64::from(config.world.region_idle_seconds)),
             generator,
             grid: RegionGrid {
                 size: config.world.region_size as i32,

@@ -17,6 +17,23 @@ use crate::coords::chunk_of_point;
 use crate::framing::Framing;
 use crate::messages::{EntityId, FeedEvent};
 
+/// Farthest a client may claim to have moved in one packet before it is
+/// put back where the server last saw it.
+pub const MAX_STEP: f64 = 100.0;
+/// How far from the origin a player may go, as vanilla's world border.
+pub const WORLD_BORDER: f64 = 29_999_984.0;
+
+/// Whether a client's claimed move from `from` to `to` may stand: finite,
+/// within the world's height and border, and not too far in one packet.
+pub fn plausible(from: DVec3, to: DVec3) -> bool {
+    to.is_finite()
+        && to.y > f64::from(crate::coords::MIN_Y - 128)
+        && to.y < f64::from(crate::coords::MIN_Y + crate::coords::WORLD_HEIGHT + 512)
+        && to.x.abs() <= WORLD_BORDER
+        && to.z.abs() <= WORLD_BORDER
+        && from.distance(to) <= MAX_STEP
+}
+
 /// Slots of the player inventory window: crafting, armour, main, hotbar, off hand.
 pub const INVENTORY_SLOTS: usize = 46;
 /// Window slot of the first hotbar slot.

@@ -46,6 +46,7 @@ pub struct WorldSettings {
     pub journals: Option<Journals>,
     /// How often a region saves its changed chunks into the region files.
     pub autosave: Duration,
+    pub region_idle: Duration,
 }
 
 struct LocalRegion {
@@ -65,6 +66,9 @@ pub struct World {
     pub store: Option<RegionStore>,
     pub journals: Option<Journals>,
     pub autosave: Duration,
+    /// How long a region with no players, no chunks and nothing unsaved
+    /// keeps running before it stops (it starts again when needed).
+    pub region_idle: Duration,
     remote: OnceLock<Arc<dyn RemoteLinks>>,
     /// Where the players' states a region replayed go, to be written into
     /// their records.
@@ -121,6 +125,7 @@ impl World {
             store: settings.store,
             journals: settings.journals,
             autosave: settings.autosave,
+            region_idle: settings.region_idle,
             remote: OnceLock::new(),
             recovered: OnceLock::new(),
             regions: Mutex::new(HashMap::new()),
@@ -385,6 +390,25 @@ impl World {
             },
         );
         actor
+    }
+
+    /// An idle region stops: taken out of the regions here if it is still
+    /// this node's actor for `pos` and `nothing_waiting` (checked under the
+    /// lock, so no mail can reach it after) holds. Mail sent later starts
+    /// a new actor, which reads what this one saved.
+    pub fn retire_region(
+        &self,
+        pos: RegionPos,
+        me: &ActorRef<RegionMail>,
+        nothing_waiting: impl FnOnce() -> bool,
+    ) -> bool {
+        let mut regions = lock(&self.regions);
+        let mine = regions.get(&pos).is_some_and(|r| r.actor.same_actor(me));
+        if !mine || !nothing_waiting() {
+            return false;
+        }
+        regions.remove(&pos);
+        true
     }
 
     pub fn region_count(&self) -> usize {

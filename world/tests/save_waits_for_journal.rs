@@ -133,6 +133,7 @@ async fn a_change_the_journal_never_took_is_not_saved_into_the_region_files() {
         store: Some(RegionStore::open(dir.0.clone()).expect("a region store")),
         journals: Some(Journals::new(&dir.0, 1)),
         autosave: Duration::from_secs(3600),
+        region_idle: Duration::from_secs(3600),
     });
     let (session, mut inbox) = world.open_session();
     let region = world.region_of_chunk(ChunkPos::new(0, 0));

@@ -211,8 +211,11 @@ impl Session {
         look: Option<(f32, f32)>,
         on_ground: bool,
     ) {
+        // The view follows only a move the region will accept: a claimed
+        // jump far away is put back by the region, and must not load the
+        // chunks there first.
         if let (Some(to), false) = (position, self.teleport_pending) {
-            if to.is_finite() {
+            if tessera_world::player::plausible(self.position, to) {
                 self.moved_to(to);
             }
         }

@@ -85,6 +85,11 @@ impl RegionHandoffs {
         }
     }
 
+    /// Whether no player is here or on its way out.
+    pub fn is_idle(&self) -> bool {
+        self.held.is_empty() && self.departures.is_empty()
+    }
+
     pub fn holds(&self, entity: EntityId) -> bool {
         self.held.contains_key(&entity)
     }

@@ -79,7 +79,13 @@ impl Region {
             GameMode::Survival | GameMode::Creative => true,
             GameMode::Adventure | GameMode::Spectator => false,
         };
-        if phase != DigPhase::Abort && !(allowed && in_reach(&player.state, pos)) {
+        // An abort out of reach is only acknowledged: forwarded, it would
+        // start the region of any spot a client names.
+        let reach = in_reach(&player.state, pos);
+        if phase == DigPhase::Abort && !reach {
+            return self.ack(session, sequence);
+        }
+        if phase != DigPhase::Abort && !(allowed && reach) {
             return self.refuse(entity, pos, sequence);
         }
         let dig = Dig {

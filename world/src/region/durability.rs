@@ -194,7 +194,7 @@ impl Durability {
         }
     }
 
-    fn anything_waiting(&self) -> bool {
+    pub fn anything_waiting(&self) -> bool {
         !self.open.is_empty() || self.in_flight.is_some()
     }
 

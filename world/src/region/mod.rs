@@ -171,6 +171,14 @@ impl Region {
                     let started = Instant::now();
                     self.contained("tick", Region::tick);
                     self.world.metrics.record_tick(started.elapsed());
+                    if self.ticks.is_multiple_of(unload::SWEEP_EVERY_TICKS)
+                        && self.idle_long_enough(started)
+                        && self.world.retire_region(self.pos, &self.me, || mailbox.is_empty())
+                    {
+                        info!(region = %self.pos(), "idle region stopped");
+                        self.forget_persist_health();
+                        return Restart::Done;
+                    }
                 }
             }
         }

@@ -10,21 +10,10 @@ use valence_protocol::packets::play::{
 use valence_protocol::{ByteAngle, GameMode, Hand, VarInt};
 
 use super::Region;
-use crate::coords::{chunk_of_point, MIN_Y, WORLD_HEIGHT};
+use crate::coords::chunk_of_point;
 use crate::framing::Framing;
 use crate::messages::{EntityId, FeedEvent, ToSession};
-use crate::player::{abilities_packet, PlayerState};
-
-/// Farthest a client may claim to have moved in one packet before it is
-/// put back where the server last saw it.
-const MAX_STEP: f64 = 100.0;
-
-fn plausible(from: DVec3, to: DVec3) -> bool {
-    to.is_finite()
-        && to.y > f64::from(MIN_Y - 128)
-        && to.y < f64::from(MIN_Y + WORLD_HEIGHT + 512)
-        && from.distance(to) <= MAX_STEP
-}
+use crate::player::{abilities_packet, plausible, PlayerState};
 
 /// Movement as viewers see it: a relative move when small, else an absolute one.
 fn movement_packets(framing: &Framing, before: &PlayerState, after: &PlayerState) -> Vec<u8> {
@@ -273,5 +262,7 @@ mod tests {
         assert!(!plausible(here, DVec3::new(f64::NAN, 64.0, 0.0)));
         assert!(!plausible(here, DVec3::new(500.0, 64.0, 0.0)));
         assert!(!plausible(here, DVec3::new(0.0, 1e9, 0.0)));
+        let edge = DVec3::new(29_999_950.0, 64.0, 0.0);
+        assert!(!plausible(edge, DVec3::new(30_000_010.0, 64.0, 0.0)));
     }
 }

@@ -150,6 +150,10 @@ impl Persistence {
         self.retry.is_some()
     }
 
+    pub fn is_saving(&self) -> bool {
+        self.saving.is_some()
+    }
+
     pub fn is_dirty(&self) -> bool {
         self.dirty
     }

@@ -18,9 +18,10 @@ const UNLOAD_AFTER: Duration = Duration::from_secs(30);
 /// Ticks between looks for unused chunks (one second).
 pub(super) const SWEEP_EVERY_TICKS: u64 = 20;
 
-/// When each unused chunk was first seen unused.
+/// When each unused chunk was first seen unused, and since when the whole
+/// region has been idle.
 #[derive(Default)]
-pub(super) struct Unused(HashMap<ChunkPos, Instant>);
+pub(super) struct Unused(HashMap<ChunkPos, Instant>, Option<Instant>);
 
 impl Region {
     /// Unloads the chunks unused for the grace period as of `now`.
@@ -48,6 +49,33 @@ impl Region {
                 self.world.metrics.chunks_unloaded(1);
             }
         }
+    }
+
+    /// Whether the region holds nothing: no player, no chunk, nothing on
+    /// its way to disk or unsaved. Such a region may stop; it starts again
+    /// from its files when a message needs it.
+    fn holds_nothing(&self) -> bool {
+        self.players.is_empty()
+            && self.chunks.is_empty()
+            && self.new_viewers.is_empty()
+            && self.diggers.is_empty()
+            && self.handoffs.is_idle()
+            && !self.durability.anything_waiting()
+            && !self.durability.is_writing()
+            && !self.persistence.is_dirty()
+            && !self.persistence.is_failing()
+            && !self.persistence.is_saving()
+    }
+
+    /// Whether the region has held nothing for `world.region_idle`, as of
+    /// `now`; checked with each sweep.
+    pub(super) fn idle_long_enough(&mut self, now: Instant) -> bool {
+        if !self.holds_nothing() {
+            self.unused.1 = None;
+            return false;
+        }
+        let since = *self.unused.1.get_or_insert(now);
+        now.saturating_duration_since(since) >= self.world.region_idle
     }
 
     /// Chunks a player stands in or was just promised.
@@ -105,6 +133,7 @@ mod tests {
             store: Some(RegionStore::open(dir.to_owned()).unwrap()),
             journals: Some(crate::journal::Journals::new(dir, 32)),
             autosave: std::time::Duration::from_secs(5),
+            region_idle: std::time::Duration::from_secs(60),
         })
     }
 
