@@ -5,6 +5,7 @@ mod cluster;
 mod config;
 mod console;
 mod console_accounts;
+mod level;
 mod links;
 mod node;
 mod persist_metrics;
@@ -13,6 +14,7 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use tracing::error;
@@ -62,6 +64,8 @@ async fn run() -> anyhow::Result<()> {
     let folder = path.parent().map(PathBuf::from).unwrap_or_default();
     let node = Arc::new(Node::start(&config, &folder).await?);
     admin_http::start(config.admin.bind, node.clone()).await?;
+    let autosave = Duration::from_secs(u64::from(config.world.autosave_seconds));
+    tokio::spawn(node.clone().autosave_level(autosave));
     tokio::select! {
         _ = console::run(node.clone()) => {}
         _ = shutdown_signal() => {}

@@ -4,6 +4,7 @@
 pub mod anvil;
 pub mod chunk;
 pub mod chunk_packet;
+pub mod clock;
 pub mod coords;
 pub mod framing;
 pub mod gen;
