@@ -18,6 +18,7 @@ mod region;
 pub mod registry;
 pub mod routing;
 pub mod store;
+pub mod transfer;
 mod world;
 
 pub use region::{LoadedChunk, RegionMail, TICK};
