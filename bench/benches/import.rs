@@ -52,8 +52,9 @@ fn args() -> Args {
 fn write_source(dir: &std::path::Path, side: i32) {
     let generator = Terrain { seed: 7 };
     let store = RegionStore::open(dir.to_owned()).expect("a region store");
-    let files: Vec<(i32, i32)> = (0..side.div_ceil(32))
-        .flat_map(|fx| (0..side.div_ceil(32)).map(move |fz| (fx, fz)))
+    let per_side = (side + 31) / 32;
+    let files: Vec<(i32, i32)> = (0..per_side)
+        .flat_map(|fx| (0..per_side).map(move |fz| (fx, fz)))
         .collect();
     let next = AtomicUsize::new(0);
     let failed = Mutex::new(None);
