@@ -120,3 +120,74 @@ pub async fn save(data_dir: &Path, level: &LevelDat, world: &World) -> anyhow::R
         .context("the level.dat save stopped")?
         .context("cannot save level.dat")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(name: &str, seed: i64, generator: GeneratorKind) -> WorldConfig {
+        let data_dir = std::env::temp_dir().join(format!(
+            "tessera-server-level-{name}-{}",
+            std::process::id()
+        ));
+        WorldConfig {
+            generator,
+            seed,
+            spawn_x: 5,
+            spawn_z: -3,
+            region_size: 32,
+            data_dir,
+            autosave_seconds: 60,
+        }
+    }
+
+    #[test]
+    fn a_new_world_gets_the_config_and_an_existing_one_keeps_its_own() {
+        let first = config("keep", 11, GeneratorKind::Flat);
+        let _ = std::fs::remove_dir_all(&first.data_dir);
+        let made = open(&first).unwrap();
+        assert_eq!((made.seed, made.generator), (11, WorldGen::Flat));
+        assert_eq!(made.spawn, (5, -60, -3), "on the flat world's grass");
+        assert_eq!(made.day_time, FIRST_MORNING);
+
+        let changed = WorldConfig {
+            spawn_x: 100,
+            ..config("keep", 99, GeneratorKind::Terrain)
+        };
+        let kept = open(&changed).unwrap();
+        assert_eq!(
+            (kept.seed, kept.generator, kept.spawn),
+            (11, WorldGen::Flat, (5, -60, -3))
+        );
+        let _ = std::fs::remove_dir_all(&first.data_dir);
+    }
+
+    #[test]
+    fn a_damaged_level_dat_stops_the_start_naming_the_file() {
+        let world = config("damaged", 0, GeneratorKind::Flat);
+        let _ = std::fs::remove_dir_all(&world.data_dir);
+        std::fs::create_dir_all(&world.data_dir).unwrap();
+        std::fs::write(world.data_dir.join("level.dat"), b"").unwrap();
+        let err = format!("{:#}", open(&world).unwrap_err());
+        assert!(err.contains("is not started"), "{err}");
+        assert!(err.contains("level.dat is damaged"), "{err}");
+        assert_eq!(
+            std::fs::read(world.data_dir.join("level.dat")).unwrap(),
+            b""
+        );
+        let _ = std::fs::remove_dir_all(&world.data_dir);
+    }
+
+    #[test]
+    fn do_daylight_cycle_false_stops_the_clock() {
+        let mut level = LevelDat {
+            day_time: 6000,
+            ..LevelDat::default()
+        };
+        assert!(clock(&level).packet_time_of_day() >= 0);
+        level
+            .game_rules
+            .insert("doDaylightCycle".into(), "false".into());
+        assert_eq!(clock(&level).packet_time_of_day(), -6000);
+    }
+}
