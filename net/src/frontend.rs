@@ -35,8 +35,6 @@ pub struct Auth {
 
 /// Time allowed for a handshake, a status exchange or a login.
 const PRE_PLAY_TIMEOUT: Duration = Duration::from_secs(15);
-/// Ticks in a Minecraft day.
-const DAY: i64 = 24_000;
 
 #[derive(Debug, Clone)]
 pub struct FrontendConfig {
@@ -63,7 +61,6 @@ pub struct Frontend {
     pub directory: Directory,
     /// The authentication service, once the node has one.
     pub auth: std::sync::OnceLock<Auth>,
-    started: std::time::Instant,
     /// Becomes true when the node shuts down: sessions then leave with the reason.
     shutdown: watch::Sender<Option<String>>,
 }
@@ -80,22 +77,15 @@ impl Frontend {
             auth: std::sync::OnceLock::new(),
             config,
             world,
-            started: std::time::Instant::now(),
             shutdown: watch::channel(None).0,
         })
     }
 
-    /// Ticks of world time since the node started.
-    pub fn world_age(&self) -> i64 {
-        (self.started.elapsed().as_millis() / 50) as i64
-    }
-
     pub fn time_packet(&self) -> bytes::Bytes {
-        let age = self.world_age();
+        let clock = &self.world.clock;
         self.framing.frame(&WorldTimeUpdateS2c {
-            world_age: age,
-            // Start in the morning rather than at dawn.
-            time_of_day: (age + 1_000) % DAY,
+            world_age: clock.now().0,
+            time_of_day: clock.packet_time_of_day(),
         })
     }
 

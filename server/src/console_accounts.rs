@@ -15,6 +15,9 @@ pub async fn execute(node: &Node, words: &[&str]) -> Option<String> {
     match words {
         ["save-all"] => {
             let (saved, failed) = node.world.save_all().await;
+            if let Err(e) = node.save_level().await {
+                return Some(format!("{e:#}"));
+            }
             Some(if failed == 0 {
                 format!("Saved the game ({saved} regions on disk)")
             } else {

@@ -1,42 +1,31 @@
 //! `tessera`: a Minecraft 1.20.1 server node.
 
 mod admin_http;
+mod args;
 mod cluster;
 mod config;
 mod console;
 mod console_accounts;
+mod level;
 mod links;
 mod node;
 mod persist_metrics;
+mod progress;
+mod world_transfer;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use tracing::error;
 use tracing_subscriber::EnvFilter;
 
+use crate::args::Command;
 use crate::node::Node;
-
-const USAGE: &str = "usage: tessera [--config <path to config.toml>]";
-
-fn config_path() -> anyhow::Result<PathBuf> {
-    let mut args = std::env::args().skip(1);
-    let mut path = PathBuf::from("config.toml");
-    while let Some(arg) = args.next() {
-        match arg.as_str() {
-            "--config" | "-c" => path = args.next().map(PathBuf::from).context(USAGE)?,
-            "--help" | "-h" => {
-                println!("{USAGE}");
-                std::process::exit(0);
-            }
-            other => anyhow::bail!("unknown argument `{other}`\n{USAGE}"),
-        }
-    }
-    Ok(path)
-}
+use tessera_world::transfer::ImportOptions;
 
 async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
@@ -57,11 +46,40 @@ async fn shutdown_signal() {
 }
 
 async fn run() -> anyhow::Result<()> {
-    let path = config_path()?;
+    let Some(args) = args::parse(std::env::args().skip(1))? else {
+        println!("{}", args::USAGE);
+        return Ok(());
+    };
+    let path = args.config;
     let config = config::load(&path, std::env::vars())?;
+    let data_dir = config.world.data_dir.clone();
+    let offline = match args.command {
+        Command::Serve => None,
+        Command::Import {
+            source,
+            force,
+            skip_damaged,
+        } => {
+            let options = ImportOptions {
+                force,
+                skip_damaged,
+            };
+            Some(tokio::task::spawn_blocking(move || {
+                world_transfer::import(&source, &data_dir, options)
+            }))
+        }
+        Command::Export { target } => Some(tokio::task::spawn_blocking(move || {
+            world_transfer::export(&data_dir, &target)
+        })),
+    };
+    if let Some(transfer) = offline {
+        return transfer.await.context("the import or export stopped")?;
+    }
     let folder = path.parent().map(PathBuf::from).unwrap_or_default();
     let node = Arc::new(Node::start(&config, &folder).await?);
     admin_http::start(config.admin.bind, node.clone()).await?;
+    let autosave = Duration::from_secs(u64::from(config.world.autosave_seconds));
+    tokio::spawn(node.clone().autosave_level(autosave));
     tokio::select! {
         _ = console::run(node.clone()) => {}
         _ = shutdown_signal() => {}

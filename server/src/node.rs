@@ -13,20 +13,21 @@ use tessera_net::ops_watch::OpsWatch;
 use tessera_net::player_recovery::{self, recover_all};
 use tessera_net::velocity::VelocityForwarding;
 use tessera_net::{Frontend, FrontendConfig};
-use tessera_world::anvil::level_dat::{LevelDat, WorldGen};
+use tessera_world::anvil::in_use;
+use tessera_world::anvil::level_dat::LevelDat;
 use tessera_world::coords::RegionGrid;
 use tessera_world::framing::Framing;
-use tessera_world::gen::{Flat, Generator, Terrain};
 use tessera_world::journal::Journals;
 use tessera_world::registry::Registries;
 use tessera_world::routing::{Placement, SingleNode};
 use tessera_world::store::RegionStore;
 use tessera_world::{World, WorldSettings};
 use tokio::net::TcpListener;
-use tracing::{info, warn};
+use tracing::{error, info, warn};
 
 use crate::cluster::{Cluster, ClusterStart};
-use crate::config::{Config, Forwarding, GeneratorKind, ServerConfig};
+use crate::config::{Config, Forwarding, ServerConfig};
+use crate::level;
 
 const ICON_FILE: &str = "server-icon.png";
 /// The id of a node that runs without a cluster.
@@ -36,35 +37,11 @@ pub struct Node {
     pub frontend: Arc<Frontend>,
     pub world: Arc<World>,
     pub cluster: Option<Cluster>,
-}
-
-/// Vanilla and the world tools open the folder as a world only with a
-/// level.dat; a new world gets one from the configuration, an existing one
-/// (vanilla's, say) is left as it is.
-fn create_level_dat(config: &Config, generator: &dyn Generator) -> anyhow::Result<()> {
-    let world = &config.world;
-    std::fs::create_dir_all(&world.data_dir)
-        .with_context(|| format!("cannot create {}", world.data_dir.display()))?;
-    let level = LevelDat {
-        spawn: (
-            world.spawn_x,
-            generator.surface_y(world.spawn_x, world.spawn_z),
-            world.spawn_z,
-        ),
-        time: 0,
-        day_time: 0,
-        seed: world.seed,
-        level_name: "world".to_owned(),
-        game_rules: Default::default(),
-        generator: match world.generator {
-            GeneratorKind::Flat => WorldGen::Flat,
-            GeneratorKind::Terrain => WorldGen::Noise,
-        },
-    };
-    if level.create_if_missing(&world.data_dir.join("level.dat"))? {
-        info!("wrote {}", world.data_dir.join("level.dat").display());
-    }
-    Ok(())
+    /// The world's level.dat as read at start; saves add the time.
+    level: LevelDat,
+    data_dir: std::path::PathBuf,
+    /// Held while the node runs: import and export refuse meanwhile.
+    _in_use: std::fs::File,
 }
 
 /// The server-list icon from `server-icon.png` beside the config, if present.
@@ -167,13 +144,15 @@ async fn recover_players(world: &World, records: &PlayerRecords) {
 impl Node {
     /// Builds the node and starts accepting players on the configured address.
     pub async fn start(config: &Config, config_folder: &Path) -> anyhow::Result<Self> {
-        let generator: Arc<dyn Generator> = match config.world.generator {
-            GeneratorKind::Flat => Arc::new(Flat),
-            GeneratorKind::Terrain => Arc::new(Terrain {
-                seed: config.world.seed,
-            }),
-        };
-        create_level_dat(config, generator.as_ref())?;
+        let data_dir = &config.world.data_dir;
+        let in_use = in_use::running(data_dir)?.with_context(|| {
+            format!(
+                "{} is being imported or exported (tessera import/export); start the server once that has finished",
+                data_dir.display()
+            )
+        })?;
+        let level = level::open(&config.world)?;
+        let generator = level::generator_of(&level);
         let framing = Framing {
             threshold: config.server.compression_threshold,
         };
@@ -205,7 +184,8 @@ impl Node {
             },
             framing,
             biome: Registries::vanilla().plains_biome,
-            spawn: (config.world.spawn_x, config.world.spawn_z),
+            spawn: level.spawn,
+            clock: level::clock(&level),
         });
         let frontend = Frontend::new(
             FrontendConfig {
@@ -249,7 +229,27 @@ impl Node {
             frontend,
             world,
             cluster,
+            level,
+            data_dir: data_dir.clone(),
+            _in_use: in_use,
         })
+    }
+
+    /// Writes level.dat with the world's time now.
+    pub async fn save_level(&self) -> anyhow::Result<()> {
+        level::save(&self.data_dir, &self.level, &self.world).await
+    }
+
+    /// Saves level.dat every `every`, as regions save their chunks.
+    pub async fn autosave_level(self: Arc<Self>, every: Duration) {
+        let mut ticks = tokio::time::interval(every);
+        ticks.tick().await;
+        loop {
+            ticks.tick().await;
+            if let Err(e) = self.save_level().await {
+                error!("{e:#}");
+            }
+        }
     }
 
     /// Disconnects every player with `reason` and stops the regions.
@@ -257,6 +257,9 @@ impl Node {
         info!("stopping: {reason}");
         self.frontend.disconnect_all(reason).await;
         self.world.stop().await;
+        if let Err(e) = self.save_level().await {
+            error!("{e:#}");
+        }
         if let Some(cluster) = &self.cluster {
             cluster.leave().await;
         }

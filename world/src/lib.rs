@@ -4,6 +4,7 @@
 pub mod anvil;
 pub mod chunk;
 pub mod chunk_packet;
+pub mod clock;
 pub mod coords;
 pub mod framing;
 pub mod gen;
@@ -17,6 +18,7 @@ mod region;
 pub mod registry;
 pub mod routing;
 pub mod store;
+pub mod transfer;
 mod world;
 
 pub use region::{LoadedChunk, RegionMail, TICK};

@@ -33,6 +33,8 @@ pub enum StoreError {
     },
     #[error("{path} is damaged: {reason}")]
     Corrupt { path: PathBuf, reason: String },
+    #[error("{path} is from another Minecraft version: {reason}")]
+    OtherVersion { path: PathBuf, reason: String },
     #[error("{path} not written: this node no longer owns the region")]
     Fenced { path: PathBuf },
 }

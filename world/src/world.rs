@@ -14,6 +14,7 @@ use valence_protocol::math::DVec3;
 use valence_protocol::ChunkPos;
 
 use crate::chunk_packet::encode_chunk_packet;
+use crate::clock::WorldClock;
 use crate::coords::{RegionGrid, RegionPos};
 use crate::framing::Framing;
 use crate::gen::Generator;
@@ -37,8 +38,10 @@ pub struct WorldSettings {
     pub grid: RegionGrid,
     pub framing: Framing,
     pub biome: u32,
-    /// Block column players spawn on.
-    pub spawn: (i32, i32),
+    /// The block players spawn in (their feet), level.dat's SpawnX/Y/Z.
+    pub spawn: (i32, i32, i32),
+    /// The world's time, from level.dat.
+    pub clock: WorldClock,
     pub placement: Arc<dyn Placement>,
     /// Where regions are saved; `None` keeps the world in memory only.
     pub store: Option<RegionStore>,
@@ -61,7 +64,8 @@ pub struct World {
     pub framing: Framing,
     pub biome: u32,
     pub metrics: WorldMetrics,
-    spawn: (i32, i32),
+    spawn: (i32, i32, i32),
+    pub clock: WorldClock,
     placement: Arc<dyn Placement>,
     pub store: Option<RegionStore>,
     pub journals: Option<Journals>,
@@ -121,6 +125,7 @@ impl World {
             biome: settings.biome,
             metrics: WorldMetrics::default(),
             spawn: settings.spawn,
+            clock: settings.clock,
             placement: settings.placement,
             store: settings.store,
             journals: settings.journals,
@@ -167,10 +172,9 @@ impl World {
         }
     }
 
-    /// Where a new player appears: on the surface of the spawn column.
+    /// Where a new player appears: in the middle of the spawn block.
     pub fn spawn_point(&self) -> DVec3 {
-        let (x, z) = self.spawn;
-        let y = self.generator.surface_y(x, z);
+        let (x, y, z) = self.spawn;
         DVec3::new(f64::from(x) + 0.5, f64::from(y), f64::from(z) + 0.5)
     }
 

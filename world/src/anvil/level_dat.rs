@@ -12,7 +12,7 @@ use flate2::Compression;
 use valence_protocol::nbt::{Compound, List, Value};
 
 use super::chunk_nbt::DATA_VERSION;
-use super::durable::{io, lock_file, replace};
+use super::durable::io;
 use crate::store::StoreError;
 
 /// The level format version vanilla has written since 1.9 (Anvil).
@@ -28,15 +28,23 @@ pub enum WorldGen {
 }
 
 /// What Tessera keeps of level.dat.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct LevelDat {
+    /// The block players spawn in (their feet), as vanilla's SpawnX/Y/Z.
     pub spawn: (i32, i32, i32),
+    /// Ticks the world has run (`Time`).
     pub time: i64,
+    /// Ticks of the day cycle (`DayTime`; 0 is sunrise, 24000 a day).
     pub day_time: i64,
     pub seed: i64,
     pub level_name: String,
+    /// Vanilla keeps every rule as a string (`"true"`, `"3"`).
     pub game_rules: BTreeMap<String, String>,
     pub generator: WorldGen,
+    /// Everything else the file's `Data` held (vanilla's weather, the
+    /// dragon fight, its own dimension settings...), written back as read
+    /// so a vanilla world loses nothing by passing through Tessera.
+    pub kept: Compound,
 }
 
 fn bad(path: &Path, reason: impl ToString) -> StoreError {
@@ -44,6 +52,19 @@ fn bad(path: &Path, reason: impl ToString) -> StoreError {
         path: path.to_owned(),
         reason: reason.to_string(),
     }
+}
+
+/// Why a world of DataVersion `found` is refused, and what to do about it.
+pub fn other_version(found: i32) -> String {
+    let advice = if found < DATA_VERSION {
+        "an older Minecraft wrote it: open it once with a vanilla 1.20.1 server \
+         (`java -jar server.jar --forceUpgrade` upgrades every chunk) first"
+    } else {
+        "a newer Minecraft wrote it, and worlds cannot be taken back to 1.20.1"
+    };
+    format!(
+        "DataVersion {found}, this server reads only {DATA_VERSION} (Minecraft 1.20.1); {advice}"
+    )
 }
 
 fn compound(entries: Vec<(&str, Value)>) -> Compound {
@@ -61,29 +82,31 @@ fn string(s: &str) -> Value {
 impl LevelDat {
     /// The level.dat at `path`; `None` if there is none.
     pub fn read(path: &Path) -> Result<Option<LevelDat>, StoreError> {
-        let gz = match std::fs::read(path) {
-            Ok(bytes) => bytes,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(io(path)(e)),
-        };
+        match std::fs::read(path) {
+            Ok(bytes) => Self::parse(path, &bytes).map(Some),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(io(path)(e)),
+        }
+    }
+
+    /// The level.dat in `gz`, the bytes of the file `path` (named in errors).
+    pub fn parse(path: &Path, gz: &[u8]) -> Result<LevelDat, StoreError> {
         let mut binary = Vec::new();
-        GzDecoder::new(gz.as_slice())
+        GzDecoder::new(gz)
             .read_to_end(&mut binary)
             .map_err(|e| bad(path, format!("not gzip: {e}")))?;
-        let (root, _) = Compound::from_binary(&mut binary.as_slice()).map_err(|e| bad(path, e))?;
-        let Some(Value::Compound(data)) = root.get("Data") else {
+        let (mut root, _) =
+            Compound::from_binary(&mut binary.as_slice()).map_err(|e| bad(path, e))?;
+        let Some(Value::Compound(data)) = root.remove("Data") else {
             return Err(bad(path, "no Data compound"));
         };
         match data.get("DataVersion") {
             Some(Value::Int(DATA_VERSION)) => {}
             Some(Value::Int(v)) => {
-                return Err(bad(
-                    path,
-                    format!(
-                        "DataVersion {v}, this server reads only 3465 (Minecraft 1.20.1); \
-                         upgrade the world with a vanilla 1.20.1 server first"
-                    ),
-                ))
+                return Err(StoreError::OtherVersion {
+                    path: path.to_owned(),
+                    reason: other_version(*v),
+                })
             }
             _ => return Err(bad(path, "no DataVersion")),
         }
@@ -117,48 +140,47 @@ impl LevelDat {
             Some(Value::String(s)) => s.clone(),
             _ => String::new(),
         };
-        Ok(Some(LevelDat {
-            spawn: (
-                int("SpawnX").unwrap_or(0),
-                int("SpawnY").unwrap_or(64),
-                int("SpawnZ").unwrap_or(0),
-            ),
-            time: long("Time").unwrap_or(0),
-            day_time: long("DayTime").unwrap_or(0),
+        let generator = overworld_generator(gen);
+        let spawn = (
+            int("SpawnX").unwrap_or(0),
+            int("SpawnY").unwrap_or(64),
+            int("SpawnZ").unwrap_or(0),
+        );
+        let (time, day_time) = (long("Time").unwrap_or(0), long("DayTime").unwrap_or(0));
+        Ok(LevelDat {
+            spawn,
+            time,
+            day_time,
             seed,
             level_name,
             game_rules,
-            generator: overworld_generator(gen),
-        }))
+            generator,
+            kept: data,
+        })
     }
 
-    /// Writes this as `path`, replacing what was there (temp, fsync, rename).
-    pub fn write(&self, path: &Path) -> Result<(), StoreError> {
+    /// The gzip NBT of this, as vanilla writes level.dat.
+    pub fn encode(&self, path: &Path) -> Result<Vec<u8>, StoreError> {
         let mut binary = Vec::new();
         compound(vec![("Data", Value::Compound(self.data()))])
             .to_binary(&mut binary, "")
             .map_err(|e| bad(path, format!("cannot encode: {e}")))?;
         let mut gz = GzEncoder::new(Vec::new(), Compression::default());
         gz.write_all(&binary).map_err(io(path))?;
-        let bytes = gz.finish().map_err(io(path))?;
-        replace(path, &bytes, &|| true)
+        gz.finish().map_err(io(path))
     }
 
-    /// Writes this as `path` unless a level.dat is there already (one
-    /// vanilla wrote is kept as it is); true if it wrote. Nodes starting
-    /// together on one folder take turns, so only one writes.
-    pub fn create_if_missing(&self, path: &Path) -> Result<bool, StoreError> {
-        let mut lock = path.as_os_str().to_owned();
-        lock.push(".lock");
-        let _lock = lock_file(Path::new(&lock))?;
-        if path.exists() {
-            return Ok(false);
-        }
-        self.write(path)?;
-        Ok(true)
-    }
-
+    /// The `Data` compound: a new world's defaults, overlaid by what the
+    /// file held, overlaid by what Tessera keeps.
     fn data(&self) -> Compound {
+        let mut data = self.defaults();
+        data.merge(self.kept.clone());
+        data.merge(self.ours());
+        data
+    }
+
+    /// What Tessera decides: always written.
+    fn ours(&self) -> Compound {
         let last_played = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as i64);
@@ -174,10 +196,31 @@ impl LevelDat {
             ("SpawnX", self.spawn.0.into()),
             ("SpawnY", self.spawn.1.into()),
             ("SpawnZ", self.spawn.2.into()),
-            ("SpawnAngle", 0f32.into()),
             ("Time", self.time.into()),
             ("DayTime", self.day_time.into()),
             ("LastPlayed", last_played.into()),
+            ("GameRules", rules.into()),
+            (
+                "WorldGenSettings",
+                compound(vec![("seed", self.seed.into())]).into(),
+            ),
+            (
+                "Version",
+                compound(vec![
+                    ("Id", DATA_VERSION.into()),
+                    ("Name", string("1.20.1")),
+                    ("Series", string("main")),
+                    ("Snapshot", 0i8.into()),
+                ])
+                .into(),
+            ),
+        ])
+    }
+
+    /// What a new vanilla world writes, for the keys the file lacks.
+    fn defaults(&self) -> Compound {
+        let mut defaults = compound(vec![
+            ("SpawnAngle", 0f32.into()),
             ("initialized", 1i8.into()),
             ("allowCommands", 0i8.into()),
             ("hardcore", 0i8.into()),
@@ -199,19 +242,12 @@ impl LevelDat {
                 ])
                 .into(),
             ),
-            ("GameRules", rules.into()),
-            ("WorldGenSettings", self.world_gen().into()),
-            (
-                "Version",
-                compound(vec![
-                    ("Id", DATA_VERSION.into()),
-                    ("Name", string("1.20.1")),
-                    ("Series", string("main")),
-                    ("Snapshot", 0i8.into()),
-                ])
-                .into(),
-            ),
-        ])
+        ]);
+        // A file's own dimensions replace ours whole rather than mix with them.
+        if !self.kept.contains_key("WorldGenSettings") {
+            defaults.insert("WorldGenSettings", self.world_gen());
+        }
+        defaults
     }
 
     /// The three vanilla dimensions, as a new vanilla world writes them.
@@ -319,14 +355,8 @@ fn overworld_generator(gen: &Compound) -> WorldGen {
 mod tests {
     use super::*;
 
-    #[test]
-    fn level_dat_round_trips_and_is_gzip_nbt_under_data() {
-        let dir = std::env::temp_dir().join(format!("tessera-level-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("level.dat");
-        assert_eq!(LevelDat::read(&path).unwrap(), None);
-        let level = LevelDat {
+    fn sample() -> LevelDat {
+        LevelDat {
             spawn: (10, -60, -20),
             time: 12345,
             day_time: 6000,
@@ -334,37 +364,132 @@ mod tests {
             level_name: "tessera".into(),
             game_rules: [("doDaylightCycle".to_owned(), "false".to_owned())].into(),
             generator: WorldGen::Flat,
-        };
-        level.write(&path).unwrap();
-        assert_eq!(LevelDat::read(&path).unwrap(), Some(level.clone()));
-        let noise = LevelDat {
-            generator: WorldGen::Noise,
-            ..level
-        };
-        std::fs::remove_file(&path).unwrap();
-        assert!(noise.create_if_missing(&path).unwrap());
-        assert_eq!(LevelDat::read(&path).unwrap(), Some(noise.clone()));
+            kept: Compound::new(),
+        }
+    }
 
+    fn data_of(gz: &[u8]) -> Compound {
         let mut binary = Vec::new();
-        GzDecoder::new(std::fs::read(&path).unwrap().as_slice())
-            .read_to_end(&mut binary)
-            .unwrap();
+        GzDecoder::new(gz).read_to_end(&mut binary).unwrap();
         let (root, _) = Compound::from_binary(&mut binary.as_slice()).unwrap();
-        let Some(Value::Compound(data)) = root.get("Data") else {
-            panic!("no Data");
-        };
-        assert_eq!(data.get("version"), Some(&Value::Int(19133)));
-        let Some(Value::Compound(version)) = data.get("Version") else {
-            panic!("no Version");
-        };
-        assert_eq!(version.get("Name"), Some(&string("1.20.1")));
+        match root.get("Data") {
+            Some(Value::Compound(data)) => data.clone(),
+            other => panic!("no Data compound: {other:?}"),
+        }
+    }
 
-        assert!(!noise.create_if_missing(&path).unwrap(), "kept as it was");
-        std::fs::write(&path, b"not gzip").unwrap();
+    fn without_kept(level: LevelDat) -> LevelDat {
+        LevelDat {
+            kept: Compound::new(),
+            ..level
+        }
+    }
+
+    #[test]
+    fn what_tessera_keeps_round_trips_as_gzip_nbt_under_data() {
+        let path = Path::new("level.dat");
+        for generator in [WorldGen::Flat, WorldGen::Noise] {
+            let level = LevelDat {
+                generator,
+                ..sample()
+            };
+            let bytes = level.encode(path).unwrap();
+            let read = LevelDat::parse(path, &bytes).unwrap();
+            assert_eq!(without_kept(read), level);
+            let data = data_of(&bytes);
+            assert_eq!(data.get("version"), Some(&Value::Int(19133)));
+            assert_eq!(data.get("SpawnY"), Some(&Value::Int(-60)));
+            assert_eq!(data.get("DayTime"), Some(&Value::Long(6000)));
+            let Some(Value::Compound(version)) = data.get("Version") else {
+                panic!("no Version");
+            };
+            assert_eq!(version.get("Name"), Some(&string("1.20.1")));
+        }
+    }
+
+    #[test]
+    fn a_vanilla_file_keeps_what_tessera_does_not_know() {
+        let path = Path::new("level.dat");
+        let mut vanilla = LevelDat::parse(path, &sample().encode(path).unwrap()).unwrap();
+        // Vanilla's own keys, and its own (here: amplified) overworld.
+        vanilla.kept.insert("WanderingTraderSpawnDelay", 24000i32);
+        let Some(Value::Compound(gen)) = vanilla.kept.get_mut("WorldGenSettings") else {
+            panic!("no WorldGenSettings");
+        };
+        gen.insert("generate_features", 0i8);
+        let Some(Value::Compound(rules)) = vanilla.kept.get_mut("GameRules") else {
+            panic!("no GameRules");
+        };
+        rules.insert("keepInventory", "true".to_owned());
+        let vanilla_bytes = vanilla.encode(path).unwrap();
+
+        let mut level = LevelDat::parse(path, &vanilla_bytes).unwrap();
+        assert_eq!(
+            level.game_rules.get("keepInventory").map(String::as_str),
+            Some("true")
+        );
+        level.day_time = 18000;
+        level.seed = 7;
+        level
+            .game_rules
+            .insert("doDaylightCycle".into(), "true".into());
+        let data = data_of(&level.encode(path).unwrap());
+        assert_eq!(
+            data.get("WanderingTraderSpawnDelay"),
+            Some(&Value::Int(24000))
+        );
+        assert_eq!(data.get("DayTime"), Some(&Value::Long(18000)));
+        let Some(Value::Compound(gen)) = data.get("WorldGenSettings") else {
+            panic!("no WorldGenSettings");
+        };
+        assert_eq!(gen.get("generate_features"), Some(&Value::Byte(0)));
+        assert_eq!(gen.get("seed"), Some(&Value::Long(7)));
+        let Some(Value::Compound(rules)) = data.get("GameRules") else {
+            panic!("no GameRules");
+        };
+        assert_eq!(rules.get("keepInventory"), Some(&string("true")));
+        assert_eq!(rules.get("doDaylightCycle"), Some(&string("true")));
+    }
+
+    #[test]
+    fn damage_is_named_and_other_versions_are_told_apart() {
+        let path = Path::new("/w/level.dat");
+        let refused = |bytes: &[u8]| match LevelDat::parse(path, bytes) {
+            Err(e) => e.to_string(),
+            Ok(level) => panic!("read {level:?}"),
+        };
+        let reason = refused(b"not gzip");
+        assert!(
+            reason.contains("/w/level.dat is damaged: not gzip"),
+            "{reason}"
+        );
+        let good = sample().encode(path).unwrap();
+        let reason = refused(&good[..good.len() / 2]);
+        assert!(reason.starts_with("/w/level.dat is damaged"), "{reason}");
+
+        let mut no_data = Vec::new();
+        compound(vec![("Other", 1i32.into())])
+            .to_binary(&mut no_data, "")
+            .unwrap();
+        let mut gz = GzEncoder::new(Vec::new(), Compression::default());
+        gz.write_all(&no_data).unwrap();
+        let reason = refused(&gz.finish().unwrap());
+        assert!(reason.ends_with("no Data compound"), "{reason}");
+
+        let newer = LevelDat::parse(path, &good).unwrap();
+        let mut data = newer.data();
+        data.insert("DataVersion", 3700i32);
+        let mut binary = Vec::new();
+        compound(vec![("Data", data.into())])
+            .to_binary(&mut binary, "")
+            .unwrap();
+        let mut gz = GzEncoder::new(Vec::new(), Compression::default());
+        gz.write_all(&binary).unwrap();
+        let gz = gz.finish().unwrap();
         assert!(matches!(
-            LevelDat::read(&path),
-            Err(StoreError::Corrupt { .. })
+            LevelDat::parse(path, &gz),
+            Err(StoreError::OtherVersion { .. })
         ));
-        let _ = std::fs::remove_dir_all(&dir);
+        assert!(refused(&gz).contains("DataVersion 3700"));
     }
 }

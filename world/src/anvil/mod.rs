@@ -4,7 +4,9 @@
 pub(crate) mod aside;
 pub mod chunk_nbt;
 pub(crate) mod durable;
+pub mod in_use;
 pub(crate) mod legacy;
 pub mod level_dat;
+pub mod level_file;
 mod packing;
 pub mod region_file;

@@ -204,14 +204,14 @@ impl Journals {
         self.root.join(format!("r.{}.{}", region.x, region.z))
     }
 
-    /// Refuses a world whose journal was cut into regions of another size:
-    /// its changes would be looked for in the wrong folders and lost.
-    pub fn check_grid(&self) -> Result<(), JournalError> {
+    /// Every segment holding at least one change, and its header.
+    fn segments_with_changes(&self) -> Result<Vec<(PathBuf, Option<Header>)>, JournalError> {
         let regions = match fs::read_dir(&self.root) {
             Ok(regions) => regions,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
             Err(e) => return Err(JournalError::io(&self.root, e)),
         };
+        let mut found = Vec::new();
         for region in regions {
             let region = region.map_err(|e| JournalError::io(&self.root, e))?;
             for (_, path) in segment::list(&region.path())? {
@@ -219,21 +219,39 @@ impl Journals {
                 let Ok(read) = segment::read(&path, &bytes, None) else {
                     continue;
                 };
-                if read.batches.is_empty() {
-                    continue;
+                if !read.batches.is_empty() {
+                    found.push((path, read.header));
                 }
-                if let Some(header) = read.header {
-                    if header.region_size != self.region_size {
-                        return Err(JournalError::OtherGrid {
-                            path,
-                            found: header.region_size,
-                            configured: self.region_size,
-                        });
-                    }
+            }
+        }
+        Ok(found)
+    }
+
+    /// Refuses a world whose journal was cut into regions of another size:
+    /// its changes would be looked for in the wrong folders and lost.
+    pub fn check_grid(&self) -> Result<(), JournalError> {
+        for (path, header) in self.segments_with_changes()? {
+            if let Some(header) = header {
+                if header.region_size != self.region_size {
+                    return Err(JournalError::OtherGrid {
+                        path,
+                        found: header.region_size,
+                        configured: self.region_size,
+                    });
                 }
             }
         }
         Ok(())
+    }
+
+    /// The journal segments holding changes the region files may lack (a
+    /// server that stopped cleanly leaves none).
+    pub fn unsaved(&self) -> Result<Vec<PathBuf>, JournalError> {
+        Ok(self
+            .segments_with_changes()?
+            .into_iter()
+            .map(|(path, _)| path)
+            .collect())
     }
 
     /// Becomes the writer of `region`'s journal under `epoch`: fences the
