@@ -214,23 +214,12 @@ impl RegionStore {
         chunks: &[(ChunkPos, Chunk)],
         still_owner: &dyn Fn() -> bool,
     ) -> Result<(), StoreError> {
-        let mut by_file: BTreeMap<FileKey, Vec<(usize, RawChunk)>> = BTreeMap::new();
-        let now = now_secs();
-        // Encoding first keeps the time under the lock short.
+        let mut by_file: BTreeMap<FileKey, Vec<(ChunkPos, &Chunk)>> = BTreeMap::new();
         for (pos, chunk) in chunks {
-            let key = region_file::file_of(*pos);
-            let mut nbt = Vec::new();
-            chunk_nbt::to_nbt(*pos, chunk)
-                .to_binary(&mut nbt, "")
-                .map_err(|e| {
-                    corrupt(&self.file_path(key), format!("cannot encode {pos:?}: {e}"))
-                })?;
-            let raw = region_file::compress(&nbt, now)
-                .map_err(|e| corrupt(&self.file_path(key), format!("{pos:?}: {e}")))?;
             by_file
-                .entry(key)
+                .entry(region_file::file_of(*pos))
                 .or_default()
-                .push((region_file::slot_of(*pos), raw));
+                .push((*pos, chunk));
         }
         if by_file.is_empty() {
             return Ok(());
@@ -242,10 +231,31 @@ impl RegionStore {
         Ok(())
     }
 
+    /// A chunk as it goes into its file: its blocks, and what the chunk the
+    /// file held there before carries beyond them.
+    fn encode(
+        &self,
+        key: FileKey,
+        pos: ChunkPos,
+        chunk: &Chunk,
+        before: Option<&RawChunk>,
+        now: u32,
+    ) -> Result<RawChunk, StoreError> {
+        let mut nbt = chunk_nbt::to_nbt(pos, chunk);
+        if let Some(old) = before.and_then(|raw| self.chunk_nbt(pos, raw).ok()) {
+            chunk_nbt::keep_from(&mut nbt, chunk, pos, &old);
+        }
+        let mut binary = Vec::new();
+        nbt.to_binary(&mut binary, "")
+            .map_err(|e| corrupt(&self.file_path(key), format!("cannot encode {pos:?}: {e}")))?;
+        region_file::compress(&binary, now)
+            .map_err(|e| corrupt(&self.file_path(key), format!("{pos:?}: {e}")))
+    }
+
     fn save_file(
         &self,
         key: FileKey,
-        new: Vec<(usize, RawChunk)>,
+        new: Vec<(ChunkPos, &Chunk)>,
         still_owner: &dyn Fn() -> bool,
     ) -> Result<(), StoreError> {
         let path = self.file_path(key);
@@ -275,7 +285,12 @@ impl RegionStore {
                     "rewriting a damaged region file from the chunks it still holds");
             }
         }
-        slots.extend(new);
+        let now = now_secs();
+        for (pos, chunk) in new {
+            let slot = region_file::slot_of(pos);
+            let raw = self.encode(key, pos, chunk, slots.get(&slot), now)?;
+            slots.insert(slot, raw);
+        }
         let chunks: Vec<(usize, RawChunk)> = slots.into_iter().collect();
         replace(&path, &region_file::build(&chunks), still_owner)
     }

@@ -1,6 +1,9 @@
 //! One chunk column as the NBT compound vanilla 1.20.1 keeps in a region
-//! file, and back. Only blocks are kept: Tessera has no block entities or
-//! ticks yet, and light is left for vanilla to compute (`isLightOn` 0).
+//! file, and back. Tessera holds only blocks; what else a vanilla chunk
+//! carries (biomes, block entities, structures, scheduled ticks) is taken
+//! over from the chunk the file held before ([`keep_from`]), so changing one
+//! block of an imported chunk does not empty its chests. Light is left for
+//! vanilla to compute (`isLightOn` 0).
 
 use std::collections::HashMap;
 
@@ -80,6 +83,76 @@ pub fn to_nbt(pos: ChunkPos, chunk: &Chunk) -> Compound {
     // No light is stored: vanilla computes it when it loads the chunk.
     nbt.insert("isLightOn", 0i8);
     nbt
+}
+
+/// What a chunk the file held before carries beyond its blocks, kept in
+/// `ours` (just made by [`to_nbt`] from `chunk`): each section's biomes,
+/// the block entities whose block is still the one they belong to, and the
+/// chunk's structures, inhabited time, post-processing and scheduled ticks.
+/// A chunk of another version, or one that is not finished, gives nothing.
+pub fn keep_from(ours: &mut Compound, chunk: &Chunk, pos: ChunkPos, before: &Compound) {
+    if !matches!(before.get("DataVersion"), Some(Value::Int(DATA_VERSION))) || !is_full(before) {
+        return;
+    }
+    if let (Some(Value::List(List::Compound(old))), Some(Value::List(List::Compound(new)))) =
+        (before.get("sections"), ours.get_mut("sections"))
+    {
+        let biomes: HashMap<i8, &Value> = old
+            .iter()
+            .filter_map(|s| match (s.get("Y"), s.get("biomes")) {
+                (Some(Value::Byte(y)), Some(b @ Value::Compound(_))) => Some((*y, b)),
+                _ => None,
+            })
+            .collect();
+        for section in new.iter_mut() {
+            if let Some(Value::Byte(y)) = section.get("Y") {
+                if let Some(kept) = biomes.get(y) {
+                    section.insert("biomes", (*kept).clone());
+                }
+            }
+        }
+    }
+    let old_blocks = from_nbt(pos, before).ok();
+    if let Some(Value::List(List::Compound(entities))) = before.get("block_entities") {
+        let kept: Vec<Compound> = entities
+            .iter()
+            .filter(|e| block_unchanged(e, chunk, old_blocks.as_ref()))
+            .cloned()
+            .collect();
+        if !kept.is_empty() {
+            ours.insert("block_entities", List::Compound(kept));
+        }
+    }
+    for key in [
+        "structures",
+        "InhabitedTime",
+        "PostProcessing",
+        "block_ticks",
+        "fluid_ticks",
+    ] {
+        if let Some(value) = before.get(key) {
+            ours.insert(key, value.clone());
+        }
+    }
+}
+
+/// Whether a block entity's block is still what it was: a chest broken or
+/// replaced takes its contents with it, as in vanilla.
+fn block_unchanged(entity: &Compound, chunk: &Chunk, before: Option<&Chunk>) -> bool {
+    let (Some(Value::Int(x)), Some(Value::Int(y)), Some(Value::Int(z))) =
+        (entity.get("x"), entity.get("y"), entity.get("z"))
+    else {
+        return false;
+    };
+    let Some(before) = before else {
+        return false;
+    };
+    let (x, z) = (x.rem_euclid(16) as usize, z.rem_euclid(16) as usize);
+    if *y < MIN_Y || *y >= MIN_Y + (SECTION_COUNT as i32) * 16 {
+        return false;
+    }
+    let (now, then) = (chunk.block(x, *y, z), before.block(x, *y, z));
+    now.to_kind() == then.to_kind() && !now.is_air()
 }
 
 fn section_to_nbt(y: i32, section: &Section) -> Compound {

@@ -316,3 +316,80 @@ fn a_world_of_the_last_release_is_converted_once() {
     assert!(dir.join("regions.converted/r.-1.2.tessera").is_file());
     let _ = fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_saved_chunk_keeps_the_biomes_and_block_entities_of_the_vanilla_chunk_it_replaces() {
+    let w = world("keep-vanilla");
+    fs::create_dir_all(w.dir.join("region")).unwrap();
+    let pos = ChunkPos::new(0, 0);
+    let mut blocks = marked(pos);
+    blocks.set_block(3, -59, 3, BlockKind::Chest.to_state());
+    blocks.set_block(7, -59, 7, BlockKind::Chest.to_state());
+    let mut vanilla = chunk_nbt::to_nbt(pos, &blocks);
+    let Some(Value::List(List::Compound(sections))) = vanilla.get_mut("sections") else {
+        panic!("no sections");
+    };
+    for section in sections.iter_mut() {
+        let mut biomes = Compound::new();
+        biomes.insert("palette", List::String(vec!["minecraft:desert".into()]));
+        section.insert("biomes", biomes);
+    }
+    let chest = |x: i32, z: i32| {
+        let mut entity = Compound::new();
+        entity.insert("id", "minecraft:chest".to_owned());
+        entity.insert("x", x);
+        entity.insert("y", -59);
+        entity.insert("z", z);
+        entity.insert("Items", List::End);
+        entity
+    };
+    vanilla.insert(
+        "block_entities",
+        List::Compound(vec![chest(3, 3), chest(7, 7)]),
+    );
+    vanilla.insert("InhabitedTime", 1234i64);
+    let mut binary = Vec::new();
+    vanilla.to_binary(&mut binary, "").unwrap();
+    fs::write(
+        w.dir.join("region/r.0.0.mca"),
+        build(&[(0, compress(&binary, 0).unwrap())]),
+    )
+    .unwrap();
+
+    // A player breaks the second chest and places stone elsewhere.
+    let mut changed = blocks.clone();
+    changed.set_block(7, -59, 7, BlockState::AIR);
+    changed.set_block(9, -59, 9, BlockState::STONE);
+    w.store.save(&[(pos, changed)], &yes).unwrap();
+
+    let file = RegionFile::parse(fs::read(w.dir.join("region/r.0.0.mca")).unwrap()).unwrap();
+    let saved = w
+        .store
+        .chunk_nbt(pos, &file.chunk(0).unwrap().unwrap())
+        .unwrap();
+    let Some(Value::List(List::Compound(sections))) = saved.get("sections") else {
+        panic!("no sections saved");
+    };
+    for section in sections {
+        let Some(Value::Compound(biomes)) = section.get("biomes") else {
+            panic!("a section without biomes");
+        };
+        assert_eq!(
+            biomes.get("palette"),
+            Some(&Value::List(List::String(vec!["minecraft:desert".into()])))
+        );
+    }
+    let Some(Value::List(List::Compound(entities))) = saved.get("block_entities") else {
+        panic!("the chest's block entity was dropped");
+    };
+    let at: Vec<(Option<&Value>, Option<&Value>)> =
+        entities.iter().map(|e| (e.get("x"), e.get("z"))).collect();
+    assert_eq!(
+        at,
+        vec![(Some(&Value::Int(3)), Some(&Value::Int(3)))],
+        "only the chest still standing keeps its contents"
+    );
+    assert_eq!(saved.get("InhabitedTime"), Some(&Value::Long(1234)));
+    let back = w.store.load(&grid(32), RegionPos { x: 0, z: 0 }).unwrap();
+    assert_eq!(back.chunks[0].1.block(9, -59, 9), BlockState::STONE);
+}
