@@ -12,6 +12,7 @@ mod login;
 pub mod metrics;
 pub mod online;
 pub mod ops_watch;
+pub mod player_import;
 mod player_record;
 pub mod player_recovery;
 pub mod players;

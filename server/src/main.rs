@@ -64,9 +64,11 @@ async fn run() -> anyhow::Result<()> {
                 force,
                 skip_damaged,
             };
-            Some(tokio::task::spawn_blocking(move || {
-                world_transfer::import(&source, &data_dir, options)
-            }))
+            let (from, into) = (source.clone(), data_dir.clone());
+            tokio::task::spawn_blocking(move || world_transfer::import(&from, &into, options))
+                .await
+                .context("the import stopped")??;
+            return world_transfer::import_players(&source, &data_dir, &config).await;
         }
         Command::Export { target } => Some(tokio::task::spawn_blocking(move || {
             world_transfer::export(&data_dir, &target)

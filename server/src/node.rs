@@ -31,7 +31,7 @@ use crate::level;
 
 const ICON_FILE: &str = "server-icon.png";
 /// The id of a node that runs without a cluster.
-const SINGLE_NODE: u64 = 1;
+pub const SINGLE_NODE: u64 = 1;
 
 pub struct Node {
     pub frontend: Arc<Frontend>,

@@ -52,16 +52,53 @@ pub fn import(source: &Path, data_dir: &Path, options: ImportOptions) -> anyhow:
             aside.display()
         );
     }
-    if report.player_files > 0 {
+    println!("into {}", data_dir.display());
+    Ok(())
+}
+
+/// The players of the imported world into the register of this single
+/// node (a cluster's register is replicated over its running nodes, which
+/// `tessera import` does not start).
+pub async fn import_players(
+    source: &Path,
+    data_dir: &Path,
+    config: &crate::config::Config,
+) -> anyhow::Result<()> {
+    if !source.join("playerdata").is_dir() {
+        return Ok(());
+    }
+    if config.cluster.is_some() {
         println!(
-            "{} player files in {} were not imported: Tessera keeps player records \
-             (position, inventory) in its replicated user register, not in playerdata/; \
-             players start at the world's spawn",
-            report.player_files,
+            "players in {} were not imported: in a cluster the player records live in the \
+             replicated register; import the world on one node without [cluster] first",
             source.join("playerdata").display()
         );
+        return Ok(());
     }
-    println!("into {}", data_dir.display());
+    let path = data_dir.join(format!("register-{}.redb", crate::node::SINGLE_NODE));
+    let registers = tessera_auth::accounts::LocalRegisters::open(&path)
+        .with_context(|| format!("cannot open {}", path.display()))?;
+    let records = tessera_auth::accounts::PlayerRecords::new(Arc::new(registers));
+    let report =
+        tessera_net::player_import::import_players(&records, source, config.server.online_mode)
+            .await?;
+    println!(
+        "imported {} players from {} (position, rotation, game mode, inventory)",
+        report.imported,
+        source.join("playerdata").display()
+    );
+    if !report.unnamed.is_empty() {
+        println!(
+            "left out {} players no usercache.json names (offline mode finds a player by name):",
+            report.unnamed.len()
+        );
+        for file in &report.unnamed {
+            println!("  {file}");
+        }
+    }
+    for bad in report.damaged.iter().chain(&report.dropped) {
+        println!("  left out: {bad}");
+    }
     Ok(())
 }
 

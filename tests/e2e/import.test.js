@@ -114,7 +114,27 @@ async function vanillaWorld (dir) {
   await anvil.close()
   writeLevelDat(path.join(dir, 'level.dat'))
   fs.mkdirSync(path.join(dir, 'playerdata'))
-  fs.writeFileSync(path.join(dir, 'playerdata', '0b5d2b4e-0000-0000-0000-000000000001.dat'), zlib.gzipSync(Buffer.from('not read')))
+  fs.writeFileSync(path.join(dir, 'playerdata', '0b5d2b4e-0000-0000-0000-000000000001.dat'), zlib.gzipSync(Buffer.from('not a player')))
+  writePlayerDat(path.join(dir, 'playerdata', `${PIONEER_UUID}.dat`))
+  // Vanilla keeps the names of its players beside the world folder.
+  fs.writeFileSync(path.join(dir, '..', 'usercache.json'), JSON.stringify([{ name: 'Pioneer', uuid: PIONEER_UUID, expiresOn: '2027-01-01 00:00:00 +0000' }]))
+}
+
+// playerdata/<uuid>.dat as vanilla 1.20.1 writes it, with the keys Tessera reads.
+const PIONEER_UUID = '7c9a3b1e-5d2f-4a6b-8c1d-2e3f4a5b6c7d'
+const PIONEER_AT = { x: 12.5, y: -60, z: 20.5 }
+function writePlayerDat (file) {
+  const { comp, int, string, byte, list, double, float } = nbt
+  const item = (slot, id, count) => ({ Slot: byte(slot), id: string(id), Count: byte(count) })
+  const data = comp({
+    DataVersion: int(3465),
+    Pos: list(double([PIONEER_AT.x, PIONEER_AT.y, PIONEER_AT.z])),
+    Rotation: list(float([90, 10])),
+    playerGameType: int(0),
+    SelectedItemSlot: int(2),
+    Inventory: list(comp([item(2, 'minecraft:diamond', 5), item(9, 'minecraft:stone', 32), item(103, 'minecraft:iron_helmet', 1)]))
+  })
+  fs.writeFileSync(file, zlib.gzipSync(nbt.writeUncompressed(data)))
 }
 
 function configFile (dataDir) {
@@ -143,7 +163,8 @@ test('a vanilla world imports: its blocks, spawn point and time of day are what 
   assert.equal(Number(summary[1]), CHUNKS.length)
   assert.equal(Number(summary[2]), 2)
   assert.match(run.out, /level\.dat: spawn 40 -60 24, seed 424242/)
-  assert.match(run.out, /1 player files in .* were not imported/)
+  assert.match(run.out, /imported 1 players from .*playerdata/)
+  assert.match(run.out, /left out: .*0b5d2b4e-0000-0000-0000-000000000001\.dat: invalid tag/, 'the damaged player file is named')
   assert.ok(fs.existsSync(path.join(dataDir, 'region', 'r.0.0.mca')) && fs.existsSync(path.join(dataDir, 'region', 'r.-1.-1.mca')))
 
   const again = tessera(dataDir, 'import', worldDir)
@@ -164,6 +185,16 @@ test('a vanilla world imports: its blocks, spawn point and time of day are what 
   await h.waitFor(() => bot.entity && bot.entity.position.distanceTo(new Vec3(SPAWN.x + 0.5, SPAWN.y, SPAWN.z + 0.5)) < 0.01,
     { timeout: 10000, message: () => `the bot at the imported spawn point (it is at ${bot.entity && bot.entity.position})` })
   for (const { pos, name } of MARKS.slice(0, 5)) await h.waitForBlock(bot, pos, name)
+  // The vanilla player comes back where its playerdata had it, with its items.
+  const pioneer = await h.joinBot(server, 'Pioneer')
+  clients.add(pioneer)
+  await h.waitFor(() => pioneer.entity && pioneer.entity.position.distanceTo(new Vec3(PIONEER_AT.x, PIONEER_AT.y, PIONEER_AT.z)) < 0.01,
+    { timeout: 10000, message: () => `Pioneer where its playerdata had it (it is at ${pioneer.entity && pioneer.entity.position})` })
+  await h.waitFor(() => pioneer.inventory.slots[38] && pioneer.inventory.slots[38].name === 'diamond' && pioneer.inventory.slots[38].count === 5,
+    { timeout: 5000, message: () => `Pioneer's diamonds in hotbar slot 2 (slots: ${JSON.stringify(pioneer.inventory.slots.map((s, i) => s && `${i}:${s.name}x${s.count}`).filter(Boolean))})` })
+  assert.equal(pioneer.inventory.slots[9] && pioneer.inventory.slots[9].count, 32, 'stone in the main inventory')
+  assert.equal(pioneer.inventory.slots[5] && pioneer.inventory.slots[5].name, 'iron_helmet', 'the helmet in the head slot')
+  assert.equal(pioneer.quickBarSlot, 2, 'the selected hotbar slot')
   assert.equal(h.blockName(bot, new Vec3(SPAWN.x, GROUND, SPAWN.z)), 'stone', 'the imported ground under the spawn')
   assert.equal(h.blockName(bot, new Vec3(10, GROUND, 60)), 'stone', 'imported chunk (0, 3)')
   await h.waitFor(() => bot.time.timeOfDay !== null, { timeout: 5000, message: 'a time update' })

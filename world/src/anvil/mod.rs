@@ -9,4 +9,5 @@ pub(crate) mod legacy;
 pub mod level_dat;
 pub mod level_file;
 mod packing;
+pub mod player_dat;
 pub mod region_file;
