@@ -59,6 +59,9 @@ pub struct Connection {
     /// The pre-play budget's part this connection holds; gone in play.
     share: Option<Share>,
     decryptor: Option<Decryptor>,
+    /// A refusal found in bytes read, returned once the frames before it
+    /// are taken (so it is told in the state those frames lead to).
+    refused: Option<ClientError>,
     reader: OwnedReadHalf,
     writer: OwnedWriteHalf,
     decoder: PacketDecoder,
@@ -91,6 +94,7 @@ impl Connection {
             frames_out: 0,
             share: Some(share),
             decryptor: None,
+            refused: None,
             reader,
             writer,
             decoder: PacketDecoder::new(),
@@ -139,6 +143,9 @@ impl Connection {
                 NetMetrics::add(&self.metrics.packets_in, 1);
                 return Ok(frame);
             }
+            if let Some(refused) = self.refused.take() {
+                return Err(refused);
+            }
             self.decoder.reserve(READ_CHUNK);
             let mut buf = self.decoder.take_capacity();
             let read = self.reader.read_buf(&mut buf).await;
@@ -152,7 +159,10 @@ impl Connection {
                     decryptor.decrypt_block_mut(GenericArray::from_mut_slice(byte));
                 }
             }
-            self.check(&buf)?;
+            if let Err(refused) = self.check(&buf) {
+                buf.truncate(self.scanner.boundary());
+                self.refused = Some(refused);
+            }
             self.decoder.queue_bytes(buf);
         }
     }

@@ -37,6 +37,8 @@ pub struct FrameScanner {
     held: usize,
     /// Frames completed so far.
     frames: u64,
+    /// How many bytes of the last slice fed end in complete frames.
+    boundary: usize,
 }
 
 impl FrameScanner {
@@ -47,6 +49,7 @@ impl FrameScanner {
             state: START,
             held: 0,
             frames: 0,
+            boundary: 0,
         }
     }
 
@@ -66,9 +69,17 @@ impl FrameScanner {
         self.frames
     }
 
+    /// How many bytes of the last slice fed end in complete frames: after a
+    /// refusal, the frames before the refused one can still be read.
+    pub fn boundary(&self) -> usize {
+        self.boundary
+    }
+
     /// Follows `bytes`, the next part of the stream. Fails as soon as a
     /// length prefix says more than the limit.
     pub fn feed(&mut self, mut bytes: &[u8]) -> Result<(), FrameError> {
+        let len = bytes.len();
+        self.boundary = 0;
         while let Some((&byte, rest)) = bytes.split_first() {
             match self.state {
                 State::Prefix { value, bytes: seen } => {
@@ -102,6 +113,7 @@ impl FrameScanner {
                 self.state = START;
                 self.held = 0;
                 self.frames += 1;
+                self.boundary = len - bytes.len();
             }
         }
         Ok(())
@@ -186,6 +198,17 @@ mod tests {
             scanner.feed(&[0x80, 0x80, 0x80]),
             Err(FrameError::PrefixTooLong)
         );
+    }
+
+    #[test]
+    fn the_frames_before_a_refused_one_are_marked() {
+        let mut scanner = FrameScanner::new(100);
+        let mut stream = frame(10);
+        stream.extend(frame(20));
+        stream.extend(varint(101));
+        assert!(scanner.feed(&stream).is_err());
+        assert_eq!(scanner.boundary(), 11 + 21);
+        assert!(FrameScanner::new(100).feed(&varint(101)).is_err());
     }
 
     #[test]

@@ -105,13 +105,13 @@ impl Refusals {
                 entry.at = now;
                 warn!(
                     %address,
-                    reason = refusal.label(),
+                    reason = %refusal.label(),
                     "connection refused: {detail} ({quiet} more like it in the last {}s)",
                     LOG_INTERVAL.as_secs()
                 );
             }
             None => {
-                warn!(%address, reason = refusal.label(), "connection refused: {detail}");
+                warn!(%address, reason = %refusal.label(), "connection refused: {detail}");
                 logged.insert(key, Logged { at: now, quiet: 0 });
             }
         }
