@@ -161,7 +161,7 @@ mod tests {
         for cut in 0..stream.len() {
             let mut scanner = FrameScanner::new(1000);
             scanner.feed(&stream[..cut]).expect("within the limit");
-            let expected = if cut <= 302 { cut } else { cut - 302 };
+            let expected = if cut < 302 { cut } else { cut - 302 };
             assert_eq!(scanner.held(), expected, "cut at {cut}");
             scanner.feed(&stream[cut..]).expect("within the limit");
             assert_eq!(scanner.held(), 0);
