@@ -19,7 +19,7 @@ use valence_protocol::{CompressionThreshold, Text};
 use crate::connection::{Connection, Phase};
 use crate::directory::Directory;
 use crate::error::ClientError;
-use crate::limits::{AddressKey, AddressLimits, Admitted, Limits};
+use crate::limits::{AddressKey, AddressLimits, Admitted, Limits, Refusal};
 use crate::metrics::NetMetrics;
 use crate::players::Players;
 use crate::session::Session;
@@ -162,7 +162,7 @@ impl Frontend {
             Err(refusal) => {
                 let limits = &self.config.per_address;
                 let detail = match refusal {
-                    crate::limits::Refusal::AddressConnections => format!(
+                    Refusal::AddressConnections => format!(
                         "{} connections from this address at once",
                         limits.max_connections
                     ),
