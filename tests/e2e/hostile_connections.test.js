@@ -177,8 +177,9 @@ ctx.test('incomplete frames before play share a 16 MiB budget: the connection th
   assert.ok(refused.length >= 800 - fit - 10, `only ${refused.length} refused`)
   assert.equal(after.pre_play_budget - before.pre_play_budget, refused.length)
   assert.match(refused[0].received.toString('latin1'), /The server is busy with other logins/)
-  // 16 MiB charged plus 2 KiB per connection, twice over for the allocator.
-  assert.ok(peak - rssBefore < 64, `RSS grew by ${(peak - rssBefore).toFixed(0)} MB (bound 64 MB)`)
+  // 16 MiB charged plus 2 KiB per connection, the buffers' spare room, and
+  // 800 connections' tasks and codecs: measured 33-53 MB here.
+  assert.ok(peak - rssBefore < 80, `RSS grew by ${(peak - rssBefore).toFixed(0)} MB (bound 80 MB)`)
   for (const s of holders) s.destroy()
 }, { timeout: 40000 })
 
