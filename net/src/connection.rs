@@ -1,9 +1,12 @@
 //! A client's TCP stream with the protocol's framing, compression and
 //! encryption on it.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use aes::cipher::generic_array::GenericArray;
+use aes::cipher::{BlockDecryptMut, BlockSizeUser, KeyIvInit};
 use bytes::BytesMut;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
@@ -12,7 +15,13 @@ use valence_protocol::decode::PacketFrame;
 use valence_protocol::{CompressionThreshold, Encode, Packet, PacketDecoder, PacketEncoder};
 
 use crate::error::ClientError;
+use crate::limits::PROTOCOL_MAX_FRAME;
+use crate::limits::{AddressKey, FrameScanner, Limits, Refusal, Share, PRE_PLAY_MAX_FRAME};
 use crate::metrics::NetMetrics;
+
+/// AES/CFB8 of the client's stream. The connection decrypts itself, not
+/// the decoder, so frame lengths are checked before the decoder buffers them.
+type Decryptor = cfb8::Decryptor<aes::Aes128>;
 
 /// Room made for each read. Clients send little (a moving player about a
 /// kilobyte a second), and every connected player keeps this much.
@@ -27,8 +36,32 @@ const CLOSE_LINGER: Duration = Duration::from_secs(1);
 /// for a player who then stands still.
 const BURST: usize = 64 * 1024;
 
+/// Where a connection is in the protocol: what it may send, and whether
+/// it can be told why it is refused (status and handshake have no
+/// disconnect packet).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    Handshake,
+    Status,
+    Login,
+    Play,
+}
+
 pub struct Connection {
     metrics: Arc<NetMetrics>,
+    limits: Arc<Limits>,
+    address: AddressKey,
+    phase: Phase,
+    scanner: FrameScanner,
+    /// Frames handed out so far: with the scanner's count, whether the
+    /// decoder still holds unread frames.
+    frames_out: u64,
+    /// The pre-play budget's part this connection holds; gone in play.
+    share: Option<Share>,
+    decryptor: Option<Decryptor>,
+    /// A refusal found in bytes read, returned once the frames before it
+    /// are taken (so it is told in the state those frames lead to).
+    refused: Option<ClientError>,
     reader: OwnedReadHalf,
     writer: OwnedWriteHalf,
     decoder: PacketDecoder,
@@ -42,12 +75,26 @@ pub struct Connection {
 }
 
 impl Connection {
-    pub fn new(stream: TcpStream, metrics: Arc<NetMetrics>) -> Self {
+    pub fn new(
+        stream: TcpStream,
+        metrics: Arc<NetMetrics>,
+        limits: Arc<Limits>,
+        peer: IpAddr,
+    ) -> Self {
         let _ = stream.set_nodelay(true);
         let (reader, writer) = stream.into_split();
         NetMetrics::add(&metrics.connections, 1);
+        let share = Share::new(limits.budget.clone());
         Self {
             metrics,
+            limits,
+            address: AddressKey::from(peer),
+            phase: Phase::Handshake,
+            scanner: FrameScanner::new(PRE_PLAY_MAX_FRAME),
+            frames_out: 0,
+            share: Some(share),
+            decryptor: None,
+            refused: None,
             reader,
             writer,
             decoder: PacketDecoder::new(),
@@ -56,6 +103,31 @@ impl Connection {
             threshold: None,
             encrypted: false,
         }
+    }
+
+    pub fn phase(&self) -> Phase {
+        self.phase
+    }
+
+    /// Moves on to `phase`. In play, frames may be as large as the protocol
+    /// allows and no longer draw on the pre-play budget.
+    pub fn enter(&mut self, phase: Phase) {
+        self.phase = phase;
+        if phase == Phase::Play {
+            self.scanner.set_max(PROTOCOL_MAX_FRAME);
+            self.share = None;
+        }
+    }
+
+    /// The address per-address limits count this connection under.
+    pub fn address(&self) -> AddressKey {
+        self.address
+    }
+
+    /// Counts and logs a refusal of this connection; the error ends it.
+    pub fn refuse(&self, refusal: Refusal, detail: &str) -> ClientError {
+        self.limits.refusals.record(self.address, refusal, detail);
+        ClientError::Limit(refusal)
     }
 
     /// The next whole packet, reading from the socket as needed.
@@ -67,18 +139,45 @@ impl Connection {
                 .try_next_packet()
                 .map_err(ClientError::malformed)?
             {
+                self.frames_out += 1;
                 NetMetrics::add(&self.metrics.packets_in, 1);
                 return Ok(frame);
+            }
+            if let Some(refused) = self.refused.take() {
+                return Err(refused);
             }
             self.decoder.reserve(READ_CHUNK);
             let mut buf = self.decoder.take_capacity();
             let read = self.reader.read_buf(&mut buf).await;
-            self.decoder.queue_bytes(buf);
             match read {
                 Ok(0) => return Err(ClientError::Closed),
                 Ok(n) => NetMetrics::add(&self.metrics.bytes_in, n as u64),
                 Err(e) => return Err(ClientError::Io(e)),
             }
+            if let Some(decryptor) = &mut self.decryptor {
+                for byte in buf.chunks_mut(Decryptor::block_size()) {
+                    decryptor.decrypt_block_mut(GenericArray::from_mut_slice(byte));
+                }
+            }
+            if let Err(refused) = self.check(&buf) {
+                buf.truncate(self.scanner.boundary());
+                self.refused = Some(refused);
+            }
+            self.decoder.queue_bytes(buf);
+        }
+    }
+
+    /// Follows the frames in newly read bytes: a length over the limit is
+    /// refused before its body comes, and before play an incomplete frame
+    /// must fit in the pre-play budget.
+    fn check(&mut self, bytes: &[u8]) -> Result<(), ClientError> {
+        if let Err(e) = self.scanner.feed(bytes) {
+            return Err(self.refuse(Refusal::FrameTooLong, &e.to_string()));
+        }
+        let held = self.scanner.held();
+        match self.share.as_mut().map(|share| share.hold(held)) {
+            Some(Err(e)) => Err(self.refuse(Refusal::PrePlayBudget, &e.to_string())),
+            Some(Ok(())) | None => Ok(()),
         }
     }
 
@@ -131,11 +230,22 @@ impl Connection {
 
     /// Switches AES/CFB8 on for both directions, keyed and seeded with the
     /// login's shared secret. Call it once, with nothing queued: bytes queued
-    /// before would be sent encrypted too.
-    pub fn enable_encryption(&mut self, shared_secret: &[u8; 16]) {
+    /// before would be sent encrypted too. Fails if the client sent more
+    /// after the frame that finished the key exchange: those bytes were
+    /// read as plain text.
+    pub fn enable_encryption(&mut self, shared_secret: &[u8; 16]) -> Result<(), ClientError> {
+        if self.scanner.held() > 0 || self.scanner.frames() > self.frames_out {
+            return Err(ClientError::Malformed(
+                "data after the encryption response".into(),
+            ));
+        }
         self.encrypted = true;
         self.encoder.enable_encryption(shared_secret);
-        self.decoder.enable_encryption(shared_secret);
+        self.decryptor = Some(Decryptor::new(
+            GenericArray::from_slice(shared_secret),
+            GenericArray::from_slice(shared_secret),
+        ));
+        Ok(())
     }
 
     /// Sends what is queued and closes. Unread input is drained for a

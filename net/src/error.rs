@@ -1,5 +1,7 @@
 use thiserror::Error;
 
+use crate::limits::Refusal;
+
 /// Why a client's connection ended.
 #[derive(Debug, Error)]
 pub enum ClientError {
@@ -13,6 +15,8 @@ pub enum ClientError {
     TooSlow,
     #[error("{0}")]
     Refused(String),
+    #[error("over a limit: {}", .0.label())]
+    Limit(Refusal),
 }
 
 impl ClientError {
@@ -25,6 +29,7 @@ impl ClientError {
         match self {
             ClientError::Malformed(why) => Some(format!("Bad packet: {why}")),
             ClientError::Refused(why) => Some(why.clone()),
+            ClientError::Limit(refusal) => Some(refusal.reason().to_owned()),
             ClientError::Closed | ClientError::Io(_) | ClientError::TooSlow => None,
         }
     }

@@ -16,9 +16,10 @@ use valence_protocol::packets::login::LoginDisconnectS2c;
 use valence_protocol::packets::play::WorldTimeUpdateS2c;
 use valence_protocol::{CompressionThreshold, Text};
 
-use crate::connection::Connection;
+use crate::connection::{Connection, Phase};
 use crate::directory::Directory;
 use crate::error::ClientError;
+use crate::limits::{AddressKey, AddressLimits, Admitted, Limits, Refusal};
 use crate::metrics::NetMetrics;
 use crate::players::Players;
 use crate::session::Session;
@@ -49,6 +50,8 @@ pub struct FrontendConfig {
     /// Set behind a Velocity proxy: logins carry the player info it signed,
     /// and online mode is the proxy's job (this takes precedence).
     pub forwarding: Option<Arc<crate::velocity::VelocityForwarding>>,
+    /// Connections and status requests each address may have.
+    pub per_address: AddressLimits,
 }
 
 pub struct Frontend {
@@ -58,6 +61,8 @@ pub struct Frontend {
     pub registries: Registries,
     pub framing: Framing,
     pub metrics: Arc<NetMetrics>,
+    /// Frame, buffer and per-address caps, and what they refused.
+    pub limits: Arc<Limits>,
     pub directory: Directory,
     /// The authentication service, once the node has one.
     pub auth: std::sync::OnceLock<Auth>,
@@ -73,6 +78,7 @@ impl Frontend {
             registries: Registries::vanilla(),
             framing,
             metrics: Arc::default(),
+            limits: Limits::new(config.per_address),
             directory: Directory::default(),
             auth: std::sync::OnceLock::new(),
             config,
@@ -131,11 +137,43 @@ impl Frontend {
             };
             let connection = next_connection;
             next_connection += 1;
+            let Some(admitted) = self.admit(peer.ip()) else {
+                // Closed at once: the handshake state has no disconnect
+                // packet, and reading on to login would hold the very
+                // sockets the limit is there to refuse.
+                drop(stream);
+                continue;
+            };
             let frontend = self.clone();
             let span = tracing::info_span!("client", connection, %peer);
             tokio::spawn(
-                async move { frontend.handle_client(stream, peer).await }.instrument(span),
+                async move { frontend.handle_client(stream, peer, admitted).await }
+                    .instrument(span),
             );
+        }
+    }
+
+    /// A place for a new connection from `ip`, unless its address is over
+    /// a limit (then the refusal is counted and logged).
+    fn admit(&self, ip: std::net::IpAddr) -> Option<Admitted> {
+        let address = AddressKey::from(ip);
+        match self.limits.admission.admit(address) {
+            Ok(admitted) => Some(admitted),
+            Err(refusal) => {
+                let limits = &self.config.per_address;
+                let detail = match refusal {
+                    Refusal::AddressConnections => format!(
+                        "{} connections from this address at once",
+                        limits.max_connections
+                    ),
+                    _ => format!(
+                        "more than {} new connections a second from this address",
+                        limits.connections_per_second
+                    ),
+                };
+                self.limits.refusals.record(address, refusal, &detail);
+                None
+            }
         }
     }
 
@@ -149,13 +187,31 @@ impl Frontend {
         }
     }
 
-    async fn handle_client(self: Arc<Self>, stream: TcpStream, peer: std::net::SocketAddr) {
-        let mut conn = Connection::new(stream, self.metrics.clone());
+    /// One client from accept to the end; `_admitted` holds its address's
+    /// place until then.
+    async fn handle_client(
+        self: Arc<Self>,
+        stream: TcpStream,
+        peer: std::net::SocketAddr,
+        _admitted: Admitted,
+    ) {
+        let mut conn =
+            Connection::new(stream, self.metrics.clone(), self.limits.clone(), peer.ip());
         let outcome =
             tokio::time::timeout(PRE_PLAY_TIMEOUT, self.pre_play(&mut conn, peer.ip())).await;
         let logged_in = match outcome {
             Ok(Ok(Some(logged_in))) => logged_in,
             Ok(Ok(None)) => return conn.close().await,
+            Ok(Err(ClientError::Limit(refusal))) => {
+                // Counted and logged where it was found; told only where
+                // the protocol has a way to say it.
+                if conn.phase() == Phase::Login {
+                    conn.queue(&LoginDisconnectS2c {
+                        reason: std::borrow::Cow::Owned(Text::from(refusal.reason())),
+                    });
+                }
+                return conn.close().await;
+            }
             Ok(Err(e)) => {
                 if let Some(reason) = e.reason() {
                     info!("login refused: {reason}");
@@ -172,6 +228,7 @@ impl Frontend {
                 return conn.close().await;
             }
         };
+        conn.enter(Phase::Play);
         let crate::login::LoggedIn { profile, address } = logged_in;
         let span = tracing::info_span!("player", name = %profile.name, %address);
         Session::run(self, conn, profile, address.to_string())
@@ -190,12 +247,16 @@ impl Frontend {
         let protocol = handshake.protocol_version.0;
         match handshake.next_state {
             HandshakeNextState::Status => {
+                conn.enter(Phase::Status);
                 serve_status(self, conn).await?;
                 Ok(None)
             }
-            HandshakeNextState::Login => crate::login::login(self, conn, protocol, peer)
-                .await
-                .map(Some),
+            HandshakeNextState::Login => {
+                conn.enter(Phase::Login);
+                crate::login::login(self, conn, protocol, peer)
+                    .await
+                    .map(Some)
+            }
         }
     }
 }

@@ -8,6 +8,7 @@ mod connection;
 pub mod directory;
 mod error;
 pub mod frontend;
+pub mod limits;
 mod login;
 pub mod metrics;
 pub mod online;

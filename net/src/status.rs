@@ -9,6 +9,7 @@ use valence_protocol::{Packet, MINECRAFT_VERSION, PROTOCOL_VERSION};
 use crate::connection::Connection;
 use crate::error::ClientError;
 use crate::frontend::Frontend;
+use crate::limits::Refusal;
 
 /// Names shown when hovering over the player count.
 const SAMPLE_SIZE: usize = 12;
@@ -36,9 +37,11 @@ pub fn status_json(frontend: &Frontend) -> String {
     status.to_string()
 }
 
-/// Answers status requests and pings until the client closes. A ping may
-/// come without a status request first, as vanilla servers allow.
+/// Answers one status request and one ping, as vanilla clients send them,
+/// then closes. A ping may come without a status request first, as vanilla
+/// servers allow. Either counts once against the address's status rate.
 pub async fn serve_status(frontend: &Frontend, conn: &mut Connection) -> Result<(), ClientError> {
+    let mut answered = false;
     loop {
         let frame = conn.next_frame().await?;
         match frame.id {
@@ -46,11 +49,22 @@ pub async fn serve_status(frontend: &Frontend, conn: &mut Connection) -> Result<
                 frame
                     .decode::<QueryRequestC2s>()
                     .map_err(ClientError::malformed)?;
+                if answered {
+                    return Err(conn.refuse(
+                        Refusal::StatusPerConnection,
+                        "a second status request on one connection",
+                    ));
+                }
+                admit(frontend, conn)?;
+                answered = true;
                 let json = status_json(frontend);
                 conn.queue(&QueryResponseS2c { json: &json });
             }
             QueryPingC2s::ID => {
                 let ping: QueryPingC2s = frame.decode().map_err(ClientError::malformed)?;
+                if !answered {
+                    admit(frontend, conn)?;
+                }
                 conn.queue(&QueryPongS2c {
                     payload: ping.payload,
                 });
@@ -65,4 +79,16 @@ pub async fn serve_status(frontend: &Frontend, conn: &mut Connection) -> Result<
         }
         conn.flush().await?;
     }
+}
+
+/// Whether the connection's address may have another status answer now.
+fn admit(frontend: &Frontend, conn: &Connection) -> Result<(), ClientError> {
+    if frontend.limits.admission.allow_status(conn.address()) {
+        return Ok(());
+    }
+    let rate = frontend.config.per_address.status_per_second;
+    Err(conn.refuse(
+        Refusal::StatusRate,
+        &format!("more than {rate} status requests a second from this address"),
+    ))
 }

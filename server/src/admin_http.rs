@@ -11,6 +11,7 @@ use axum::routing::get;
 use axum::Router;
 use tessera_auth::register::StoreHealth;
 use tessera_auth::register_node::RegisterStats;
+use tessera_net::limits::Refusal;
 use tessera_net::metrics::NetMetrics;
 use tessera_net::Frontend;
 use tessera_world::World;
@@ -119,6 +120,32 @@ fn render_store_health(out: &mut String, health: &StoreHealth) {
     );
 }
 
+/// What the connection caps refused, and what pre-play buffers hold.
+fn render_limits(out: &mut String, frontend: &Frontend) {
+    let limits = &frontend.limits;
+    let name = "tessera_connections_refused_total";
+    let _ = writeln!(
+        out,
+        "# HELP {name} Connections refused or closed for going over a limit, by limit.\n\
+         # TYPE {name} counter"
+    );
+    for refusal in Refusal::ALL {
+        let _ = writeln!(
+            out,
+            "{name}{{reason=\"{}\"}} {}",
+            refusal.label(),
+            limits.refusals.count(refusal)
+        );
+    }
+    let name = "tessera_pre_play_buffered_bytes";
+    let _ = writeln!(
+        out,
+        "# HELP {name} Bytes of incomplete frames charged to the pre-play budget.\n\
+         # TYPE {name} gauge\n{name} {}",
+        limits.budget.used()
+    );
+}
+
 /// The register's part: what shows whether this node's replica has caught up.
 fn render_register(out: &mut String, stats: &RegisterStats) {
     let name = "tessera_register_stored_keys";
@@ -187,6 +214,7 @@ fn render(frontend: &Frontend, world: &World) -> String {
         "counter",
         NetMetrics::read(&net.bytes_out).to_string(),
     );
+    render_limits(&mut out, frontend);
     let ticks = world.metrics.ticks();
     let name = "tessera_tick_duration_seconds";
     let _ = writeln!(

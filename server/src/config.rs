@@ -32,7 +32,7 @@ enum Kind {
 
 /// Every key the file may set (dotted path, type). Keys not listed here are
 /// rejected, so a misspelt key fails loudly instead of leaving a default.
-const KEYS: [(&str, Kind); 25] = [
+const KEYS: [(&str, Kind); 28] = [
     ("server.bind", Kind::String),
     ("server.motd", Kind::String),
     ("server.max_players", Kind::Integer),
@@ -43,6 +43,12 @@ const KEYS: [(&str, Kind); 25] = [
     ("server.forwarding", Kind::String),
     ("server.forwarding_secret", Kind::String),
     ("server.forwarding_secret_file", Kind::String),
+    ("server.max_connections_per_address", Kind::Integer),
+    ("server.connections_per_address_per_second", Kind::Integer),
+    (
+        "server.status_requests_per_address_per_second",
+        Kind::Integer,
+    ),
     ("world.generator", Kind::String),
     ("world.seed", Kind::Integer),
     ("world.spawn.x", Kind::Integer),
@@ -62,6 +68,15 @@ const KEYS: [(&str, Kind); 25] = [
 
 /// Mojang's session server, which online mode asks whether a player is who it says.
 const DEFAULT_SESSION_SERVER: &str = "https://sessionserver.mojang.com";
+
+/// Per-address defaults: high enough for many players behind one address
+/// (a NAT, a campus) and for the bench swarm on loopback (up to 1,000 bots,
+/// joining at up to 100 a second), low enough that one address cannot hold
+/// thousands of sockets or reconnect thousands of times a second.
+const DEFAULT_CONNECTIONS_PER_ADDRESS: u32 = 2000;
+const DEFAULT_CONNECTION_RATE: u32 = 200;
+/// A multiplayer screen pings each server once when it opens or refreshes.
+const DEFAULT_STATUS_RATE: u32 = 20;
 
 /// Minecraft's standard port, used by the default `server.bind`.
 const DEFAULT_PORT: u16 = 25565;
@@ -170,6 +185,12 @@ pub struct ServerConfig {
     /// Whether a proxy forwards players' identities (and then online mode
     /// is the proxy's job).
     pub forwarding: Forwarding,
+    /// Connections one address (an IPv4 address, an IPv6 /64) may hold at once.
+    pub max_connections_per_address: u32,
+    /// New connections one address may open a second (and at once).
+    pub connections_per_address_per_second: u32,
+    /// Server list pings one address may have answered a second (and at once).
+    pub status_requests_per_address_per_second: u32,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -485,6 +506,24 @@ fn server_config(settings: &Settings, config_dir: &Path) -> Result<ServerConfig,
             },
         )?,
         forwarding: forwarding_config(settings, config_dir)?,
+        max_connections_per_address: settings.integer(
+            "server.max_connections_per_address",
+            1,
+            1_000_000,
+            DEFAULT_CONNECTIONS_PER_ADDRESS,
+        )?,
+        connections_per_address_per_second: settings.integer(
+            "server.connections_per_address_per_second",
+            1,
+            100_000,
+            DEFAULT_CONNECTION_RATE,
+        )?,
+        status_requests_per_address_per_second: settings.integer(
+            "server.status_requests_per_address_per_second",
+            1,
+            100_000,
+            DEFAULT_STATUS_RATE,
+        )?,
     })
 }
 
@@ -843,6 +882,9 @@ mod tests {
         assert_eq!(server.compression_threshold, Some(256));
         assert!(!server.online_mode);
         assert_eq!(server.session_server, "https://sessionserver.mojang.com");
+        assert_eq!(server.max_connections_per_address, 2000);
+        assert_eq!(server.connections_per_address_per_second, 200);
+        assert_eq!(server.status_requests_per_address_per_second, 20);
         let world = &config.world;
         assert_eq!(world.generator, GeneratorKind::Terrain);
         assert_eq!(world.seed, 0);

@@ -8,6 +8,7 @@ use anyhow::Context;
 use base64::Engine;
 use tessera_auth::accounts::{Accounts, LocalRegisters, PlayerRecords};
 use tessera_net::frontend::Auth;
+use tessera_net::limits::AddressLimits;
 use tessera_net::online::OnlineMode;
 use tessera_net::ops_watch::OpsWatch;
 use tessera_net::player_recovery::{self, recover_all};
@@ -196,6 +197,11 @@ impl Node {
                 favicon: favicon(config_folder)?,
                 online_mode: online_mode(&config.server).await?,
                 forwarding: forwarding(&config.server),
+                per_address: AddressLimits {
+                    max_connections: config.server.max_connections_per_address,
+                    connections_per_second: config.server.connections_per_address_per_second,
+                    status_per_second: config.server.status_requests_per_address_per_second,
+                },
             },
             world.clone(),
         );

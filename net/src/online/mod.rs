@@ -66,7 +66,7 @@ impl OnlineMode {
             .accept(&self.keys, response.shared_secret, response.verify_token)
             .map_err(|e| refuse(username, e))?;
         // From here on both directions are encrypted, the refusals below included.
-        conn.enable_encryption(&secret);
+        conn.enable_encryption(&secret)?;
         let hash = digest::server_hash(SERVER_ID, &secret, self.keys.public_der());
         let verified = self
             .session_server
