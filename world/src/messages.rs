@@ -243,6 +243,10 @@ pub enum RegionMsg {
     Input {
         entity: EntityId,
         input: PlayerInput,
+        /// Sent on by a region the player had left: forwarded once at
+        /// most, so two regions that each think the other has the player
+        /// (a handoff still in flight) do not bounce it between them.
+        forwarded: bool,
     },
     Teleport {
         entity: EntityId,

@@ -380,15 +380,28 @@ fn handle(
                     position: Some(position),
                     ..
                 },
+            forwarded,
         } => {
             let Some((state, _)) = sim_region.players.get_mut(&entity) else {
-                if let Some(to) = sim_region.core.forward_to(now, entity) {
+                if let Some(to) = sim_region
+                    .core
+                    .forward_to(now, entity)
+                    .filter(|_| !forwarded)
+                {
                     let input = PlayerInput::Move {
                         position: Some(position),
                         look: None,
                         on_ground: true,
                     };
-                    sends.push(Send::Region(to, RegionMsg::Input { entity, input }));
+                    let forwarded = true;
+                    sends.push(Send::Region(
+                        to,
+                        RegionMsg::Input {
+                            entity,
+                            input,
+                            forwarded,
+                        },
+                    ));
                 }
                 return;
             };
@@ -631,7 +644,8 @@ async fn front(seed: u64, shared: Arc<Mutex<Shared>>) -> turmoil::Result {
                         look: None,
                         on_ground: true,
                     };
-                    sends.push(Send::Region(s.owner, RegionMsg::Input { entity, input }));
+                    let forwarded = false;
+                    sends.push(Send::Region(s.owner, RegionMsg::Input { entity, input, forwarded }));
                 }
                 let mut sh = lock(&shared);
                 for (&entity, s) in &sessions {

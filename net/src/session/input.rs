@@ -202,6 +202,7 @@ impl Session {
         self.to_owner(RegionMsg::Input {
             entity: self.me.entity,
             input,
+            forwarded: false,
         });
     }
 

@@ -237,7 +237,11 @@ impl Region {
             } => self.adopt(handoff, epoch, from, *player, session),
             RegionMsg::AdoptAck { handoff } => self.handoffs.acknowledged(handoff),
             RegionMsg::Release { entity, hop } => self.release(entity, hop),
-            RegionMsg::Input { entity, input } => self.input(entity, input),
+            RegionMsg::Input {
+                entity,
+                input,
+                forwarded,
+            } => self.input(entity, input, forwarded),
             RegionMsg::Teleport { entity, to } => self.teleport(entity, to),
             RegionMsg::SetGameMode { entity, mode } => self.set_game_mode(entity, mode),
             RegionMsg::Leave { entity } => self.leave(entity),
@@ -388,9 +392,19 @@ impl Region {
         }
     }
 
-    fn input(&mut self, entity: EntityId, input: PlayerInput) {
+    fn input(&mut self, entity: EntityId, input: PlayerInput, forwarded: bool) {
         if !self.players.contains_key(&entity) {
-            self.forward(entity, RegionMsg::Input { entity, input });
+            if !forwarded {
+                let forwarded = true;
+                self.forward(
+                    entity,
+                    RegionMsg::Input {
+                        entity,
+                        input,
+                        forwarded,
+                    },
+                );
+            }
             return;
         }
         match input {
