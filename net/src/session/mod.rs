@@ -316,6 +316,11 @@ impl Session {
     }
 
     async fn leave(mut self, end: End) {
+        // A player on its way out no longer keeps a new login of its name
+        // away: that login waits for this one to finish instead.
+        self.me
+            .logged_in
+            .store(false, std::sync::atomic::Ordering::Relaxed);
         match &end {
             End::Kick(reason) => {
                 info!(reason, "player disconnected");
