@@ -30,15 +30,18 @@ pub fn external_chunks(dir: &Path) -> Result<Vec<(FileKey, PathBuf)>, StoreError
     named(dir, "c.", ".mcc")
 }
 
+/// The entries of `dir`; none if it does not exist.
+fn entries(dir: &Path) -> Result<Vec<fs::DirEntry>, StoreError> {
+    match fs::read_dir(dir) {
+        Ok(entries) => entries.map(|e| e.map_err(io(dir))).collect(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+        Err(e) => Err(io(dir)(e)),
+    }
+}
+
 fn named(dir: &Path, prefix: &str, suffix: &str) -> Result<Vec<(FileKey, PathBuf)>, StoreError> {
-    let entries = match fs::read_dir(dir) {
-        Ok(entries) => entries,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(io(dir)(e)),
-    };
     let mut found = Vec::new();
-    for entry in entries {
-        let entry = entry.map_err(io(dir))?;
+    for entry in entries(dir)? {
         let name = entry.file_name();
         if let Some(key) = name.to_str().and_then(|n| parse_name(n, prefix, suffix)) {
             found.push((key, entry.path()));
@@ -65,14 +68,8 @@ pub fn chunks_listed(path: &Path) -> Result<usize, StoreError> {
 
 /// The files in `dir` (not folders); none if it does not exist.
 pub fn plain_files(dir: &Path) -> Result<Vec<PathBuf>, StoreError> {
-    let entries = match fs::read_dir(dir) {
-        Ok(entries) => entries,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(io(dir)(e)),
-    };
     let mut found = Vec::new();
-    for entry in entries {
-        let entry = entry.map_err(io(dir))?;
+    for entry in entries(dir)? {
         if entry.file_type().map_err(io(dir))?.is_file() {
             found.push(entry.path());
         }
