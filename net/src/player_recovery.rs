@@ -70,16 +70,18 @@ pub async fn write_if_later(
     Ok(Written::Recovered)
 }
 
-/// Writes each state, trying again while the register is unavailable.
-async fn write_with_retries(records: &PlayerRecords, state: &JournalPlayer) {
+/// Writes a state, trying again while the register is unavailable; what
+/// it came to, `None` if the register never answered.
+async fn write_with_retries(records: &PlayerRecords, state: &JournalPlayer) -> Option<Written> {
     let uuid = state.uuid;
     for attempt in 1..=ATTEMPTS {
         match write_if_later(records, state).await {
-            Ok(Written::Recovered) => {
-                info!(%uuid, revision = state.revision, "player record recovered from the journal");
-                return;
+            Ok(written) => {
+                if written == Written::Recovered {
+                    info!(%uuid, revision = state.revision, "player record recovered from the journal");
+                }
+                return Some(written);
             }
-            Ok(Written::AlreadyLater) => return,
             Err(e) => {
                 warn!(%uuid, attempt, "journaled player state not written to its record yet: {e}");
                 tokio::time::sleep(RETRY_AFTER * attempt).await;
@@ -87,6 +89,7 @@ async fn write_with_retries(records: &PlayerRecords, state: &JournalPlayer) {
         }
     }
     warn!(%uuid, "journaled player state not written after {ATTEMPTS} attempts; the region carries it on");
+    None
 }
 
 /// Writes the states found in every journal at start-up; returns how many
@@ -94,10 +97,8 @@ async fn write_with_retries(records: &PlayerRecords, state: &JournalPlayer) {
 pub async fn recover_all(records: &PlayerRecords, states: HashMap<Uuid, JournalPlayer>) -> usize {
     let mut recovered = 0;
     for state in states.values() {
-        match write_if_later(records, state).await {
-            Ok(Written::Recovered) => recovered += 1,
-            Ok(Written::AlreadyLater) => {}
-            Err(_) => write_with_retries(records, state).await,
+        if write_with_retries(records, state).await == Some(Written::Recovered) {
+            recovered += 1;
         }
     }
     recovered
