@@ -8,10 +8,12 @@ pub mod membership;
 pub mod placement;
 mod supervisor;
 pub mod transport;
+mod vitals;
 
 pub use actor_ref::{mailbox, ActorRef, Mailbox, SendError};
-pub use supervisor::{supervise, Restart};
+pub use supervisor::{supervise, Restart, RestartBudget, Supervised};
 pub use transport::{
     ClusterSecret, Envelope, NodeId, RpcError, TokioNet, Topic, Transport, TransportConfig,
     TransportError,
 };
+pub use vitals::{StoppedLoop, Vitals};

@@ -10,6 +10,10 @@ pub struct NetMetrics {
     pub connections: AtomicU64,
     /// Clients kicked for sending chat or commands too fast.
     pub spam_kicks: AtomicU64,
+    /// Clients kicked for sending packets of any kind too fast.
+    pub packet_flood_kicks: AtomicU64,
+    /// Clients kicked for a creative item whose data is over the bound.
+    pub oversized_item_kicks: AtomicU64,
 }
 
 impl NetMetrics {

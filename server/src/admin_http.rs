@@ -6,7 +6,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use axum::extract::State;
 use axum::http::{header, StatusCode};
-use axum::response::IntoResponse;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use tessera_auth::register::StoreHealth;
@@ -47,6 +47,8 @@ pub async fn start(bind: std::net::SocketAddr, node: Arc<Node>) -> anyhow::Resul
 }
 
 /// Ready while the node accepts players: not once it is shutting down, nor
+/// once one of its essential loops stopped or a region failed past its
+/// restart budget (the node runs, but part of it is dead), nor
 /// while its register store cannot persist (a full disk: new accounts and
 /// player records are refused until it can) or a region cannot persist its
 /// changes, nor in a cluster while no placement leader is known (regions
@@ -54,11 +56,27 @@ pub async fn start(bind: std::net::SocketAddr, node: Arc<Node>) -> anyhow::Resul
 /// store: until then it counts toward no quorum, so stopping another replica
 /// (a rolling restart waits for readiness) would leave the register without
 /// one.
-async fn ready(State(admin): State<Admin>) -> impl IntoResponse {
+async fn ready(State(admin): State<Admin>) -> Response {
     let node = &admin.node;
     if node.frontend.is_shutting_down() {
-        return (StatusCode::SERVICE_UNAVAILABLE, "shutting down\n");
+        return (StatusCode::SERVICE_UNAVAILABLE, "shutting down\n").into_response();
     }
+    if let Some(stopped) = node.vitals.stopped().first() {
+        let body = format!(
+            "essential loop '{}' stopped: it {}\n",
+            stopped.name, stopped.why
+        );
+        return (StatusCode::SERVICE_UNAVAILABLE, body).into_response();
+    }
+    if let Some(region) = node.world.failed_regions().first() {
+        let body = format!("region {region} failed more often than its restart budget allows\n");
+        return (StatusCode::SERVICE_UNAVAILABLE, body).into_response();
+    }
+    ready_parts(node).into_response()
+}
+
+/// The readiness of the node's services, once its own loops are known alive.
+fn ready_parts(node: &Node) -> (StatusCode, &'static str) {
     if store_health(node).is_some_and(|health| health.is_failing()) {
         return (
             StatusCode::SERVICE_UNAVAILABLE,
@@ -207,6 +225,34 @@ fn render(frontend: &Frontend, world: &World) -> String {
         "Clients kicked for sending chat or commands too fast.",
         "counter",
         NetMetrics::read(&net.spam_kicks).to_string(),
+    );
+    gauge(
+        "tessera_chunk_generation_failures_total",
+        "Chunks whose generator panicked twice in a row (they stay empty for a minute).",
+        "counter",
+        world
+            .metrics
+            .chunk_generation_failures
+            .load(std::sync::atomic::Ordering::Relaxed)
+            .to_string(),
+    );
+    gauge(
+        "tessera_regions_failed",
+        "Regions that failed more often than their restart budget allows and no longer run.",
+        "gauge",
+        world.failed_regions().len().to_string(),
+    );
+    gauge(
+        "tessera_packet_flood_kicks_total",
+        "Clients kicked for sending more packets a second than the limit.",
+        "counter",
+        NetMetrics::read(&net.packet_flood_kicks).to_string(),
+    );
+    gauge(
+        "tessera_oversized_item_kicks_total",
+        "Clients kicked for a creative item whose data is over the bound.",
+        "counter",
+        NetMetrics::read(&net.oversized_item_kicks).to_string(),
     );
     gauge(
         "tessera_bytes_out_total",

@@ -12,7 +12,7 @@ use tessera_cluster::membership::{MemberEvent, MemberInfo, Membership, Membershi
 use tessera_cluster::placement::{
     Command, PlacementConfig, PlacementService, RegionKey, ReleaseRequest, TableEvent,
 };
-use tessera_cluster::{ClusterSecret, NodeId, TokioNet, Transport, TransportConfig};
+use tessera_cluster::{ClusterSecret, NodeId, TokioNet, Transport, TransportConfig, Vitals};
 use tessera_net::Frontend;
 use tessera_world::coords::RegionPos;
 use tessera_world::routing::{Ownership, Placement};
@@ -176,6 +176,7 @@ impl ClusterStart {
         self,
         world: Arc<World>,
         frontend: Arc<Frontend>,
+        vitals: &Vitals,
     ) -> anyhow::Result<Cluster> {
         let Self {
             transport,
@@ -195,15 +196,27 @@ impl ClusterStart {
         let membership =
             Membership::start(transport.clone(), me, seeds, MembershipConfig::default())
                 .context("cannot start membership")?;
-        tokio::spawn(place_on_request(placement.clone(), world.clone(), requests));
-        tokio::spawn(follow_table(placement.clone(), world.clone()));
-        tokio::spawn(release_regions(placement.release_requests(), world.clone()));
-        tokio::spawn(follow_members(
-            membership.clone(),
-            placement.clone(),
-            frontend,
-            world.clone(),
-        ));
+        vitals.spawn(
+            "placing regions",
+            place_on_request(placement.clone(), world.clone(), requests),
+        );
+        vitals.spawn(
+            "following the placement table",
+            follow_table(placement.clone(), world.clone()),
+        );
+        vitals.spawn(
+            "releasing regions",
+            release_regions(placement.release_requests(), world.clone()),
+        );
+        vitals.spawn(
+            "following members",
+            follow_members(
+                membership.clone(),
+                placement.clone(),
+                frontend,
+                world.clone(),
+            ),
+        );
         tokio::spawn(announce_self(placement.clone(), transport.node_id()));
         Ok(Cluster {
             transport,

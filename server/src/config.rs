@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 use tessera_cluster::membership::Seed;
+use tessera_world::entity_ids::MAX_NODE;
 use thiserror::Error;
 use toml::{Table, Value};
 
@@ -364,7 +365,8 @@ fn cluster_config(settings: &Settings) -> Result<Option<ClusterConfig>, ConfigEr
     }
     // A value of the wrong kind is reported before a missing one, so each
     // message points at the first thing to fix in the file.
-    let node_id = settings.integer("cluster.node_id", 0, i64::MAX, 0)?;
+    // Entity ids carry the node in 7 bits, so they stay unique cluster-wide.
+    let node_id = settings.integer("cluster.node_id", 0, MAX_NODE as i64, 0)?;
     let bind = settings.string(
         "cluster.bind",
         "an address:port such as \"0.0.0.0:25590\"",
@@ -1137,6 +1139,16 @@ mod tests {
             .load(&[("TESSERA_WORLD_DATA_DIR", absolute_text)])
             .expect("loads");
         assert_eq!(config.world.data_dir, absolute);
+    }
+
+    #[test]
+    fn a_node_id_beyond_what_entity_ids_carry_is_refused() {
+        let file = TempConfig::new("[cluster]\nnode_id = 200\n");
+        let error = file.error(&[("TESSERA_CLUSTER_SECRET", "sixteen-bytes-or-more")]);
+        assert!(
+            error.contains("cluster.node_id") && error.contains("127") && error.contains("200"),
+            "{error}"
+        );
     }
 
     #[test]

@@ -81,7 +81,8 @@ async fn run() -> anyhow::Result<()> {
     let node = Arc::new(Node::start(&config, &folder).await?);
     admin_http::start(config.admin.bind, node.clone()).await?;
     let autosave = Duration::from_secs(u64::from(config.world.autosave_seconds));
-    tokio::spawn(node.clone().autosave_level(autosave));
+    node.vitals
+        .spawn("saving level.dat", node.clone().autosave_level(autosave));
     tokio::select! {
         _ = console::run(node.clone()) => {}
         _ = shutdown_signal() => {}

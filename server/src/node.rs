@@ -7,6 +7,7 @@ use std::time::Duration;
 use anyhow::Context;
 use base64::Engine;
 use tessera_auth::accounts::{Accounts, LocalRegisters, PlayerRecords};
+use tessera_cluster::Vitals;
 use tessera_net::frontend::Auth;
 use tessera_net::limits::AddressLimits;
 use tessera_net::online::OnlineMode;
@@ -38,6 +39,8 @@ pub struct Node {
     pub frontend: Arc<Frontend>,
     pub world: Arc<World>,
     pub cluster: Option<Cluster>,
+    /// The loops the node cannot work without; `/readyz` reports any that stopped.
+    pub vitals: Vitals,
     /// The world's level.dat as read at start; saves add the time.
     level: LevelDat,
     data_dir: std::path::PathBuf,
@@ -224,17 +227,23 @@ impl Node {
             .await
             .with_context(|| format!("cannot listen on {bind} (server.bind)"))?;
         let addr = listener.local_addr().context("listener has no address")?;
+        let vitals = Vitals::default();
         let cluster = match cluster {
-            Some(start) => Some(start.finish(world.clone(), frontend.clone()).await?),
+            Some(start) => Some(
+                start
+                    .finish(world.clone(), frontend.clone(), &vitals)
+                    .await?,
+            ),
             None => None,
         };
         recover_players(&world, &records).await;
         info!("listening on {addr}");
-        tokio::spawn(frontend.clone().serve(listener));
+        vitals.spawn("accepting players", frontend.clone().serve(listener));
         Ok(Self {
             frontend,
             world,
             cluster,
+            vitals,
             level,
             data_dir: data_dir.clone(),
             _in_use: in_use,

@@ -180,3 +180,24 @@ ctx.test('with online mode on as well, forwarding wins: no encryption, no sessio
     for (const dir of [server.dir, server.cwd]) fs.rmSync(dir, { recursive: true, force: true })
   }
 })
+
+ctx.test('with the login gate on, a forwarded player is not asked to /register: the proxy vouched for it', async (t) => {
+  const server = await h.startServer({
+    name: 'velocity-gate',
+    config: { server: { forwarding: 'velocity' }, auth: { require_login: true } },
+    env: { TESSERA_SERVER_FORWARDING_SECRET: SECRET }
+  })
+  try {
+    const dave = profile('Dave', '198.51.100.60')
+    const client = proxiedClient(t, 'Dave', { forwarded: dave, server })
+    const prompts = []
+    client.on('system_chat', (p) => prompts.push(String(p.content)))
+    await h.withTimeout(client.joined, 20000, 'Join Game')
+    await h.sleep(3000)
+    assert.ok(!prompts.some((text) => /Please (register|log in)/.test(text)), `prompted: ${JSON.stringify(prompts)}`)
+    assert.ok(!client.isEnded, 'the forwarded player was disconnected')
+  } finally {
+    await server.close()
+    for (const dir of [server.dir, server.cwd]) fs.rmSync(dir, { recursive: true, force: true })
+  }
+})

@@ -6,6 +6,7 @@ pub mod chunk;
 pub mod chunk_packet;
 pub mod clock;
 pub mod coords;
+pub mod entity_ids;
 pub mod framing;
 pub mod gen;
 pub mod handoff;

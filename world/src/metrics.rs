@@ -81,6 +81,8 @@ pub struct WorldMetrics {
     persist_failing: AtomicI64,
     /// Saved regions or chunks that failed their checks when read.
     pub damaged_files: AtomicU64,
+    /// Chunks whose generator panicked twice in a row.
+    pub chunk_generation_failures: AtomicU64,
 }
 
 impl Default for WorldMetrics {
@@ -95,6 +97,7 @@ impl Default for WorldMetrics {
             saves: Histogram::new(&DISK_BUCKETS),
             persist_failing: AtomicI64::new(0),
             damaged_files: AtomicU64::new(0),
+            chunk_generation_failures: AtomicU64::new(0),
         }
     }
 }
@@ -102,6 +105,11 @@ impl Default for WorldMetrics {
 impl WorldMetrics {
     pub fn record_tick(&self, took: Duration) {
         self.ticks.record(took.as_secs_f64());
+    }
+
+    pub fn chunk_generation_failed(&self) {
+        self.chunk_generation_failures
+            .fetch_add(1, Ordering::Relaxed);
     }
 
     pub fn chunk_loaded(&self) {

@@ -2,24 +2,28 @@
 //! the sessions it hosts, and the routes to regions and sessions elsewhere.
 
 use std::collections::HashMap;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::Duration;
 
-use tessera_cluster::{mailbox, supervise, ActorRef, Mailbox, SendError};
+use tessera_cluster::{
+    mailbox, supervise, ActorRef, Mailbox, RestartBudget, SendError, Supervised,
+};
 use tokio::sync::Mutex as AsyncMutex;
 use tokio::task::JoinHandle;
-use tracing::warn;
+use tracing::{error, warn};
 use valence_protocol::math::DVec3;
 use valence_protocol::ChunkPos;
 
 use crate::chunk_packet::encode_chunk_packet;
 use crate::clock::WorldClock;
 use crate::coords::{RegionGrid, RegionPos};
+use crate::entity_ids::{EntityIds, EntityLease};
 use crate::framing::Framing;
 use crate::gen::Generator;
 use crate::journal::{JournalPlayer, Journals};
-use crate::messages::{EntityId, NodeBatch, NodeId, RegionMsg, SessionAddr, SessionId, ToSession};
+use crate::messages::{NodeBatch, NodeId, RegionMsg, SessionAddr, SessionId, ToSession};
 use crate::metrics::WorldMetrics;
 use crate::region::{LoadedChunk, Region, RegionMail};
 use crate::routing::{OwnerChange, Ownership, Placement, RemoteLinks, Undelivered};
@@ -29,8 +33,6 @@ use crate::store::RegionStore;
 /// The channel allocates as it fills, so an idle region pays nothing for it.
 const REGION_MAILBOX: usize = 65_536;
 const SESSION_MAILBOX: usize = 1024;
-/// Entity ids carry their node in the top bits so they are unique cluster-wide.
-const ENTITY_NODE_SHIFT: u32 = 24;
 
 pub struct WorldSettings {
     pub node: NodeId,
@@ -54,7 +56,7 @@ pub struct WorldSettings {
 
 struct LocalRegion {
     actor: ActorRef<RegionMail>,
-    task: JoinHandle<()>,
+    task: JoinHandle<Supervised>,
 }
 
 pub struct World {
@@ -63,7 +65,7 @@ pub struct World {
     pub grid: RegionGrid,
     pub framing: Framing,
     pub biome: u32,
-    pub metrics: WorldMetrics,
+    pub metrics: Arc<WorldMetrics>,
     spawn: (i32, i32, i32),
     pub clock: WorldClock,
     placement: Arc<dyn Placement>,
@@ -82,7 +84,7 @@ pub struct World {
     unplaced: Mutex<HashMap<RegionPos, Vec<RegionMsg>>>,
     ownership: tokio::sync::broadcast::Sender<OwnerChange>,
     sessions: Mutex<HashMap<SessionId, ActorRef<ToSession>>>,
-    next_entity: AtomicI32,
+    entity_ids: EntityIds,
     next_handoff: AtomicU64,
     next_teleport: AtomicI32,
     next_session: AtomicU64,
@@ -123,7 +125,7 @@ impl World {
             grid: settings.grid,
             framing: settings.framing,
             biome: settings.biome,
-            metrics: WorldMetrics::default(),
+            metrics: Arc::new(WorldMetrics::default()),
             spawn: settings.spawn,
             clock: settings.clock,
             placement: settings.placement,
@@ -137,7 +139,7 @@ impl World {
             unplaced: Mutex::new(HashMap::new()),
             ownership: tokio::sync::broadcast::channel(1024).0,
             sessions: Mutex::new(HashMap::new()),
-            next_entity: AtomicI32::new(1),
+            entity_ids: EntityIds::new(settings.node),
             next_handoff: AtomicU64::new(handoff_ids_start()),
             next_teleport: AtomicI32::new(1),
             next_session: AtomicU64::new(1),
@@ -178,10 +180,9 @@ impl World {
         DVec3::new(f64::from(x) + 0.5, f64::from(y), f64::from(z) + 0.5)
     }
 
-    pub fn allocate_entity_id(&self) -> EntityId {
-        let local =
-            self.next_entity.fetch_add(1, Ordering::Relaxed) & ((1 << ENTITY_NODE_SHIFT) - 1);
-        ((self.node % 128) as i32) << ENTITY_NODE_SHIFT | local
+    /// An entity id unique in the cluster while the lease is held.
+    pub fn allocate_entity_id(&self) -> Option<EntityLease> {
+        self.entity_ids.allocate()
     }
 
     /// A handoff id no other node hands out, nor this node before a restart.
@@ -379,13 +380,17 @@ impl World {
         let inbox = Arc::new(AsyncMutex::new(inbox));
         let world = self.clone();
         let me = actor.clone();
-        let task = supervise(format!("region {pos}"), move |_restarts| {
-            let (world, me, inbox) = (world.clone(), me.clone(), inbox.clone());
-            async move {
-                let mut inbox = inbox.lock().await;
-                Region::new(pos, me, world).run(&mut inbox).await
-            }
-        });
+        let task = supervise(
+            format!("region {pos}"),
+            RestartBudget::default(),
+            move |_restarts| {
+                let (world, me, inbox) = (world.clone(), me.clone(), inbox.clone());
+                async move {
+                    let mut inbox = inbox.lock().await;
+                    Region::new(pos, me, world).run(&mut inbox).await
+                }
+            },
+        );
         regions.insert(
             pos,
             LocalRegion {
@@ -419,28 +424,60 @@ impl World {
         lock(&self.regions).len()
     }
 
+    /// Regions whose actor failed more often than its restart budget allows
+    /// and no longer runs: their players and chunks are stuck until the
+    /// node restarts (and, in a cluster, another node takes them over).
+    pub fn failed_regions(&self) -> Vec<RegionPos> {
+        lock(&self.regions)
+            .iter()
+            .filter(|(_, local)| local.task.is_finished())
+            .map(|(pos, _)| *pos)
+            .collect()
+    }
+
     /// Generates and encodes a chunk on the worker pool, then hands it to
     /// its region. At most one chunk per core is in the works at a time:
     /// a join storm queues its chunks instead of starting a thread each.
+    /// A generator that panics is tried once more; if it panics again the
+    /// region is told the chunk failed, instead of waiting for it forever.
     pub fn load_chunk(&self, chunk: ChunkPos, region: ActorRef<RegionMail>) {
         let generator = self.generator.clone();
         let framing = self.framing;
         let biome = self.biome;
         let workers = self.workers.clone();
+        let metrics = self.metrics.clone();
         tokio::spawn(async move {
             let Ok(permit) = workers.acquire_owned().await else {
                 return;
             };
             tokio::task::spawn_blocking(move || {
-                let generated = generator.generate(chunk);
-                let packet = encode_chunk_packet(chunk, &generated, biome, &framing);
-                drop(permit);
-                let data = Box::new(LoadedChunk {
-                    chunk: generated,
-                    packet,
+                let generate = || {
+                    catch_unwind(AssertUnwindSafe(|| {
+                        let generated = generator.generate(chunk);
+                        let packet = encode_chunk_packet(chunk, &generated, biome, &framing);
+                        LoadedChunk {
+                            chunk: generated,
+                            packet,
+                        }
+                    }))
+                };
+                let generated = generate().or_else(|_| {
+                    warn!(chunk = ?chunk, "chunk generation panicked; trying once more");
+                    generate()
                 });
-                // Waits for room: a dropped chunk would leave its region waiting forever.
-                let _ = region.blocking_send(RegionMail::ChunkReady { chunk, data });
+                drop(permit);
+                // Waits for room: a dropped answer would leave its region waiting forever.
+                let _ = region.blocking_send(match generated {
+                    Ok(data) => RegionMail::ChunkReady {
+                        chunk,
+                        data: Box::new(data),
+                    },
+                    Err(_) => {
+                        metrics.chunk_generation_failed();
+                        error!(chunk = ?chunk, "chunk generation panicked twice; the chunk stays empty for now");
+                        RegionMail::ChunkFailed { chunk }
+                    }
+                });
             });
         });
     }

@@ -36,6 +36,11 @@ pub enum RedbStoreError {
     /// Closed after an error; no attempt to reopen it is due yet.
     #[error("register store: closed after an I/O error, reopening in {0:?}")]
     Reopening(Duration),
+    #[error("cannot create the register store {path}: {source}")]
+    Create {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 impl RedbStoreError {
@@ -93,11 +98,32 @@ impl fmt::Debug for RedbStore {
     }
 }
 
+/// Creates an empty file only its owner can read: it holds password hashes,
+/// and the process umask (often 022) would leave it readable to every user.
+/// redb then initialises the empty file as a new database.
+fn create_private(path: &Path) -> Result<(), RedbStoreError> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(RedbStoreError::Create {
+            path: path.to_owned(),
+            source: e,
+        }),
+    }
+}
+
 impl RedbStore {
     /// Opens the database at `path`, creating it if there is none.
     pub fn open(path: impl AsRef<Path>) -> Result<Self, RedbStoreError> {
         let path: PathBuf = path.as_ref().to_owned();
         let created = !path.exists();
+        if created {
+            create_private(&path)?;
+        }
         let mut store = Self::open_with(move || Database::create(&path))?;
         store.created = created;
         Ok(store)
@@ -316,6 +342,16 @@ mod tests {
         let store = RedbStore::open(&path.0).unwrap();
         assert!(!store.was_created());
         assert_eq!(store.load().unwrap(), written);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_new_store_is_readable_by_its_owner_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let path = TempDb::new("private");
+        let _store = RedbStore::open(&path.0).unwrap();
+        let mode = std::fs::metadata(&path.0).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "{mode:o}");
     }
 
     #[test]

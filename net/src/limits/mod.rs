@@ -14,6 +14,7 @@ use std::sync::Arc;
 
 pub use address::AddressKey;
 pub use admission::{AddressLimits, Admission, Admitted};
+pub use bucket::TokenBucket;
 pub use budget::{BudgetSpent, PrePlayBudget, Share};
 pub use frame::{FrameError, FrameScanner, PROTOCOL_MAX_FRAME};
 pub use refusals::{Refusal, Refusals};

@@ -36,6 +36,19 @@ const GATED: [i32; 10] = [
 
 const MAX_CHAT_LENGTH: usize = 256;
 
+/// Paper's packet limiter: 500 packets a second averaged over 7 seconds. A
+/// vanilla client sends about 25 a second while playing, a few hundred in
+/// a burst when it drags items or joins.
+pub(super) const PACKETS_PER_SECOND: u32 = 500;
+pub(super) const PACKET_BURST: u32 = 7 * PACKETS_PER_SECOND;
+const PACKET_FLOOD_KICK: &str = "You are sending too many packets!";
+
+/// The most a creative slot packet may carry. The item is stored in the
+/// player record and resent to everyone who sees the player, so its NBT is
+/// bounded: 32 KiB holds a shulker box of named, enchanted stacks, while a
+/// client could otherwise send 2 MiB a packet.
+const MAX_CREATIVE_ITEM_BYTES: usize = 32 * 1024;
+
 fn decode<'a, P: Packet + Decode<'a>>(frame: &'a PacketFrame) -> Result<P, End> {
     frame
         .decode::<P>()
@@ -73,6 +86,11 @@ fn chat_problem(text: &str) -> Option<String> {
 impl Session {
     pub(super) fn handle_packet(&mut self, frame: PacketFrame) -> Result<(), End> {
         self.me.heard_now();
+        if !self.packet_rate.try_take(Instant::now()) {
+            NetMetrics::add(&self.frontend.metrics.packet_flood_kicks, 1);
+            tracing::warn!("kicked for sending more than {PACKETS_PER_SECOND} packets a second");
+            return Err(End::Kick(PACKET_FLOOD_KICK.into()));
+        }
         if !self.gate.open && GATED.contains(&frame.id) {
             return self.gated(&frame);
         }
@@ -158,6 +176,14 @@ impl Session {
                 }
             }
             CreativeInventoryActionC2s::ID => {
+                if frame.body.len() > MAX_CREATIVE_ITEM_BYTES {
+                    NetMetrics::add(&self.frontend.metrics.oversized_item_kicks, 1);
+                    tracing::warn!("kicked for a creative item of {} bytes", frame.body.len());
+                    return Err(End::Kick(format!(
+                        "Item data too large ({} bytes, at most {MAX_CREATIVE_ITEM_BYTES})",
+                        frame.body.len()
+                    )));
+                }
                 let p: CreativeInventoryActionC2s = decode(&frame)?;
                 self.input(PlayerInput::CreativeSlot {
                     slot: p.slot,

@@ -21,6 +21,7 @@ use std::time::{Duration, Instant};
 
 use tessera_cluster::Mailbox;
 use tessera_world::coords::RegionPos;
+use tessera_world::entity_ids::EntityLease;
 use tessera_world::handoff::Custody;
 use tessera_world::messages::{EntityId, RegionMsg, ToSession};
 use tessera_world::player::PlayerState;
@@ -34,6 +35,7 @@ use valence_protocol::{ChunkPos, GameMode, Text};
 use crate::connection::Connection;
 use crate::error::ClientError;
 use crate::frontend::Frontend;
+use crate::limits::TokenBucket;
 use crate::login::Profile;
 use crate::players::OnlinePlayer;
 use view::View;
@@ -96,22 +98,33 @@ pub struct Session {
     /// The player's op level, for commands and the command tree.
     permissions: permissions::Permissions,
     spam: spam::SpamScore,
+    /// Packets of any kind, as Paper's packet limiter counts them.
+    packet_rate: TokenBucket,
+    /// Held until the session ends, so no other entity gets the player's id.
+    _entity: EntityLease,
 }
 
 impl Session {
     pub async fn run(frontend: Arc<Frontend>, conn: Connection, profile: Profile, peer: String) {
         let world = frontend.world.clone();
+        let Some(entity) = world.allocate_entity_id() else {
+            warn!("no entity id is free: the node holds 2^24 entities");
+            return;
+        };
         let (address, inbox) = world.open_session();
         let position = world.spawn_point();
         let owner = world.region_of_point(position.x, position.z);
-        // Online mode proves who the player is; the gate is for offline mode.
+        // Online mode proves who the player is, and so does a Velocity proxy
+        // that holds the forwarding secret (it checks accounts itself): the
+        // gate is for offline mode.
         let gate_open = frontend.config.online_mode.is_some()
+            || frontend.config.forwarding.is_some()
             || !frontend.auth.get().is_some_and(|a| a.require_login);
         let me = Arc::new(OnlinePlayer {
             uuid: profile.uuid,
             name: profile.name,
             properties: profile.properties,
-            entity: world.allocate_entity_id(),
+            entity: entity.id(),
             session: address,
             game_mode: Mutex::new(GameMode::Survival),
             position: Mutex::new(position),
@@ -146,6 +159,12 @@ impl Session {
             urgent: false,
             permissions,
             spam: spam::SpamScore::new(),
+            _entity: entity,
+            packet_rate: TokenBucket::new(
+                input::PACKETS_PER_SECOND,
+                input::PACKET_BURST,
+                Instant::now(),
+            ),
         };
         let end = match session.join().await {
             Ok(()) => session.play().await,

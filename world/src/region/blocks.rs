@@ -418,6 +418,6 @@ fn block_in(
             pos.y,
             pos.z.rem_euclid(16) as usize,
         )),
-        Slot::Loading(_) => None,
+        Slot::Loading(_) | Slot::Failed(_) => None,
     }
 }

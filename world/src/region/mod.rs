@@ -2,6 +2,8 @@
 //! and ticks on its own at 20 TPS.
 
 mod blocks;
+#[cfg(test)]
+mod chunk_failure_tests;
 mod durability;
 mod handoff;
 mod movement;
@@ -55,6 +57,10 @@ pub enum RegionMail {
         chunk: ChunkPos,
         data: Box<LoadedChunk>,
     },
+    /// The generator panicked on this chunk twice.
+    ChunkFailed {
+        chunk: ChunkPos,
+    },
     /// Stop ticking; used at shutdown.
     Stop,
     /// Make every change durable and save the region files now, then say
@@ -73,7 +79,16 @@ enum Slot {
     /// Generating; messages that need the chunk wait here.
     Loading(Vec<RegionMsg>),
     Ready(ChunkSlot),
+    /// Generation failed at this time: nobody is sent the chunk and nothing
+    /// can change in it, and it is tried again once `RETRY_FAILED_CHUNK`
+    /// has passed.
+    Failed(Instant),
 }
+
+/// How long a chunk whose generation failed stays empty before it is tried
+/// again: a generator that fails on a chunk keeps failing for a while, and
+/// each try costs a core.
+pub(super) const RETRY_FAILED_CHUNK: Duration = Duration::from_secs(60);
 
 struct Digging {
     pos: valence_protocol::BlockPos,
@@ -202,6 +217,7 @@ impl Region {
             RegionMail::ChunkReady { chunk, data } => {
                 self.contained("chunk", |r| r.chunk_ready(chunk, *data))
             }
+            RegionMail::ChunkFailed { chunk } => self.chunk_failed(chunk),
         }
         false
     }
@@ -217,7 +233,7 @@ impl Region {
             match self.chunks.get_mut(&chunk) {
                 Some(Slot::Ready(_)) => {}
                 Some(Slot::Loading(waiting)) => return waiting.push(msg),
-                None => {
+                Some(Slot::Failed(_)) | None => {
                     self.start_loading(chunk);
                     if let Some(Slot::Loading(waiting)) = self.chunks.get_mut(&chunk) {
                         waiting.push(msg);
@@ -263,13 +279,32 @@ impl Region {
             RegionMsg::Dig(dig) => ChunkPos::from_block_pos(dig.pos),
             _ => return None,
         };
-        (!matches!(self.chunks.get(&chunk), Some(Slot::Ready(_)))).then_some(chunk)
+        let needed = match self.chunks.get(&chunk) {
+            Some(Slot::Ready(_)) => false,
+            // Handled without it until it is due for another try: a join
+            // there still joins, and a dig or a subscription finds no chunk.
+            Some(Slot::Failed(at)) => at.elapsed() >= RETRY_FAILED_CHUNK,
+            Some(Slot::Loading(_)) | None => true,
+        };
+        needed.then_some(chunk)
     }
 
     fn start_loading(&mut self, chunk: ChunkPos) {
         if !self.ready_from_save(chunk) {
             self.chunks.insert(chunk, Slot::Loading(Vec::new()));
             self.world.load_chunk(chunk, self.me.clone());
+        }
+    }
+
+    /// The generator gave up on `pos`: what waited for it is handled
+    /// without it, as in a chunk still failing.
+    fn chunk_failed(&mut self, pos: ChunkPos) {
+        let waiting = match self.chunks.insert(pos, Slot::Failed(Instant::now())) {
+            Some(Slot::Loading(waiting)) => waiting,
+            _ => Vec::new(),
+        };
+        for msg in waiting {
+            self.handle(msg);
         }
     }
 
@@ -388,6 +423,7 @@ impl Region {
                 Slot::Loading(waiting) => waiting.retain(|msg| {
                     !matches!(msg, RegionMsg::Subscribe { session, .. } if session.node == node)
                 }),
+                Slot::Failed(_) => {}
             }
         }
     }

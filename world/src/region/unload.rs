@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use valence_protocol::ChunkPos;
 
-use super::{Region, Slot};
+use super::{Region, Slot, RETRY_FAILED_CHUNK};
 
 /// How long a chunk stays loaded after its last viewer left: players
 /// walking back and forth across a view's edge should not reload it.
@@ -42,6 +42,11 @@ impl Region {
             }
         }
         unused.retain(|pos, _| self.chunks.contains_key(pos));
+        // A failed chunk due for another try is forgotten: the next message
+        // that needs it generates it afresh.
+        self.chunks.retain(|_, slot| {
+            !matches!(slot, Slot::Failed(at) if now.saturating_duration_since(*at) >= RETRY_FAILED_CHUNK)
+        });
         for pos in expired {
             self.unused.0.remove(&pos);
             if let Some(Slot::Ready(slot)) = self.chunks.remove(&pos) {

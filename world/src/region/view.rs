@@ -55,7 +55,7 @@ impl Region {
             Some(Slot::Loading(waiting)) => waiting.retain(|msg| {
                 !matches!(msg, RegionMsg::Subscribe { chunk: c, session: s } if *c == chunk && *s == session)
             }),
-            None => {}
+            Some(Slot::Failed(_)) | None => {}
         }
     }
 }
