@@ -490,9 +490,6 @@ fn a_recovering_replica_serves_nothing_until_it_has_caught_up() {
             key: "user:alex".into(),
             versioned: Versioned::ABSENT,
         },
-        ToReplica::StateRequest {
-            recovery: Incarnation(3),
-        },
     ];
     for query in &queries {
         assert_eq!(
@@ -501,6 +498,22 @@ fn a_recovering_replica_serves_nothing_until_it_has_caught_up() {
             "answered {query:?} while recovering"
         );
     }
+    // Another replica's state request is told this one holds nothing to vouch for.
+    let asked = fresh.on_message(
+        NodeId(2),
+        ToReplica::StateRequest {
+            recovery: Incarnation(3),
+        },
+    );
+    assert_eq!(
+        asked.send,
+        vec![Envelope::new(
+            NodeId(2),
+            ToReplica::AlsoRecovering {
+                recovery: Incarnation(3)
+            }
+        )]
+    );
 
     let mut store = MemoryStore::new();
     let answer = |h: &mut Harness, from: u64, recovery: Incarnation| {
@@ -555,6 +568,109 @@ fn a_recovering_replica_serves_nothing_until_it_has_caught_up() {
     assert_eq!(reply.send.len(), 1);
 }
 
+/// Delivers every state request among `replicas` and their answers, until
+/// none is left; returns how many messages went round.
+fn exchange(
+    replicas: &mut BTreeMap<u64, (Replica, MemoryStore)>,
+    mut wire: Vec<(u64, Envelope)>,
+) -> usize {
+    let mut delivered = 0;
+    while let Some((from, envelope)) = wire.pop() {
+        let Message::ToReplica(msg) = envelope.msg else {
+            continue;
+        };
+        let Some((replica, store)) = replicas.get_mut(&envelope.to.0) else {
+            continue;
+        };
+        delivered += 1;
+        let to = envelope.to.0;
+        for reply in replica.handle(NodeId(from), msg, store).unwrap() {
+            wire.push((to, reply));
+        }
+    }
+    delivered
+}
+
+fn discovering(id: u64, n: u64) -> ((Replica, MemoryStore), Vec<(u64, Envelope)>) {
+    let (replica, requests) =
+        Replica::discovering(NodeId(id), group(n), Incarnation(100 + id), RETRANSMIT).unwrap();
+    let requests = requests.into_iter().map(|e| (id, e)).collect();
+    ((replica, MemoryStore::new()), requests)
+}
+
+#[test]
+fn the_replicas_of_a_new_cluster_discover_one_another_and_start_empty() {
+    let mut replicas = BTreeMap::new();
+    let mut wire = Vec::new();
+    for id in 1..=3 {
+        let (replica, requests) = discovering(id, 3);
+        replicas.insert(id, replica);
+        wire.extend(requests);
+    }
+    assert!(exchange(&mut replicas, wire) > 0);
+    for (id, (replica, _)) in &replicas {
+        assert!(replica.is_ready(), "replica {id} did not start");
+        assert_eq!(replica.stored_keys(), 0);
+    }
+}
+
+#[test]
+fn a_discovering_replica_waits_while_another_replica_is_silent() {
+    let mut replicas = BTreeMap::new();
+    let (one, requests) = discovering(1, 3);
+    let (two, _) = discovering(2, 3);
+    replicas.insert(1, one);
+    replicas.insert(2, two);
+    // Replica 3 never answers: it may hold what the others lost.
+    exchange(&mut replicas, requests);
+    assert!(!replicas[&1].0.is_ready());
+    assert_eq!(
+        targets(&replicas.get_mut(&1).unwrap().0.tick(Duration::ZERO)),
+        Vec::<u64>::new()
+    );
+    assert_eq!(
+        targets(&replicas.get_mut(&1).unwrap().0.tick(RETRANSMIT)),
+        vec![2, 3]
+    );
+}
+
+#[test]
+fn a_discovering_replica_of_an_existing_cluster_takes_what_the_others_hold() {
+    let mut h = Harness::new(3);
+    h.write("user:alex", b"v1", &[1, 2]);
+    h.write("user:bo", b"b1", &[1, 3]);
+    // Replica 1's disk is gone; replica 2 lost its disk too and is recovering.
+    let ((mut fresh, mut store), requests) = discovering(1, 3);
+    let (mut also, _) =
+        Replica::recovering(NodeId(2), group(3), Incarnation(7), RETRANSMIT).unwrap();
+    let mut also_store = MemoryStore::new();
+    for (_, Envelope { to, msg }) in requests {
+        let Message::ToReplica(msg) = msg else {
+            continue;
+        };
+        let replies = if to == NodeId(2) {
+            also.handle(NodeId(1), msg, &mut also_store).unwrap()
+        } else {
+            let (replica, store) = h.replicas.get_mut(&to).unwrap();
+            replica.handle(NodeId(1), msg, store).unwrap()
+        };
+        for reply in replies {
+            let Message::ToReplica(reply) = reply.msg else {
+                continue;
+            };
+            fresh.handle(to, reply, &mut store).unwrap();
+        }
+    }
+    // Every other replica answered, so the one that holds anything sent it:
+    // "user:bo" is on 3; "user:alex" was on 1 and 2 only and is lost with them.
+    assert!(fresh.is_ready());
+    assert_eq!(fresh.get("user:bo"), h.held(3, "user:bo"));
+    assert!(
+        !also.is_ready(),
+        "a plain recovery still waits for a quorum's state"
+    );
+}
+
 #[test]
 fn replicas_reject_groups_they_are_not_in() {
     assert_eq!(
@@ -582,6 +698,10 @@ fn messages_survive_postcard() {
         ToReplica::StateReply {
             recovery: Incarnation(5),
             entries: vec![("ban:x".into(), Versioned::ABSENT)],
+        }
+        .into(),
+        ToReplica::AlsoRecovering {
+            recovery: Incarnation(6),
         }
         .into(),
         ToCoordinator::TagReply { op, tag: Tag::ZERO }.into(),

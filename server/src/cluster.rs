@@ -136,9 +136,12 @@ impl ClusterStart {
             transport.clone(),
             ids.clone(),
             Some(register_store),
-            // Without it an empty store is taken as a new cluster's.
+            // An empty store is rebuilt from the others, or starts empty
+            // once every replica says it is empty too (a new cluster);
+            // `register_recover` insists on a quorum's state.
             RegisterNodeConfig {
                 recover_if_empty: config.register_recover,
+                discover_if_empty: true,
                 ..RegisterNodeConfig::default()
             },
         )

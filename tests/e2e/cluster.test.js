@@ -15,7 +15,7 @@ const fx = h.clusterFixture('cluster')
 const { shared, servers, clients } = fx
 
 async function startNode (id, nodes, { secret = SECRET, name = `node${id}` } = {}) {
-  const server = await h.startClusterNode(id, nodes, { secret, shared, name })
+  const server = await h.startClusterNode(id, nodes, { secret, shared, name, waitReady: secret === SECRET })
   servers.push(server)
   return server
 }

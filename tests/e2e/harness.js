@@ -463,9 +463,13 @@ async function startServer ({ name = 'server', config = {}, env = {}, port, star
 // One node of a cluster on 127.0.0.1. `nodes` maps node id -> cluster port;
 // every node gets all of them as seeds. `shared` is the world folder the
 // nodes share.
-async function startClusterNode (id, nodes, { secret, shared, name = `node${id}`, config = {}, env = {} }) {
+// A cluster node, by default once /readyz says ready: a new cluster's
+// register replicas start only after they have heard from one another, and a
+// join before that is refused. `waitReady: false` for a node that is not
+// meant to become ready (a wrong secret) or whose readiness is under test.
+async function startClusterNode (id, nodes, { secret, shared, name = `node${id}`, config = {}, env = {}, waitReady = true }) {
   const seeds = Object.entries(nodes).map(([node, port]) => `${node}@127.0.0.1:${port}`)
-  return startServer({
+  const server = await startServer({
     name,
     config: {
       ...config,
@@ -475,6 +479,12 @@ async function startClusterNode (id, nodes, { secret, shared, name = `node${id}`
     },
     env: { ...env, TESSERA_CLUSTER_SECRET: secret }
   })
+  if (waitReady) {
+    await waitFor(async () => (await fetch(`${await adminUrl(server)}/readyz`)).status === 200, {
+      timeout: 45000, interval: 200, message: `${name} to be ready (/readyz)`
+    })
+  }
+  return server
 }
 
 // A test file's cluster: the shared world folder, the nodes it starts and the

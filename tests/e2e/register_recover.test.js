@@ -1,7 +1,8 @@
 'use strict'
-// A register replica that lost its disk catches up before it serves
-// (cluster.register_recover), and then really holds what was written while
-// it was gone.
+// A register replica that lost its disk catches up before it serves, by
+// itself (an empty store is rebuilt from the others unless every replica is
+// empty, a new cluster), and then really holds what was written while it
+// was gone.
 //
 // Why the test is built this way. The register is ABD over the replicas on
 // nodes 1, 2 and 3 with quorums of two. An account registered while node 3 is
@@ -20,8 +21,8 @@
 // What does show it: one account ("Elder") is registered while all three
 // nodes are up, so node 3 holds it on disk; then node 3 is SIGKILLed, a
 // second account ("Phoenix") is registered, and node 3 comes back on an empty
-// store (its register file deleted: a replacement disk) with the recover
-// switch. Phoenix's updates may still arrive from the queues, but Elder's
+// store (its register file deleted: a replacement disk), with no switch
+// telling it so. Phoenix's updates may still arrive from the queues, but Elder's
 // were delivered long ago to the disk that is gone: only the recovery can
 // bring them back. Node 3 must refuse to count toward quorums (/readyz 503
 // "register replica recovering") until it has copied the other replicas'
@@ -45,7 +46,7 @@ const { shared, servers, clients } = fx
 const nodes = {}
 let ports
 
-const options = (id, env = {}) => ({ secret: SECRET, shared, name: `recover-node${id}`, config: { auth: { require_login: true } }, env })
+const options = (id, env = {}, extra = {}) => ({ secret: SECRET, shared, name: `recover-node${id}`, config: { auth: { require_login: true } }, env, ...extra })
 
 async function storedKeys (server) {
   const response = await fetch(`${await h.adminUrl(server)}/metrics`)
@@ -106,7 +107,7 @@ test('three nodes with the login gate', { timeout: 60000 }, async () => {
   for (const s of started) await s.waitForOutput('this node hosts regions now', { timeout: 30000 })
 })
 
-test('a replica that lost its disk recovers what was registered while it was down, then serves', { timeout: 90000 }, async () => {
+test('a replica that lost its disk recovers, unprompted, what was registered while it was down, then serves', { timeout: 90000 }, async () => {
   await register(nodes[1], 'Elder', 'longbefore')
   const elder = await settledKeys([nodes[1], nodes[2], nodes[3]], 0, 'every replica to hold Elder\'s keys')
 
@@ -117,7 +118,7 @@ test('a replica that lost its disk recovers what was registered while it was dow
 
   // Node 3 comes back on a replacement disk: its register store is gone.
   fs.rmSync(path.join(shared, 'register-3.redb'))
-  nodes[3] = await h.startClusterNode(3, ports, options(3, { TESSERA_CLUSTER_REGISTER_RECOVER: 'true' }))
+  nodes[3] = await h.startClusterNode(3, ports, options(3, {}, { waitReady: false }))
   servers.push(nodes[3])
   await nodes[3].waitForOutput(/register node starting.*recovering=true/, { timeout: 10000 })
   await h.waitFor(async () => (await readyz(nodes[3])).body === 'register replica recovering', {

@@ -40,6 +40,9 @@ pub enum ToReplica {
         recovery: Incarnation,
         entries: Vec<(Key, Versioned)>,
     },
+    /// The answer to a [`ToReplica::StateRequest`] from a replica that is
+    /// recovering too: it holds nothing it may vouch for.
+    AlsoRecovering { recovery: Incarnation },
 }
 
 /// Messages a coordinator handles: the replicas' answers.

@@ -29,6 +29,12 @@ struct Recovery {
     retransmit_after: Duration,
     resend_at: Option<Duration>,
     answered: BTreeSet<NodeId>,
+    /// Replicas that answered they are recovering too (and have not sent
+    /// their state since).
+    also_recovering: BTreeSet<NodeId>,
+    /// Whether the recovery may also end once every other replica answered,
+    /// with state or as recovering too (see [`Replica::discovering`]).
+    may_complete_from_all: bool,
     merged: BTreeMap<Key, Versioned>,
     persisting: bool,
 }
@@ -152,6 +158,37 @@ impl Replica {
         incarnation: Incarnation,
         retransmit_after: Duration,
     ) -> Result<(Self, Vec<Envelope>), GroupError> {
+        Self::rebuilding(id, group, incarnation, retransmit_after, false)
+    }
+
+    /// A replica whose store is empty without knowing why: a new cluster's,
+    /// or one that replaces a lost disk. It recovers as
+    /// [`Replica::recovering`] does, and also ends once every other replica
+    /// has answered, each with its state or as recovering too, taking what
+    /// the answers hold. That is how the replicas of a new cluster start
+    /// together, and it loses nothing a plain recovery would keep: every
+    /// replica that holds anything has sent it. Only when a majority lost
+    /// their disks at once is there no one left to copy an update from.
+    pub fn discovering(
+        id: NodeId,
+        group: ReplicaGroup,
+        incarnation: Incarnation,
+        retransmit_after: Duration,
+    ) -> Result<(Self, Vec<Envelope>), GroupError> {
+        if group.size() == 1 && group.contains(id) {
+            // Alone, an empty store can only be a new cluster's.
+            return Ok((Self::new(id, group, [])?, Vec::new()));
+        }
+        Self::rebuilding(id, group, incarnation, retransmit_after, true)
+    }
+
+    fn rebuilding(
+        id: NodeId,
+        group: ReplicaGroup,
+        incarnation: Incarnation,
+        retransmit_after: Duration,
+        may_complete_from_all: bool,
+    ) -> Result<(Self, Vec<Envelope>), GroupError> {
         if !group.contains(id) {
             return Err(GroupError::NotAMember(id));
         }
@@ -167,6 +204,8 @@ impl Replica {
                 retransmit_after,
                 resend_at: None,
                 answered: BTreeSet::new(),
+                also_recovering: BTreeSet::new(),
+                may_complete_from_all,
                 merged: BTreeMap::new(),
                 persisting: false,
             }),
@@ -255,8 +294,18 @@ impl Replica {
                     ToReplica::StateReply { recovery, entries },
                 ));
             }
+            ToReplica::StateRequest { recovery }
+                if from != self.id && self.group.contains(from) =>
+            {
+                effects
+                    .send
+                    .push(Envelope::new(from, ToReplica::AlsoRecovering { recovery }));
+            }
             ToReplica::StateReply { recovery, entries } => {
                 effects.persist = self.on_state_reply(from, recovery, entries);
+            }
+            ToReplica::AlsoRecovering { recovery } => {
+                effects.persist = self.on_also_recovering(from, recovery);
             }
             // Not ready: a recovering replica must stay out of every quorum.
             ToReplica::ReadQuery { .. }
@@ -274,7 +323,6 @@ impl Replica {
         incarnation: Incarnation,
         entries: Vec<(Key, Versioned)>,
     ) -> Option<PendingWrites> {
-        let needed = self.group.recovery_quorum();
         let recovery = self.recovery.as_mut()?;
         // A reply to an earlier run's request may predate updates this
         // replica acknowledged since, so only this run's replies count.
@@ -286,6 +334,7 @@ impl Replica {
         {
             return None;
         }
+        recovery.also_recovering.remove(&from);
         for (key, versioned) in entries {
             let stale =
                 matches!(recovery.merged.get(&key), Some(held) if held.tag >= versioned.tag);
@@ -293,14 +342,45 @@ impl Replica {
                 recovery.merged.insert(key, versioned);
             }
         }
-        if recovery.answered.len() < needed {
+        self.complete_if_enough()
+    }
+
+    fn on_also_recovering(
+        &mut self,
+        from: NodeId,
+        incarnation: Incarnation,
+    ) -> Option<PendingWrites> {
+        let recovery = self.recovery.as_mut()?;
+        if recovery.persisting
+            || recovery.incarnation != incarnation
+            || from == self.id
+            || !self.group.contains(from)
+            || recovery.answered.contains(&from)
+        {
+            return None;
+        }
+        recovery.also_recovering.insert(from);
+        self.complete_if_enough()
+    }
+
+    /// Ends the recovery once a recovery quorum sent its state, or, for a
+    /// discovering replica, once every other replica answered one way or
+    /// the other.
+    fn complete_if_enough(&mut self) -> Option<PendingWrites> {
+        let needed = self.group.recovery_quorum();
+        let others = self.group.size() - 1;
+        let recovery = self.recovery.as_mut()?;
+        let quorum = recovery.answered.len() >= needed;
+        let everyone = recovery.may_complete_from_all
+            && recovery.answered.len() + recovery.also_recovering.len() >= others;
+        if !quorum && !everyone {
             return None;
         }
         recovery.persisting = true;
         Some(PendingWrites {
             entries: std::mem::take(&mut recovery.merged).into_iter().collect(),
             after: Vec::new(),
-            completes_recovery: Some(incarnation),
+            completes_recovery: Some(recovery.incarnation),
         })
     }
 

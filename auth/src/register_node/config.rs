@@ -26,6 +26,14 @@ pub struct RegisterNodeConfig {
     /// the others and none would ever serve. A group of one has nobody to
     /// recover from and always serves what its store holds.
     pub recover_if_empty: bool,
+    /// Whether a store not known to be complete is discovered rather than
+    /// trusted: the replica recovers as with `recover_if_empty`, and also
+    /// starts once every other replica has answered, each with its state or
+    /// as recovering too (`Replica::discovering`). So the replicas of a new
+    /// cluster start together and a replacement disk is rebuilt, without an
+    /// operator saying which it is. `recover_if_empty` wins when both are set:
+    /// an operator who knows the disk was lost wants a quorum's state.
+    pub discover_if_empty: bool,
     /// How long a recovering replica waits before asking the others for their
     /// state. An acknowledgement its previous run sent just before the disk
     /// was lost may still be in flight; once every connection of that run has
@@ -48,6 +56,7 @@ impl Default for RegisterNodeConfig {
             retransmit_after: Duration::from_millis(250),
             tick_interval: Duration::from_millis(25),
             recover_if_empty: false,
+            discover_if_empty: false,
             recovery_delay: Duration::from_secs(6),
             incarnation: None,
             queue_capacity: 4096,

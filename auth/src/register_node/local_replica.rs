@@ -42,13 +42,18 @@ impl<S: Store + Send + 'static> LocalReplica<S> {
     pub(super) fn recovering(
         id: NodeId,
         group: ReplicaGroup,
+        discovering: bool,
         incarnation: Incarnation,
         retransmit_after: Duration,
         start_at: Duration,
         store: S,
         counters: Arc<Counters>,
     ) -> Result<Self, GroupError> {
-        let (replica, requests) = Replica::recovering(id, group, incarnation, retransmit_after)?;
+        let (replica, requests) = if discovering {
+            Replica::discovering(id, group, incarnation, retransmit_after)?
+        } else {
+            Replica::recovering(id, group, incarnation, retransmit_after)?
+        };
         Ok(Self {
             replica,
             commits: GroupCommit::new(store, counters.clone()),

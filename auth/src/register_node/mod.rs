@@ -95,11 +95,13 @@ impl RegisterNode {
     /// A store that does not hold a complete replica state (a file just
     /// created, as `RedbStore::was_created` reports, or one a recovery into
     /// it never finished: see `marker`) belongs to a new cluster or replaces
-    /// a lost disk, and only `config.recover_if_empty` can tell which. With
-    /// it set, in a group of more than one, the replica rebuilds its state
-    /// from the others before it answers anything, and
-    /// [`RegisterNode::is_ready`] stays false until then. Otherwise the
-    /// store is taken as complete (a new cluster) and the replica serves.
+    /// a lost disk. With `config.recover_if_empty`, in a group of more than
+    /// one, the replica rebuilds its state from a quorum of the others
+    /// before it answers anything, and [`RegisterNode::is_ready`] stays
+    /// false until then; with `config.discover_if_empty` it does the same
+    /// but also starts once every other replica answered (see
+    /// `Replica::discovering`), which tells the two cases apart by itself.
+    /// With neither, the store is taken as complete and the replica serves.
     pub async fn start(
         transport: Transport,
         group: Vec<NodeId>,
@@ -135,7 +137,9 @@ impl RegisterNode {
 
         let store_health = group.contains(id).then(|| store.health()).flatten();
         let replica = if group.contains(id) {
-            let may_recover = config.recover_if_empty && group.size() > 1;
+            let may_recover =
+                (config.recover_if_empty || config.discover_if_empty) && group.size() > 1;
+            let discovering = config.discover_if_empty && !config.recover_if_empty;
             let (store, opened) = tokio::task::spawn_blocking(move || {
                 let mut store = store;
                 let opened = open_store(&mut store, may_recover);
@@ -151,6 +155,7 @@ impl RegisterNode {
                 Opened::MustRecover => LocalReplica::recovering(
                     id,
                     group.clone(),
+                    discovering,
                     incarnation,
                     config.retransmit_after,
                     config.recovery_delay,
