@@ -7,6 +7,8 @@
 #   TESSERA_SKIP_BUILD=1      # use an existing target/release/tessera (or TESSERA_BIN)
 #   TESSERA_SKIP_UNIT=1       # skip cargo test (local iterations only)
 #   TESSERA_E2E_FILES="tests/e2e/world.test.js ..."   # a subset of the e2e files
+#   TESSERA_SKIP_CHAOS=1      # skip the chaos run (it needs root, network namespaces, iptables)
+#   CHAOS_SECONDS=1800        # a longer chaos run (default about 110 s of faults)
 set -uo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -80,6 +82,17 @@ e2e_tests() {
 
 swarm_smoke() { without_tessera_env bench/smoke.sh; }
 
+install_chaos_deps() {
+  command -v iptables >/dev/null && return 0
+  echo "iptables is not installed; installing it"
+  apt-get update -qq && apt-get install -y -qq iptables
+}
+
+chaos_test() {
+  install_chaos_deps || return 1
+  TESSERA_BIN="$BIN" node --test --test-reporter=spec tests/chaos/chaos.test.js
+}
+
 status_tests() { TESSERA_BIN="$BIN" tests/.venv/bin/python -m pytest tests/status -v -rA --durations=0; }
 
 NODE_OK=1; PY_OK=1; BIN_OK=1
@@ -100,6 +113,13 @@ if [ $BIN_OK -eq 1 ] && [ $NODE_OK -eq 1 ]; then
   part "end-to-end tests (node --test tests/e2e)" e2e_tests
 else
   skip "end-to-end tests" "no binary or node dependencies"
+fi
+if [ -n "${TESSERA_SKIP_CHAOS:-}" ]; then
+  SUMMARY+=("SKIP  chaos run (TESSERA_SKIP_CHAOS)")
+elif [ $BIN_OK -eq 1 ] && [ $NODE_OK -eq 1 ]; then
+  part "chaos run (tests/chaos, bounded)" chaos_test
+else
+  skip "chaos run" "no binary or node dependencies"
 fi
 if [ $BIN_OK -eq 1 ] && [ $PY_OK -eq 1 ] && [ $NODE_OK -eq 1 ]; then
   part "status tests (pytest tests/status)" status_tests

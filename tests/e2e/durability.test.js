@@ -60,6 +60,9 @@ async function round (server, { x, z, killAfter, killAtMs }) {
   await h.withTimeout(bot.whenEnded, 10000, 'the builder to be disconnected by the kill')
   clients.delete(bot)
   assert.ok(ledger.confirmations >= 10, `only ${ledger.confirmations} confirmations before the kill`)
+  // The socket closes before the process has let go of its files (the
+  // register store's lock among them): restart only once it is gone.
+  await h.withTimeout(server.exited, 5000, 'the killed server to exit')
 
   const restarted = await start('durability-restarted')
   const checker = await player(restarted, 'Checker')
@@ -108,7 +111,7 @@ test('a player\'s position and inventory survive logout and SIGKILL', { timeout:
   clients.delete(bot)
   await h.sleep(500)
   server.child.kill('SIGKILL')
-  await h.sleep(500)
+  await h.withTimeout(server.exited, 5000, 'the killed server to exit')
   server = await start('durability-after-logout')
   const back = await player(server, 'Keeper')
   await h.waitFor(() => back.entity.position.distanceTo(new Vec3(12.5, -60, -19.5)) < 0.5, { timeout: 10000, message: () => `Keeper back where it left (is at ${back.entity.position})` })
@@ -169,6 +172,7 @@ test('a survival player\'s used-up stone stays used up after SIGKILL', { timeout
   await h.waitFor(() => killed, { timeout: 10000, message: `${killAfter} confirmations` })
   await h.withTimeout(bot.whenEnded, 10000, 'Mason to be disconnected by the kill')
   clients.delete(bot)
+  await h.withTimeout(server.exited, 5000, 'the killed server to exit')
 
   server = await start('durability-survival')
   const back = await player(server, 'Mason')

@@ -420,14 +420,16 @@ function serverEnv () {
   return out
 }
 
-async function startServer ({ name = 'server', config = {}, env = {}, port, startTimeout = 60000, bindOverride } = {}) {
+// `netns`: run the server inside that network namespace (`ip netns exec`,
+// which execs it, so `child.pid` is still the server's), reached at `host`.
+async function startServer ({ name = 'server', config = {}, env = {}, port, startTimeout = 60000, bindOverride, netns, host = '127.0.0.1' } = {}) {
   if (!fs.existsSync(BIN)) {
     throw new Error(`tessera binary not found at ${BIN} (build with 'cargo build --release' or set TESSERA_BIN)`)
   }
   port = port || await freePort()
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `tessera-e2e-${name}-`))
   const full = mergeConfig(DEFAULT_CONFIG, config)
-  full.server.bind = full.server.bind || `127.0.0.1:${port}`
+  full.server.bind = full.server.bind || `${host}:${port}`
   const configPath = path.join(dir, 'config.toml')
   fs.writeFileSync(configPath, renderToml(full))
   fs.mkdirSync(LOG_DIR, { recursive: true })
@@ -435,12 +437,14 @@ async function startServer ({ name = 'server', config = {}, env = {}, port, star
   const logPath = path.join(LOG_DIR, `${name}-${stamp}-${process.pid}-${serverCounter++}.log`)
   const listenPort = bindOverride ? Number(bindOverride.split(':').pop()) : port
   const cwd = fs.mkdtempSync(path.join(os.tmpdir(), 'tessera-e2e-cwd-'))
-  const child = spawn(BIN, ['--config', configPath], {
+  const [command, args] = netns ? ['ip', ['netns', 'exec', netns, BIN, '--config', configPath]] : [BIN, ['--config', configPath]]
+  const child = spawn(command, args, {
     cwd,
     env: { ...serverEnv(), RUST_BACKTRACE: '1', NO_COLOR: '1', ...env },
     stdio: ['pipe', 'pipe', 'pipe']
   })
   const server = new ServerProcess({ child, port: listenPort, dir, logPath, configPath, name })
+  server.host = host
   server.cwd = cwd
   server.config = full
   liveServers.add(server)
