@@ -765,3 +765,26 @@ async fn a_tampered_frame_drops_the_connection() {
 async fn a_replayed_frame_drops_the_connection() {
     an_attacked_connection_is_dropped(Attack::Replay).await;
 }
+
+#[tokio::test]
+async fn the_largest_body_that_send_accepts_is_delivered_under_the_same_cap() {
+    common::show_logs_of_failures();
+    let small = |id| {
+        let mut config = config(id, SECRET);
+        config.max_frame_len = 4096;
+        config
+    };
+    let a = Transport::start(TokioNet, small(1)).await.unwrap();
+    let b = Transport::start(TokioNet, small(2)).await.unwrap();
+    let mut inbox_b = b.subscribe(Topic::Region).unwrap();
+    introduce(&[&a, &b]);
+    // The cap less the envelope's header (32) and the seal's tag (16).
+    let largest = 4096 - 48;
+    assert!(matches!(
+        a.send(NodeId(2), Topic::Region, vec![1u8; largest + 1]),
+        Err(TransportError::TooLarge { len, max }) if len == largest + 1 && max == largest
+    ));
+    a.send(NodeId(2), Topic::Region, vec![1u8; largest])
+        .unwrap();
+    assert_eq!(recv(&mut inbox_b).await.body.len(), largest);
+}

@@ -119,3 +119,44 @@ impl TransportConfig {
         self.max_frame_len - FRAME_OVERHEAD
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use bytes::Bytes;
+
+    use super::*;
+    use crate::transport::{Envelope, Kind, Topic};
+
+    fn config(max_frame_len: usize) -> TransportConfig {
+        let secret = ClusterSecret::new("the right cluster secret").unwrap();
+        let mut config = TransportConfig::new(NodeId(1), "127.0.0.1:0".parse().unwrap(), secret);
+        config.max_frame_len = max_frame_len;
+        config
+    }
+
+    #[test]
+    fn the_largest_body_send_accepts_fits_a_sealed_frame() {
+        let config = config(4096);
+        config.validate().unwrap();
+        let envelope = Envelope {
+            from: NodeId(u64::MAX),
+            topic: Topic::Frontend,
+            kind: Kind::Failure(u64::MAX),
+            body: Bytes::from(vec![0xA5; config.max_body_len()]),
+        };
+        let sealed_len = postcard::to_allocvec(&envelope).unwrap().len() + TAG_LEN;
+        assert!(sealed_len <= config.max_frame_len, "{sealed_len}");
+    }
+
+    #[test]
+    fn limits_that_cannot_work_are_refused() {
+        assert!(config(FRAME_OVERHEAD).validate().is_err());
+        assert!(config(FRAME_OVERHEAD + 1).validate().is_ok());
+        let mut no_handshakes = config(DEFAULT_MAX_FRAME_LEN);
+        no_handshakes.max_pending_handshakes = 0;
+        assert!(no_handshakes.validate().is_err());
+        let mut no_control = config(DEFAULT_MAX_FRAME_LEN);
+        no_control.control_queue_capacity = 0;
+        assert!(no_control.validate().is_err());
+    }
+}

@@ -212,6 +212,29 @@ mod tests {
         assert!(!peer.is_connected());
     }
 
+    #[tokio::test]
+    async fn the_control_lane_is_drained_first_and_each_lane_has_its_own_bound() {
+        let peer = Peer::new(HIGH, None, 2, 2);
+        for body in ["bulk 1", "bulk 2"] {
+            peer.queue(Lane::Bulk).try_send(Bytes::from(body)).unwrap();
+        }
+        assert!(peer
+            .queue(Lane::Bulk)
+            .try_send(Bytes::from("bulk 3"))
+            .is_err());
+        for body in ["control 1", "control 2"] {
+            peer.queue(Lane::Control)
+                .try_send(Bytes::from(body))
+                .unwrap();
+        }
+        let mut outbox = peer.outbox().await;
+        assert_eq!(outbox.next().await.unwrap(), "control 1");
+        assert_eq!(outbox.try_next().unwrap(), "control 2");
+        assert_eq!(outbox.try_next().unwrap(), "bulk 1");
+        assert_eq!(outbox.next().await.unwrap(), "bulk 2");
+        assert!(outbox.try_next().is_none());
+    }
+
     #[test]
     fn a_removed_peer_takes_no_connection() {
         let peer = Peer::new(HIGH, None, 1, 1);
