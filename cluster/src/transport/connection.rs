@@ -47,7 +47,9 @@ pub(crate) enum LinkError {
     Spoofed(NodeId),
     #[error(transparent)]
     Cipher(#[from] CipherError),
-    #[error("the handshake ended without session keys")]
+    /// `Handshake` derives the keys in the same step that establishes the
+    /// peer; this is that promise broken, reported rather than panicked on.
+    #[error("the handshake established the peer but gave no session keys")]
     NoKeys,
 }
 

@@ -36,9 +36,9 @@ pub(crate) type Connector = Box<
 
 /// A node's end of the cluster transport: one authenticated, encrypted,
 /// persistent connection per peer, two send queues per peer (control topics
-/// ahead of bulk ones), per-topic inboxes and
-/// request/response. Cloning is cheap; the transport shuts down when the last
-/// clone is dropped (or on `shutdown`).
+/// ahead of bulk ones), per-topic inboxes and request/response. Cloning is
+/// cheap; the transport shuts down when the last clone is dropped (or on
+/// `shutdown`).
 #[derive(Clone)]
 pub struct Transport {
     inner: Arc<Inner>,
