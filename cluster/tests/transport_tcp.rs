@@ -642,6 +642,11 @@ enum Attack {
     Tamper,
     /// Sends it twice.
     Replay,
+    /// Leaves it out; what follows is genuine.
+    Drop,
+    /// Puts a bare zero-length frame (a version 1 heartbeat) before it, as
+    /// one would to keep a dead link looking alive.
+    InjectHeartbeat,
 }
 
 /// A TCP relay to `target` that understands the framing (a u32 length, then
@@ -686,6 +691,10 @@ async fn man_in_the_middle(
                     match attack {
                         Some(Attack::Tamper) if frames == 3 => *frame.last_mut().unwrap() ^= 1,
                         Some(Attack::Replay) if frames == 3 => frame.extend_from_within(..),
+                        Some(Attack::Drop) if frames == 3 => frame.clear(),
+                        Some(Attack::InjectHeartbeat) if frames == 3 => {
+                            frame.splice(0..0, [0u8; 4]);
+                        }
                         _ => {}
                     }
                     if to_acceptor.write_all(&frame).await.is_err() {
@@ -787,4 +796,14 @@ async fn the_largest_body_that_send_accepts_is_delivered_under_the_same_cap() {
     a.send(NodeId(2), Topic::Region, vec![1u8; largest])
         .unwrap();
     assert_eq!(recv(&mut inbox_b).await.body.len(), largest);
+}
+
+#[tokio::test]
+async fn a_dropped_frame_drops_the_connection() {
+    an_attacked_connection_is_dropped(Attack::Drop).await;
+}
+
+#[tokio::test]
+async fn an_injected_heartbeat_drops_the_connection() {
+    an_attacked_connection_is_dropped(Attack::InjectHeartbeat).await;
 }
