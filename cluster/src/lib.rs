@@ -1,7 +1,7 @@
 //! The actor runtime Tessera's services are built from: location-transparent
 //! references to bounded mailboxes, and supervision of actor tasks; and the
-//! authenticated node-to-node transport that carries messages between the
-//! nodes of a cluster.
+//! authenticated, encrypted node-to-node transport that carries messages
+//! between the nodes of a cluster.
 
 mod actor_ref;
 pub mod membership;

@@ -533,3 +533,277 @@ async fn an_oversized_frame_drops_only_that_connection() {
         "c's connections were disturbed"
     );
 }
+
+#[tokio::test]
+async fn strangers_beyond_the_handshake_cap_are_closed_and_a_real_peer_still_gets_in() {
+    let mut guarded = config(1, SECRET);
+    guarded.max_pending_handshakes = 4;
+    guarded.handshake_timeout = Duration::from_secs(1);
+    let a = Transport::start(TokioNet, guarded).await.unwrap();
+    let mut inbox_a = a.subscribe(Topic::Region).unwrap();
+    let mut buf = [0u8; 16];
+
+    // Four idle connections take every handshake slot...
+    let mut holders = Vec::new();
+    for _ in 0..4 {
+        holders.push(TcpStream::connect(a.local_addr()).await.unwrap());
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    // ...so more are closed as soon as they are accepted.
+    let started = Instant::now();
+    for _ in 0..8 {
+        let mut extra = TcpStream::connect(a.local_addr()).await.unwrap();
+        let read = tokio::time::timeout(Duration::from_millis(500), extra.read(&mut buf)).await;
+        assert_eq!(read.expect("not closed at once").unwrap_or(0), 0);
+    }
+    assert!(
+        started.elapsed() < Duration::from_millis(900),
+        "waited for the deadline"
+    );
+    assert_eq!(a.stats().handshakes_refused, 8);
+
+    // A real peer dialling now is refused too, but gets in once the idle
+    // connections reach their deadline and are closed.
+    let mut config_b = config(2, SECRET);
+    config_b.peers.insert(NodeId(1), a.local_addr());
+    let b = Transport::start(TokioNet, config_b).await.unwrap();
+    for mut holder in holders {
+        let read = tokio::time::timeout(WAIT, holder.read(&mut buf)).await;
+        assert_eq!(
+            read.expect("an idle connection was never closed")
+                .unwrap_or(0),
+            0
+        );
+    }
+    eventually("b gets through", || a.peers_connected() == [NodeId(2)]).await;
+    b.send(NodeId(1), Topic::Region, "made it").unwrap();
+    assert_eq!(text(&recv(&mut inbox_a).await), "made it");
+    assert!(a.stats().handshakes_failed >= 4, "{:?}", a.stats());
+}
+
+#[tokio::test]
+async fn control_topics_get_through_a_full_game_queue_and_go_out_first() {
+    // b is not up yet, so everything a sends waits in a's queues.
+    let b_addr = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let mut config_a = config(1, SECRET);
+    config_a.queue_capacity = 8;
+    config_a.control_queue_capacity = 4;
+    let a = Transport::start(TokioNet, config_a).await.unwrap();
+    a.add_peer(NodeId(2), b_addr);
+
+    for i in 0..8 {
+        a.send(NodeId(2), Topic::Region, format!("bulk {i}"))
+            .unwrap();
+    }
+    assert!(matches!(
+        a.send(NodeId(2), Topic::Session, "one too many"),
+        Err(TransportError::Backpressure(NodeId(2)))
+    ));
+    // The game queue is full; a membership probe is not refused...
+    a.send(NodeId(2), Topic::Membership, "probe").unwrap();
+    a.send(NodeId(2), Topic::Placement, "vote").unwrap();
+    // ...and the control queue has its own bound.
+    a.send(NodeId(2), Topic::Membership, "probe 2").unwrap();
+    a.send(NodeId(2), Topic::Register, "write").unwrap();
+    assert!(matches!(
+        a.send(NodeId(2), Topic::Membership, "probe 3"),
+        Err(TransportError::Backpressure(NodeId(2)))
+    ));
+
+    // b's Region inbox holds one message and nobody reads it: once it is full
+    // b's reader stalls, so whatever b gets on the control topics must have
+    // come before the second game message.
+    let mut config_b = config(2, SECRET);
+    config_b.listen = b_addr;
+    config_b.inbox_capacity = 1;
+    let b = Transport::start(TokioNet, config_b).await.unwrap();
+    let mut membership = b.subscribe(Topic::Membership).unwrap();
+    let mut placement = b.subscribe(Topic::Placement).unwrap();
+    let mut register = b.subscribe(Topic::Register).unwrap();
+    let mut region = b.subscribe(Topic::Region).unwrap();
+    assert_eq!(text(&recv(&mut membership).await), "probe");
+    assert_eq!(text(&recv(&mut placement).await), "vote");
+    assert_eq!(text(&recv(&mut membership).await), "probe 2");
+    assert_eq!(text(&recv(&mut register).await), "write");
+    // The game messages follow, all of them, in order.
+    for i in 0..8 {
+        assert_eq!(text(&recv(&mut region).await), format!("bulk {i}"));
+    }
+}
+
+/// What the man in the middle does to the first frame the dialer sends after
+/// the handshake.
+#[derive(Clone, Copy)]
+enum Attack {
+    /// Flips a bit of its tag.
+    Tamper,
+    /// Sends it twice.
+    Replay,
+    /// Leaves it out; what follows is genuine.
+    Drop,
+    /// Puts a bare zero-length frame (a version 1 heartbeat) before it, as
+    /// one would to keep a dead link looking alive.
+    InjectHeartbeat,
+}
+
+/// A TCP relay to `target` that understands the framing (a u32 length, then
+/// the body) and attacks the first connection only; it records what it sees
+/// from the dialer.
+async fn man_in_the_middle(
+    target: std::net::SocketAddr,
+    attack: Attack,
+) -> (std::net::SocketAddr, Arc<Mutex<Vec<u8>>>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let record = seen.clone();
+    tokio::spawn(async move {
+        let mut first = true;
+        while let Ok((dialer, _)) = listener.accept().await {
+            let acceptor = TcpStream::connect(target).await.unwrap();
+            let (mut from_dialer, mut to_dialer) = dialer.into_split();
+            let (mut from_acceptor, mut to_acceptor) = acceptor.into_split();
+            tokio::spawn(async move {
+                let _ = tokio::io::copy(&mut from_acceptor, &mut to_dialer).await;
+            });
+            let attack = first.then_some(attack);
+            first = false;
+            let record = record.clone();
+            tokio::spawn(async move {
+                // Hello and Proof, then the sealed frames.
+                let mut frames = 0;
+                loop {
+                    let mut header = [0u8; 4];
+                    if from_dialer.read_exact(&mut header).await.is_err() {
+                        break;
+                    }
+                    let mut body = vec![0u8; u32::from_be_bytes(header) as usize];
+                    if from_dialer.read_exact(&mut body).await.is_err() {
+                        break;
+                    }
+                    record.lock().unwrap().extend_from_slice(&body);
+                    frames += 1;
+                    let mut frame = header.to_vec();
+                    frame.extend_from_slice(&body);
+                    match attack {
+                        Some(Attack::Tamper) if frames == 3 => *frame.last_mut().unwrap() ^= 1,
+                        Some(Attack::Replay) if frames == 3 => frame.extend_from_within(..),
+                        Some(Attack::Drop) if frames == 3 => frame.clear(),
+                        Some(Attack::InjectHeartbeat) if frames == 3 => {
+                            frame.splice(0..0, [0u8; 4]);
+                        }
+                        _ => {}
+                    }
+                    if to_acceptor.write_all(&frame).await.is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+    });
+    (addr, seen)
+}
+
+/// Runs `attack` on a's first connection to b and checks that b drops it
+/// with a warning naming a, and that a's next connection works.
+async fn an_attacked_connection_is_dropped(attack: Attack) {
+    let logs = Logs::default();
+    let writer = logs.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let a = Transport::start(TokioNet, config(1, SECRET)).await.unwrap();
+    let b = Transport::start(TokioNet, config(2, SECRET)).await.unwrap();
+    let mut inbox_b = b.subscribe(Topic::Region).unwrap();
+    let (relay, seen) = man_in_the_middle(b.local_addr(), attack).await;
+    // Queued before the dial loop first runs (the test's runtime has one
+    // thread), so it is the first frame after the handshake.
+    a.add_peer(NodeId(2), relay);
+    a.send(NodeId(2), Topic::Region, "top secret plans")
+        .unwrap();
+
+    eventually("b drops the attacked connection", || {
+        logs.text().lines().any(|l| {
+            l.contains("WARN") && l.contains("failed authentication") && l.contains("peer=1")
+        })
+    })
+    .await;
+    // A replayed frame's original is genuine: it arrives, but only once.
+    if let Attack::Replay = attack {
+        assert_eq!(text(&recv(&mut inbox_b).await), "top secret plans");
+    }
+    assert!(
+        inbox_b.try_recv().is_err(),
+        "the attacked frame was delivered"
+    );
+
+    // a redials through the relay, which leaves the next connection alone.
+    let deadline = Instant::now() + WAIT;
+    loop {
+        assert!(Instant::now() < deadline, "a never got through again");
+        let _ = a.send(NodeId(2), Topic::Region, "again");
+        match tokio::time::timeout(Duration::from_millis(100), inbox_b.recv()).await {
+            Ok(Some(envelope)) => {
+                assert_eq!(text(&envelope), "again", "the attacked frame got through");
+                break;
+            }
+            _ => continue,
+        }
+    }
+    let seen = seen.lock().unwrap().clone();
+    let on_wire = |text: &[u8]| seen.windows(text.len()).any(|w| w == text);
+    assert!(!seen.is_empty());
+    assert!(
+        !on_wire(b"secret") && !on_wire(b"again"),
+        "plaintext on the wire"
+    );
+}
+
+#[tokio::test]
+async fn a_tampered_frame_drops_the_connection() {
+    an_attacked_connection_is_dropped(Attack::Tamper).await;
+}
+
+#[tokio::test]
+async fn a_replayed_frame_drops_the_connection() {
+    an_attacked_connection_is_dropped(Attack::Replay).await;
+}
+
+#[tokio::test]
+async fn the_largest_body_that_send_accepts_is_delivered_under_the_same_cap() {
+    common::show_logs_of_failures();
+    let small = |id| {
+        let mut config = config(id, SECRET);
+        config.max_frame_len = 4096;
+        config
+    };
+    let a = Transport::start(TokioNet, small(1)).await.unwrap();
+    let b = Transport::start(TokioNet, small(2)).await.unwrap();
+    let mut inbox_b = b.subscribe(Topic::Region).unwrap();
+    introduce(&[&a, &b]);
+    // The cap less the envelope's header (32) and the seal's tag (16).
+    let largest = 4096 - 48;
+    assert!(matches!(
+        a.send(NodeId(2), Topic::Region, vec![1u8; largest + 1]),
+        Err(TransportError::TooLarge { len, max }) if len == largest + 1 && max == largest
+    ));
+    a.send(NodeId(2), Topic::Region, vec![1u8; largest])
+        .unwrap();
+    assert_eq!(recv(&mut inbox_b).await.body.len(), largest);
+}
+
+#[tokio::test]
+async fn a_dropped_frame_drops_the_connection() {
+    an_attacked_connection_is_dropped(Attack::Drop).await;
+}
+
+#[tokio::test]
+async fn an_injected_heartbeat_drops_the_connection() {
+    an_attacked_connection_is_dropped(Attack::InjectHeartbeat).await;
+}

@@ -1,4 +1,4 @@
-//! A node's part in a cluster: the authenticated transport, membership,
+//! A node's part in a cluster: the authenticated, encrypted transport, membership,
 //! the Raft placement group, and the wiring that lets the world and the
 //! frontend use them.
 

@@ -161,8 +161,10 @@ impl Actor {
     fn send(&mut self, to: NodeIdentity, data: Bytes) {
         self.dial(to);
         if let Err(error) = self.transport.send(to.node, Topic::Membership, data) {
-            // A lost datagram is what SWIM is built to survive; a peer whose
-            // queue is full is one that will soon be suspected anyway.
+            // A lost datagram is what SWIM is built to survive. Membership
+            // has a control queue of its own per peer, which game traffic
+            // never fills, so a full one means the peer is unreachable or
+            // stuck and will soon be suspected anyway.
             debug!(peer = %to.node, %error, "membership message not sent");
         }
     }

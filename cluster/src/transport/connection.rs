@@ -1,18 +1,19 @@
 //! One connection to a peer: the handshake over the socket, then a reader and
-//! a writer until the link breaks, is superseded or the peer is removed.
+//! a writer of sealed frames until the link breaks, is superseded or the peer
+//! is removed.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use bytes::Bytes;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, BufReader, ReadHalf, WriteHalf};
 use tokio::sync::watch;
 use tracing::{debug, info, warn};
 
-use super::frame::{self, Frame, FrameError, HEARTBEAT};
+use super::cipher::{CipherError, Opener, Sealer, SessionKeys};
+use super::frame::{self, FrameError, HEADER_LEN};
 use super::handle::{Inner, Install};
 use super::handshake::{Handshake, HandshakeError, HandshakeMsg, MAX_HANDSHAKE_FRAME};
-use super::peer::{Link, Peer, PeerState};
+use super::peer::{Link, Outbox, Peer, PeerState};
 use super::stats::add;
 use super::{Envelope, NodeId};
 
@@ -44,35 +45,37 @@ pub(crate) enum LinkError {
     Malformed(postcard::Error),
     #[error("envelope claims to come from node {0}")]
     Spoofed(NodeId),
+    #[error(transparent)]
+    Cipher(#[from] CipherError),
+    /// `Handshake` derives the keys in the same step that establishes the
+    /// peer; this is that promise broken, reported rather than panicked on.
+    #[error("the handshake established the peer but gave no session keys")]
+    NoKeys,
 }
 
 /// Runs `handshake` to completion over `socket`, sending `first` before
-/// waiting for the peer; returns the authenticated peer.
+/// waiting for the peer; returns the authenticated peer and the keys that
+/// seal everything sent after.
 pub(crate) async fn handshake(
     socket: &mut Socket,
     handshake: &mut Handshake,
     first: Option<HandshakeMsg>,
     inner: &Inner,
-) -> Result<NodeId, LinkError> {
+) -> Result<(NodeId, SessionKeys), LinkError> {
     if let Some(msg) = first {
         write_handshake(socket, &msg).await?;
     }
     loop {
-        let msg =
-            match frame::read_frame(socket, MAX_HANDSHAKE_FRAME, inner.config.handshake_timeout)
-                .await?
-            {
-                Frame::Data(bytes) => postcard::from_bytes(&bytes).map_err(LinkError::Malformed)?,
-                // Never sent during a handshake; harmless, and the handshake's
-                // deadline bounds a peer that sends nothing else.
-                Frame::Heartbeat => continue,
-            };
+        let bytes =
+            frame::read_frame(socket, MAX_HANDSHAKE_FRAME, inner.config.handshake_timeout).await?;
+        let msg = postcard::from_bytes(&bytes).map_err(LinkError::Malformed)?;
         let step = handshake.receive(msg)?;
         if let Some(reply) = step.send {
             write_handshake(socket, &reply).await?;
         }
         if let Some(peer) = step.established {
-            return Ok(peer);
+            let keys = handshake.take_keys().ok_or(LinkError::NoKeys)?;
+            return Ok((peer, keys));
         }
     }
 }
@@ -95,10 +98,12 @@ async fn write_handshake(socket: &mut Socket, msg: &HandshakeMsg) -> Result<(), 
 pub(crate) async fn run(
     inner: Arc<Inner>,
     socket: Socket,
+    keys: SessionKeys,
     peer_id: NodeId,
     dialer: NodeId,
     addr: SocketAddr,
 ) {
+    let SessionKeys { sealer, opener } = keys;
     let link = Link {
         id: inner.next_link_id(),
         dialer,
@@ -112,7 +117,7 @@ pub(crate) async fn run(
             // The peer may have taken this connection first and written on
             // it: write nothing, read what it sent until it closes.
             let _ = writer.shutdown().await;
-            let _ = read_loop(&inner, peer_id, reader).await;
+            let _ = read_loop(&inner, peer_id, reader, opener).await;
             return;
         }
         Install::Closed => return,
@@ -122,8 +127,8 @@ pub(crate) async fn run(
     info!(%addr, %dialer, "connected");
 
     let (finish, finish_rx) = watch::channel(false);
-    let reading = read_loop(&inner, peer_id, reader);
-    let writing = write_loop(&inner, &peer, writer, link, finish_rx);
+    let reading = read_loop(&inner, peer_id, reader, opener);
+    let writing = write_loop(&inner, &peer, writer, sealer, link, finish_rx);
     tokio::pin!(reading, writing);
     let ended = tokio::select! {
         error = &mut reading => {
@@ -152,10 +157,12 @@ pub(crate) async fn run(
     inner.release(&peer, link.id);
     match ended {
         Err(LinkError::Frame(FrameError::Closed)) => info!(%addr, "peer closed the connection"),
-        Err(e @ LinkError::Frame(FrameError::TooLarge { .. })) => {
-            warn!(%addr, error = %e, "dropping the connection")
+        // A peer that holds the secret breaking the rules, or someone on the
+        // path tampering with the stream: worth an operator's attention.
+        Err(e @ (LinkError::Frame(FrameError::TooLarge { .. }) | LinkError::Cipher(_))) => {
+            warn!(%addr, peer = %peer_id, error = %e, "dropping the connection")
         }
-        Err(e) => info!(%addr, error = %e, "connection lost"),
+        Err(e) => info!(%addr, peer = %peer_id, error = %e, "connection lost"),
         Ok(WriterStop::Superseded) => {
             debug!(%addr, "connection superseded by the pair's preferred one")
         }
@@ -163,20 +170,34 @@ pub(crate) async fn run(
     }
 }
 
-/// Reads and dispatches envelopes until the connection fails or the peer
-/// closes it (`FrameError::Closed`); returns why it stopped.
-async fn read_loop<S: AsyncRead>(inner: &Inner, peer: NodeId, reader: ReadHalf<S>) -> LinkError {
+/// Opens and dispatches envelopes until the connection fails or the peer
+/// closes it (`FrameError::Closed`); returns why it stopped. A frame that does
+/// not open (forged, altered, replayed, reordered, cut short, or a bare
+/// unsealed heartbeat) ends the connection: after one, nothing that follows
+/// on the stream can be trusted.
+async fn read_loop<S: AsyncRead>(
+    inner: &Inner,
+    peer: NodeId,
+    reader: ReadHalf<S>,
+    mut opener: Opener,
+) -> LinkError {
     let mut reader = reader;
     let (max, idle) = (inner.config.max_frame_len, inner.config.idle_timeout);
     loop {
-        let bytes = match frame::read_frame(&mut reader, max, idle).await {
-            Ok(Frame::Data(bytes)) => bytes,
-            Ok(Frame::Heartbeat) => continue,
+        let sealed = match frame::read_frame(&mut reader, max, idle).await {
+            Ok(sealed) => sealed,
+            Err(e) => return e.into(),
+        };
+        let wire_len = sealed.len() + HEADER_LEN;
+        let bytes = match opener.open(sealed) {
+            // A heartbeat: it proved the link alive by opening.
+            Ok(bytes) if bytes.is_empty() => continue,
+            Ok(bytes) => bytes,
             Err(e) => return e.into(),
         };
         add(&inner.stats.frames_received, 1);
-        add(&inner.stats.bytes_received, bytes.len() as u64 + 4);
-        // The framing is intact even if this envelope is not (say, a topic
+        add(&inner.stats.bytes_received, wire_len as u64);
+        // The stream is intact even if this envelope is not (say, a topic
         // added by a newer node), so only the message is lost, not the link.
         let envelope: Envelope = match postcard::from_bytes(&bytes) {
             Ok(envelope) => envelope,
@@ -207,18 +228,19 @@ async fn write_loop<S: AsyncWrite>(
     inner: &Inner,
     peer: &Peer,
     writer: WriteHalf<S>,
+    mut sealer: Sealer,
     link: Link,
     mut finish: watch::Receiver<bool>,
 ) -> Result<WriterStop, LinkError> {
     let mut writer = writer;
     let mut state = peer.watch();
-    // The queue is the peer's: a connection it superseded may still be
-    // finishing a write with it.
+    // The queues are the peer's: a connection it superseded may still be
+    // finishing a write with them.
     let mut outbox = tokio::select! {
         outbox = peer.outbox() => outbox,
         stop = stopped(&mut state, link, &mut finish) => return Ok(stop),
     };
-    let mut frames: Vec<Bytes> = Vec::new();
+    let outbox: &mut Outbox = &mut outbox;
     let mut batch: Vec<u8> = Vec::with_capacity(MAX_BATCH);
     loop {
         // Stopping is only checked between writes, so a frame is never cut
@@ -229,41 +251,52 @@ async fn write_loop<S: AsyncWrite>(
                 writer.shutdown().await.map_err(FrameError::Io)?;
                 return Ok(stop);
             }
-            next = tokio::time::timeout(inner.config.heartbeat_interval, outbox.recv()) => next,
+            next = tokio::time::timeout(inner.config.heartbeat_interval, outbox.next()) => next,
         };
+        batch.clear();
         let first = match next {
             Ok(Some(first)) => first,
-            // The peer slot holds a sender for as long as it exists.
             Ok(None) => return Ok(WriterStop::Removed),
             Err(_) => {
-                writer.write_all(&HEARTBEAT).await.map_err(FrameError::Io)?;
+                // Sealed like any frame, so no one but the peer can keep a
+                // dead link looking alive.
+                push_sealed(&mut batch, &mut sealer, &[])?;
+                writer.write_all(&batch).await.map_err(FrameError::Io)?;
                 writer.flush().await.map_err(FrameError::Io)?;
                 continue;
             }
         };
         // Whatever else is queued (typically the rest of this tick's messages)
-        // goes out in the same write.
-        let mut len = first.len();
-        frames.push(first);
-        while len < MAX_BATCH {
-            let Ok(next) = outbox.try_recv() else { break };
-            len += next.len();
-            frames.push(next);
+        // goes out in the same write, control frames first.
+        push_sealed(&mut batch, &mut sealer, &first)?;
+        let mut frames = 1;
+        while batch.len() < MAX_BATCH {
+            let Some(next) = outbox.try_next() else { break };
+            push_sealed(&mut batch, &mut sealer, &next)?;
+            frames += 1;
         }
-        let bytes: &[u8] = if frames.len() == 1 {
-            &frames[0]
-        } else {
-            batch.clear();
-            frames.iter().for_each(|f| batch.extend_from_slice(f));
-            &batch
-        };
-        writer.write_all(bytes).await.map_err(FrameError::Io)?;
+        writer.write_all(&batch).await.map_err(FrameError::Io)?;
         writer.flush().await.map_err(FrameError::Io)?;
-        add(&inner.stats.frames_sent, frames.len() as u64);
-        add(&inner.stats.bytes_sent, len as u64);
+        add(&inner.stats.frames_sent, frames);
+        add(&inner.stats.bytes_sent, batch.len() as u64);
         add(&inner.stats.writes, 1);
-        frames.clear();
+        // One huge frame must not pin its size in memory for the link's life.
+        if batch.capacity() > 2 * MAX_BATCH {
+            batch = Vec::with_capacity(MAX_BATCH);
+        }
     }
+}
+
+/// Appends `plaintext` to `out` as one sealed frame, length prefix included.
+fn push_sealed(out: &mut Vec<u8>, sealer: &mut Sealer, plaintext: &[u8]) -> Result<(), LinkError> {
+    let start = out.len();
+    out.extend_from_slice(&[0; HEADER_LEN]);
+    sealer.seal_into(plaintext, out)?;
+    let len = out.len() - start - HEADER_LEN;
+    // `send` bounds bodies by `max_frame_len`, which fits a u32.
+    let prefix = u32::try_from(len).map_err(|_| CipherError::TooLong(len))?;
+    out[start..start + HEADER_LEN].copy_from_slice(&prefix.to_be_bytes());
+    Ok(())
 }
 
 /// Resolves when the writer of `link` must stop, and says why.

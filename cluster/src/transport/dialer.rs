@@ -5,9 +5,10 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::watch;
+use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 use tracing::{debug, info, info_span, warn, Instrument, Span};
 
+use super::cipher::SessionKeys;
 use super::connection::{self, buffered, AnyStream, LinkError};
 use super::handle::Inner;
 use super::handshake::{Handshake, HandshakeError};
@@ -42,8 +43,8 @@ async fn dial_loop(inner: Arc<Inner>, peer: Arc<Peer>) {
             _ = removed(&mut state) => return,
         };
         let pause = match outcome {
-            Ok(Ok(socket)) => {
-                connection::run(inner.clone(), socket, peer.id, inner.id, addr).await;
+            Ok(Ok((socket, keys))) => {
+                connection::run(inner.clone(), socket, keys, peer.id, inner.id, addr).await;
                 delay = inner.config.reconnect_min;
                 delay
             }
@@ -125,12 +126,12 @@ async fn dial_once(
     inner: &Inner,
     expected: NodeId,
     addr: SocketAddr,
-) -> Result<connection::Socket, Failure> {
+) -> Result<(connection::Socket, SessionKeys), Failure> {
     let stream = (inner.connector)(addr).await.map_err(Failure::Connect)?;
     let mut socket = buffered(stream);
     let (mut handshake, hello) = Handshake::dial(inner.config.secret.clone(), inner.id, expected);
     match connection::handshake(&mut socket, &mut handshake, Some(hello), inner).await {
-        Ok(_) => Ok(socket),
+        Ok((_, keys)) => Ok((socket, keys)),
         Err(error) => Err(Failure::Handshake {
             error,
             claimed: handshake.claimed(),
@@ -140,9 +141,13 @@ async fn dial_once(
 }
 
 /// Accepts connections until the transport shuts down; each is authenticated
-/// in its own task so a slow or hostile peer holds up no one else.
+/// in its own task so a slow or hostile peer holds up no one else. At most
+/// `max_pending_handshakes` are in handshake at once: a connection beyond that
+/// is closed on the spot, so strangers cannot pile up tasks and sockets, and
+/// each one is gone after `handshake_timeout` at the latest.
 pub(crate) async fn accept_loop<L: Listener>(inner: Arc<Inner>, mut listener: L) {
     let mut closed = inner.closed();
+    let pending = Arc::new(Semaphore::new(inner.config.max_pending_handshakes));
     loop {
         let accepted = tokio::select! {
             accepted = listener.accept() => accepted,
@@ -150,9 +155,19 @@ pub(crate) async fn accept_loop<L: Listener>(inner: Arc<Inner>, mut listener: L)
         };
         match accepted {
             Ok((stream, addr)) => {
+                let Ok(permit) = pending.clone().try_acquire_owned() else {
+                    add(&inner.stats.handshakes_refused, 1);
+                    // Debug only: a flood would otherwise flood the log too;
+                    // the counter shows it.
+                    debug!(%addr, "too many connections in handshake; closed at once");
+                    drop(stream);
+                    continue;
+                };
                 let span =
                     info_span!("inbound", node = %inner.id, %addr, peer = tracing::field::Empty);
-                tokio::spawn(inbound(inner.clone(), Box::new(stream), addr).instrument(span));
+                tokio::spawn(
+                    inbound(inner.clone(), Box::new(stream), addr, permit).instrument(span),
+                );
             }
             Err(e) => {
                 // Typically out of file descriptors: pause rather than spin.
@@ -163,7 +178,14 @@ pub(crate) async fn accept_loop<L: Listener>(inner: Arc<Inner>, mut listener: L)
     }
 }
 
-async fn inbound(inner: Arc<Inner>, stream: Box<dyn AnyStream>, addr: SocketAddr) {
+/// Authenticates one inbound connection, holding `permit` (a slot among the
+/// handshakes in progress) until it is authenticated or dropped.
+async fn inbound(
+    inner: Arc<Inner>,
+    stream: Box<dyn AnyStream>,
+    addr: SocketAddr,
+    permit: OwnedSemaphorePermit,
+) {
     let mut socket = buffered(stream);
     let mut handshake = Handshake::accept(inner.config.secret.clone(), inner.id);
     let mut closed = inner.closed();
@@ -175,10 +197,11 @@ async fn inbound(inner: Arc<Inner>, stream: Box<dyn AnyStream>, addr: SocketAddr
         ) => outcome,
         _ = closed.wait_for(|c| *c) => return,
     };
+    drop(permit);
     match outcome {
-        Ok(Ok(peer)) => {
+        Ok(Ok((peer, keys))) => {
             Span::current().record("peer", tracing::field::display(peer));
-            connection::run(inner, socket, peer, peer, addr).await;
+            connection::run(inner, socket, keys, peer, peer, addr).await;
         }
         Ok(Err(error)) => Failure::Handshake {
             error,

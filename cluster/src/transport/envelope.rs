@@ -31,6 +31,27 @@ pub enum Topic {
     Frontend,
 }
 
+/// Which of a peer's two send queues a topic's messages wait in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Lane {
+    /// Small and critical for the cluster's health (failure detection,
+    /// placement, the register): a node busy with game traffic must still
+    /// answer probes, so this lane has a queue of its own and the writer
+    /// always drains it first.
+    Control,
+    /// Game and login traffic, which can come in bursts of megabytes.
+    Bulk,
+}
+
+impl Topic {
+    pub(crate) fn lane(self) -> Lane {
+        match self {
+            Self::Membership | Self::Placement | Self::Register => Lane::Control,
+            Self::Auth | Self::Region | Self::Session | Self::Actor | Self::Frontend => Lane::Bulk,
+        }
+    }
+}
+
 /// A request's correlation id, unique per requesting node.
 pub type RequestId = u64;
 

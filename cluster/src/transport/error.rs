@@ -9,8 +9,9 @@ use super::{NodeId, Topic};
 pub enum TransportError {
     #[error("node {0} is not a known peer")]
     UnknownPeer(NodeId),
-    /// The peer's send queue is full (it is slow or unreachable). The message
-    /// was not queued; the caller decides whether to drop or retry it.
+    /// The peer's send queue for the message's topic (control or bulk) is
+    /// full: the peer is slow or unreachable. The message was not queued; the
+    /// caller decides whether to drop or retry it.
     #[error("the send queue to node {0} is full")]
     Backpressure(NodeId),
     #[error("a message body of {len} bytes exceeds the limit of {max} bytes")]

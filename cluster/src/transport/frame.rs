@@ -1,6 +1,7 @@
 //! Framing of a node-to-node connection: every frame is a u32 big-endian
-//! length followed by that many bytes of postcard. A zero-length frame is a
-//! heartbeat, which no postcard message can be, so it needs no tag.
+//! length followed by that many bytes. During the handshake the bytes are a
+//! postcard `HandshakeMsg`; after it, a sealed frame (`cipher`): ciphertext
+//! and tag of a postcard `Envelope`, or of nothing for a heartbeat.
 
 use std::io;
 use std::time::Duration;
@@ -9,21 +10,20 @@ use bytes::Bytes;
 use serde::Serialize;
 use tokio::io::{AsyncRead, AsyncReadExt};
 
-/// The default cap on a frame's length; a peer announcing a bigger frame
-/// loses its connection instead of making us allocate whatever it asks for.
+/// The default cap on a frame's length (16 MiB); a peer announcing a bigger
+/// frame loses its connection instead of making us allocate whatever it asks
+/// for, and `send` refuses a body that would not fit.
+///
+/// It is not lower because the biggest legitimate messages come close: a
+/// region's per-tick batch to another node's sessions carries the chunk
+/// packets of every chunk a newly arriving player subscribed to in that tick
+/// (a whole view's share of the region at once, tens of KiB per chunk when
+/// compression is off), and openraft sends placement snapshots in chunks of up
+/// to 3 MiB. A node that is not authenticated never gets past
+/// `MAX_HANDSHAKE_FRAME`, so this bound only faces peers holding the secret.
 pub const DEFAULT_MAX_FRAME_LEN: usize = 16 * 1024 * 1024;
 
-const HEADER_LEN: usize = 4;
-
-/// Sent by an idle writer so the peer's reader can tell a quiet link from a
-/// dead one (a partition, a hung host) without waiting for TCP to give up.
-pub(crate) const HEARTBEAT: [u8; HEADER_LEN] = [0; HEADER_LEN];
-
-#[derive(Debug, PartialEq, Eq)]
-pub(crate) enum Frame {
-    Heartbeat,
-    Data(Bytes),
-}
+pub(crate) const HEADER_LEN: usize = 4;
 
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum FrameError {
@@ -52,26 +52,23 @@ pub(crate) fn encode<T: Serialize>(msg: &T) -> Result<Bytes, FrameError> {
     Ok(Bytes::from(buf))
 }
 
-/// Reads one frame. The length is checked before the body is allocated, and
-/// `idle` bounds each wait for more bytes (not the whole frame, so a big frame
-/// on a slow link still arrives while a silent peer is noticed).
+/// Reads one frame's bytes. The length is checked before the body is
+/// allocated, and `idle` bounds each wait for more bytes (not the whole frame,
+/// so a big frame on a slow link still arrives while a silent peer is noticed).
 pub(crate) async fn read_frame<R: AsyncRead + Unpin>(
     reader: &mut R,
     max_len: usize,
     idle: Duration,
-) -> Result<Frame, FrameError> {
+) -> Result<Vec<u8>, FrameError> {
     let mut header = [0u8; HEADER_LEN];
     read_exact_idle(reader, &mut header, idle).await?;
     let len = u32::from_be_bytes(header) as usize;
-    if len == 0 {
-        return Ok(Frame::Heartbeat);
-    }
     if len > max_len {
         return Err(FrameError::TooLarge { len, max: max_len });
     }
     let mut body = vec![0u8; len];
     read_exact_idle(reader, &mut body, idle).await?;
-    Ok(Frame::Data(Bytes::from(body)))
+    Ok(body)
 }
 
 async fn read_exact_idle<R: AsyncRead + Unpin>(
@@ -99,21 +96,16 @@ mod tests {
     const IDLE: Duration = Duration::from_secs(1);
 
     #[tokio::test]
-    async fn frames_round_trip_and_heartbeats_are_empty_frames() {
+    async fn frames_round_trip() {
         let mut wire = encode(&("hello", 7u32)).unwrap().to_vec();
-        wire.extend_from_slice(&HEARTBEAT);
+        wire.extend_from_slice(&encode(&()).unwrap());
         let mut reader = &wire[..];
-        let Frame::Data(body) = read_frame(&mut reader, 64, IDLE).await.unwrap() else {
-            panic!("expected a data frame");
-        };
+        let body = read_frame(&mut reader, 64, IDLE).await.unwrap();
         assert_eq!(
             postcard::from_bytes::<(String, u32)>(&body).unwrap(),
             ("hello".to_string(), 7)
         );
-        assert_eq!(
-            read_frame(&mut reader, 64, IDLE).await.unwrap(),
-            Frame::Heartbeat
-        );
+        assert!(read_frame(&mut reader, 64, IDLE).await.unwrap().is_empty());
         assert!(matches!(
             read_frame(&mut reader, 64, IDLE).await,
             Err(FrameError::Closed)

@@ -18,7 +18,6 @@ use tracing::{debug, info, info_span, Instrument};
 
 use super::connection::AnyStream;
 use super::dialer::{accept_loop, spawn_dialer};
-use super::frame::{self, FrameError};
 use super::net::{Listener, Network};
 use super::peer::{Link, Peer};
 use super::rpc::Rpc;
@@ -35,10 +34,11 @@ pub(crate) type Connector = Box<
         + Sync,
 >;
 
-/// A node's end of the cluster transport: one authenticated, persistent
-/// connection per peer, per-peer send queues, per-topic inboxes and
-/// request/response. Cloning is cheap; the transport shuts down when the last
-/// clone is dropped (or on `shutdown`).
+/// A node's end of the cluster transport: one authenticated, encrypted,
+/// persistent connection per peer, two send queues per peer (control topics
+/// ahead of bulk ones), per-topic inboxes and request/response. Cloning is
+/// cheap; the transport shuts down when the last clone is dropped (or on
+/// `shutdown`).
 #[derive(Clone)]
 pub struct Transport {
     inner: Arc<Inner>,
@@ -147,8 +147,11 @@ impl Transport {
 
     /// Queues a one-way message without waiting. A full queue is reported as
     /// `Backpressure` (and counted) rather than waited on, so a tick never
-    /// blocks on a slow or unreachable peer. Messages to our own id are
-    /// delivered to the local subscriber directly.
+    /// blocks on a slow or unreachable peer. Membership, placement and register
+    /// topics have a queue of their own per peer, written before the others,
+    /// so game traffic never fills it; order is kept per topic, not across the
+    /// two queues. Messages to our own id are delivered to the local
+    /// subscriber directly.
     pub fn send(
         &self,
         to: NodeId,
@@ -267,7 +270,12 @@ impl Transport {
                 }
             }
             None => {
-                let peer = Peer::new(id, Some(addr), self.inner.config.queue_capacity);
+                let peer = Peer::new(
+                    id,
+                    Some(addr),
+                    self.inner.config.control_queue_capacity,
+                    self.inner.config.queue_capacity,
+                );
                 peers.insert(id, peer.clone());
                 spawn_dialer(&self.inner, peer);
             }
@@ -355,7 +363,14 @@ impl Inner {
         }
         let peer = peers
             .entry(peer_id)
-            .or_insert_with(|| Peer::new(peer_id, None, self.config.queue_capacity))
+            .or_insert_with(|| {
+                Peer::new(
+                    peer_id,
+                    None,
+                    self.config.control_queue_capacity,
+                    self.config.queue_capacity,
+                )
+            })
             .clone();
         if peer.install(link, self.id) {
             Install::Live(peer)
@@ -406,12 +421,12 @@ impl Inner {
         }
         let queue = lock(&self.peers)
             .get(&to)
-            .map(|peer| peer.queue.clone())
+            .map(|peer| peer.queue(topic.lane()).clone())
             .ok_or(TransportError::UnknownPeer(to))?;
-        let frame = frame::encode(&envelope).map_err(|e| match e {
-            FrameError::Encode(e) => TransportError::Encode(e),
-            _ => TransportError::TooLarge { len, max },
-        })?;
+        // Encoded here, by the sender; sealed by the connection that writes it.
+        let frame = postcard::to_allocvec(&envelope)
+            .map(Bytes::from)
+            .map_err(TransportError::Encode)?;
         Ok(Outgoing::Remote { to, queue, frame })
     }
 

@@ -14,8 +14,13 @@
 //! recorded proof is worthless on another connection. The dialer proves first
 //! so an acceptor, which anyone can reach, emits no MAC to an unauthenticated
 //! stranger. The role is part of the MAC, so one side's proof can never be
-//! reflected back as the other's. This authenticates; it does not encrypt: the
-//! cluster network is expected to be private.
+//! reflected back as the other's.
+//!
+//! Once both proofs check out, each side derives the connection's session keys
+//! from the secret, both nonces and both ids (`cipher`), and every later frame,
+//! heartbeats included, is encrypted and authenticated with them. The
+//! handshake messages themselves are in the clear: they carry nothing but ids,
+//! nonces and MACs.
 
 use std::fmt;
 
@@ -23,13 +28,16 @@ use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 
+use super::cipher::{SessionKeys, Side, Transcript};
 use super::{ClusterSecret, NodeId};
 
 /// Bumped when the transport's wire format changes incompatibly.
-pub(crate) const PROTOCOL_VERSION: u16 = 1;
+///
+/// 2: every frame after the handshake is sealed with the session keys.
+pub(crate) const PROTOCOL_VERSION: u16 = 2;
 
 /// Domain separation: a MAC made for this protocol means nothing elsewhere.
-const LABEL: &[u8] = b"tessera-cluster-transport-v1";
+const LABEL: &[u8] = b"tessera-cluster-transport-v2";
 
 /// The most a handshake message takes once encoded; the handshake reads
 /// frames with this cap, so an unauthenticated peer cannot make us allocate.
@@ -113,7 +121,8 @@ pub(crate) enum HandshakeError {
 pub(crate) struct Step {
     /// Send this to the peer (before treating the link as established).
     pub(crate) send: Option<HandshakeMsg>,
-    /// The peer is authenticated as this node.
+    /// The peer is authenticated as this node; `Handshake::take_keys` then
+    /// gives the connection's session keys.
     pub(crate) established: Option<NodeId>,
 }
 
@@ -142,6 +151,7 @@ pub(crate) struct Handshake {
     nonce: Nonce,
     state: State,
     claimed: Option<NodeId>,
+    keys: Option<SessionKeys>,
 }
 
 impl Handshake {
@@ -177,6 +187,7 @@ impl Handshake {
             nonce,
             state: State::AwaitChallenge { expected },
             claimed: None,
+            keys: None,
         };
         (handshake, hello)
     }
@@ -188,6 +199,7 @@ impl Handshake {
             nonce,
             state: State::AwaitHello,
             claimed: None,
+            keys: None,
         }
     }
 
@@ -201,6 +213,11 @@ impl Handshake {
     /// it most likely refused that proof.
     pub(crate) fn proof_sent(&self) -> bool {
         matches!(self.state, State::AwaitAcceptorProof { .. })
+    }
+
+    /// The session keys, once the peer is established (and only once).
+    pub(crate) fn take_keys(&mut self) -> Option<SessionKeys> {
+        self.keys.take()
     }
 
     /// Feeds one message from the peer. After an error the handshake is over
@@ -272,6 +289,17 @@ impl Handshake {
                     &peer_nonce,
                     &self.nonce,
                 );
+                let transcript = Transcript {
+                    dialer: peer,
+                    acceptor: self.local,
+                    dialer_nonce: &peer_nonce,
+                    acceptor_nonce: &self.nonce,
+                };
+                self.keys = Some(SessionKeys::derive(
+                    &self.secret,
+                    &transcript,
+                    Side::Acceptor,
+                ));
                 Ok(Step {
                     send: Some(HandshakeMsg::Proof { mac: ours }),
                     established: Some(peer),
@@ -279,6 +307,13 @@ impl Handshake {
             }
             (State::AwaitAcceptorProof { peer, peer_nonce }, HandshakeMsg::Proof { mac }) => {
                 self.verify(Role::Acceptor, peer, &peer_nonce, &mac)?;
+                let transcript = Transcript {
+                    dialer: self.local,
+                    acceptor: peer,
+                    dialer_nonce: &self.nonce,
+                    acceptor_nonce: &peer_nonce,
+                };
+                self.keys = Some(SessionKeys::derive(&self.secret, &transcript, Side::Dialer));
                 Ok(Step {
                     send: None,
                     established: Some(peer),
@@ -397,6 +432,27 @@ mod tests {
         let (acceptor, dialer) = run(secret(), secret());
         assert_eq!(acceptor, Ok(D));
         assert_eq!(dialer, Some(Ok(A)));
+    }
+
+    #[test]
+    fn both_ends_derive_matching_session_keys_only_once_established() {
+        let (mut dialer, hello) = Handshake::dial(secret(), D, A);
+        let mut acceptor = Handshake::accept(secret(), A);
+        let challenge = acceptor.receive(hello).unwrap().send.unwrap();
+        let dialer_proof = dialer.receive(challenge).unwrap().send.unwrap();
+        assert!(dialer.take_keys().is_none(), "keys before the proof");
+        let step = acceptor.receive(dialer_proof).unwrap();
+        dialer.receive(step.send.unwrap()).unwrap();
+        let mut dialer_keys = dialer.take_keys().unwrap();
+        let mut acceptor_keys = acceptor.take_keys().unwrap();
+        assert!(dialer.take_keys().is_none(), "keys handed out twice");
+
+        let mut sealed = Vec::new();
+        dialer_keys.sealer.seal_into(b"hello", &mut sealed).unwrap();
+        assert_eq!(acceptor_keys.opener.open(sealed).unwrap(), b"hello");
+        let mut sealed = Vec::new();
+        acceptor_keys.sealer.seal_into(b"", &mut sealed).unwrap();
+        assert_eq!(dialer_keys.opener.open(sealed).unwrap(), b"");
     }
 
     #[test]

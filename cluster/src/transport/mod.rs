@@ -2,11 +2,19 @@
 //!
 //! Every pair of nodes keeps one persistent TCP connection. A new connection
 //! carries nothing until both ends have proved they hold the cluster secret
-//! (`handshake`); then each frame (`frame`) is a length-prefixed postcard
-//! `Envelope` whose body is the postcard of a message type defined by the
-//! crate that owns the topic. Sends go to a bounded queue per peer, drained by
-//! the connection's writer in batches; inbound envelopes are dispatched to one
-//! subscriber per `Topic`. Requests with correlation ids give request/response
+//! (`handshake`); at most `max_pending_handshakes` inbound connections may be
+//! at that stage at once, each for `handshake_timeout` at most. Both ends then
+//! derive per-direction session keys from the secret and the handshake's
+//! nonces, and every frame (`frame`) after that, heartbeats included, is
+//! encrypted and authenticated with ChaCha20-Poly1305 under a per-direction
+//! counter (`cipher`): a frame that was forged, altered, replayed, reordered
+//! or dropped does not open, and the connection ends. Inside, a frame is a
+//! postcard `Envelope` whose body is the postcard of a message type defined by
+//! the crate that owns the topic. Sends go to one of two bounded queues per
+//! peer, control (membership, placement, register) or bulk (everything else),
+//! drained by the connection's writer in batches, control first, so game
+//! traffic never delays or crowds out failure detection; inbound envelopes
+//! are dispatched to one subscriber per `Topic`. Requests with correlation ids give request/response
 //! on top. The network is a trait (`Network`), so the same code runs over
 //! tokio's TCP and over turmoil's simulated network (feature `simulation`).
 //!
@@ -47,6 +55,7 @@
 //! # }
 //! ```
 
+mod cipher;
 mod config;
 mod connection;
 mod dialer;

@@ -1,6 +1,6 @@
-//! The state kept per remote node: its send queue, which outlives connections
-//! (messages queued while it is away go out once it is back), and which
-//! connection is the live one.
+//! The state kept per remote node: its send queues, which outlive
+//! connections (messages queued while it is away go out once it is back),
+//! and which connection is the live one.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -8,6 +8,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use tokio::sync::{mpsc, watch, Mutex, MutexGuard};
 
+use super::envelope::Lane;
 use super::NodeId;
 
 /// An authenticated connection, as the peer slot knows it.
@@ -30,15 +31,50 @@ pub(crate) struct PeerState {
 
 pub(crate) struct Peer {
     pub(crate) id: NodeId,
-    pub(crate) queue: mpsc::Sender<Bytes>,
+    control: mpsc::Sender<Bytes>,
+    bulk: mpsc::Sender<Bytes>,
     /// Owned by the writer of the live connection for as long as it lives.
-    outbox: Mutex<mpsc::Receiver<Bytes>>,
+    outbox: Mutex<Outbox>,
     state: watch::Sender<PeerState>,
 }
 
+/// The receiving ends of a peer's two queues: encoded envelopes, not yet
+/// sealed (a connection seals them with its own keys as it writes them).
+pub(crate) struct Outbox {
+    pub(crate) control: mpsc::Receiver<Bytes>,
+    pub(crate) bulk: mpsc::Receiver<Bytes>,
+}
+
+impl Outbox {
+    /// The next queued frame, the control lane's first.
+    pub(crate) fn try_next(&mut self) -> Option<Bytes> {
+        self.control
+            .try_recv()
+            .or_else(|_| self.bulk.try_recv())
+            .ok()
+    }
+
+    /// Waits for the next frame, the control lane's first; `None` once the
+    /// peer slot is gone (it holds both senders for as long as it exists).
+    pub(crate) async fn next(&mut self) -> Option<Bytes> {
+        tokio::select! {
+            biased;
+            Some(frame) = self.control.recv() => Some(frame),
+            Some(frame) = self.bulk.recv() => Some(frame),
+            else => None,
+        }
+    }
+}
+
 impl Peer {
-    pub(crate) fn new(id: NodeId, addr: Option<SocketAddr>, capacity: usize) -> Arc<Self> {
-        let (queue, outbox) = mpsc::channel(capacity);
+    pub(crate) fn new(
+        id: NodeId,
+        addr: Option<SocketAddr>,
+        control_capacity: usize,
+        bulk_capacity: usize,
+    ) -> Arc<Self> {
+        let (control, control_outbox) = mpsc::channel(control_capacity);
+        let (bulk, bulk_outbox) = mpsc::channel(bulk_capacity);
         let state = PeerState {
             addr,
             active: None,
@@ -46,10 +82,21 @@ impl Peer {
         };
         Arc::new(Self {
             id,
-            queue,
-            outbox: Mutex::new(outbox),
+            control,
+            bulk,
+            outbox: Mutex::new(Outbox {
+                control: control_outbox,
+                bulk: bulk_outbox,
+            }),
             state: watch::Sender::new(state),
         })
+    }
+
+    pub(crate) fn queue(&self, lane: Lane) -> &mpsc::Sender<Bytes> {
+        match lane {
+            Lane::Control => &self.control,
+            Lane::Bulk => &self.bulk,
+        }
     }
 
     pub(crate) fn watch(&self) -> watch::Receiver<PeerState> {
@@ -111,7 +158,7 @@ impl Peer {
         });
     }
 
-    pub(crate) async fn outbox(&self) -> MutexGuard<'_, mpsc::Receiver<Bytes>> {
+    pub(crate) async fn outbox(&self) -> MutexGuard<'_, Outbox> {
         self.outbox.lock().await
     }
 }
@@ -141,7 +188,7 @@ mod tests {
         // the one dialled by LOW is what remains.
         for (local, remote) in [(LOW, HIGH), (HIGH, LOW)] {
             for order in [[LOW, HIGH], [HIGH, LOW]] {
-                let peer = Peer::new(remote, None, 1);
+                let peer = Peer::new(remote, None, 1, 1);
                 let outcomes: Vec<bool> = order
                     .iter()
                     .enumerate()
@@ -157,7 +204,7 @@ mod tests {
 
     #[test]
     fn a_redial_by_the_same_node_replaces_a_stale_connection() {
-        let peer = Peer::new(HIGH, None, 1);
+        let peer = Peer::new(HIGH, None, 1, 1);
         assert!(peer.install(link(1, LOW), LOW));
         assert!(peer.install(link(2, LOW), LOW));
         assert!(!peer.release(1), "the replaced link is no longer live");
@@ -165,9 +212,32 @@ mod tests {
         assert!(!peer.is_connected());
     }
 
+    #[tokio::test]
+    async fn the_control_lane_is_drained_first_and_each_lane_has_its_own_bound() {
+        let peer = Peer::new(HIGH, None, 2, 2);
+        for body in ["bulk 1", "bulk 2"] {
+            peer.queue(Lane::Bulk).try_send(Bytes::from(body)).unwrap();
+        }
+        assert!(peer
+            .queue(Lane::Bulk)
+            .try_send(Bytes::from("bulk 3"))
+            .is_err());
+        for body in ["control 1", "control 2"] {
+            peer.queue(Lane::Control)
+                .try_send(Bytes::from(body))
+                .unwrap();
+        }
+        let mut outbox = peer.outbox().await;
+        assert_eq!(outbox.next().await.unwrap(), "control 1");
+        assert_eq!(outbox.try_next().unwrap(), "control 2");
+        assert_eq!(outbox.try_next().unwrap(), "bulk 1");
+        assert_eq!(outbox.next().await.unwrap(), "bulk 2");
+        assert!(outbox.try_next().is_none());
+    }
+
     #[test]
     fn a_removed_peer_takes_no_connection() {
-        let peer = Peer::new(HIGH, None, 1);
+        let peer = Peer::new(HIGH, None, 1, 1);
         peer.remove();
         assert!(!peer.install(link(1, LOW), LOW));
     }

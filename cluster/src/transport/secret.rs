@@ -28,7 +28,8 @@ impl ClusterSecret {
         Ok(Self(secret.into()))
     }
 
-    /// The key bytes, for the handshake's MACs only.
+    /// The key bytes, for the handshake's MACs and the session key derivation
+    /// only.
     pub(crate) fn expose(&self) -> &[u8] {
         &self.0
     }

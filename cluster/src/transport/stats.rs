@@ -12,6 +12,9 @@ pub struct TransportStats {
     pub duplicate_connections: u64,
     /// Handshakes refused or abandoned (wrong secret, timeout, bad messages).
     pub handshakes_failed: u64,
+    /// Inbound connections closed as soon as they were accepted because
+    /// `max_pending_handshakes` were already in handshake.
+    pub handshakes_refused: u64,
     pub frames_sent: u64,
     pub bytes_sent: u64,
     /// Socket writes; fewer than frames when a tick's messages are batched.
@@ -31,6 +34,7 @@ pub(crate) struct Stats {
     pub(crate) connections_established: AtomicU64,
     pub(crate) duplicate_connections: AtomicU64,
     pub(crate) handshakes_failed: AtomicU64,
+    pub(crate) handshakes_refused: AtomicU64,
     pub(crate) frames_sent: AtomicU64,
     pub(crate) bytes_sent: AtomicU64,
     pub(crate) writes: AtomicU64,
@@ -53,6 +57,7 @@ impl Stats {
             connections_established: get(&self.connections_established),
             duplicate_connections: get(&self.duplicate_connections),
             handshakes_failed: get(&self.handshakes_failed),
+            handshakes_refused: get(&self.handshakes_refused),
             frames_sent: get(&self.frames_sent),
             bytes_sent: get(&self.bytes_sent),
             writes: get(&self.writes),
