@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::fmt::Write;
 
 use crate::node::Node;
-use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::sync::mpsc;
 
 const HELP: &str = "Commands: help, list, say <message>, kick <player> [reason], \
                     tp <player> <x> <y> <z> | tp <player> <target>, \
@@ -16,6 +16,29 @@ const HELP: &str = "Commands: help, list, say <message>, kick <player> [reason],
                     nodes, regions [node id], save-all, stop";
 /// Regions `regions` lists one by one; beyond that it only counts.
 const REGIONS_LISTED: usize = 64;
+
+/// Lines typed on standard input, read on a thread of their own. tokio's
+/// stdin reads on its blocking pool, and a runtime waits for that pool when
+/// it shuts down: a SIGTERM while stdin was an open pipe or terminal logged
+/// "stopping" and then hung until a line came. A plain thread is not waited
+/// for; the process exits when `main` returns.
+fn stdin_lines() -> mpsc::Receiver<String> {
+    let (lines, receiver) = mpsc::channel(16);
+    let reader = std::thread::Builder::new()
+        .name("console".into())
+        .spawn(move || {
+            for line in std::io::stdin().lines() {
+                let Ok(line) = line else { break };
+                if lines.blocking_send(line).is_err() {
+                    break;
+                }
+            }
+        });
+    if let Err(e) = reader {
+        tracing::warn!("no console: cannot start its thread: {e}");
+    }
+    receiver
+}
 
 /// What the console loop should do after a command.
 #[derive(Debug, PartialEq, Eq)]
@@ -126,8 +149,8 @@ fn regions(node: &Node, only: Option<u64>) -> String {
 /// Reads commands until `stop`. End of input leaves the server running: a
 /// server started without a terminal is stopped by a signal instead.
 pub async fn run(node: Arc<Node>) {
-    let mut lines = BufReader::new(tokio::io::stdin()).lines();
-    while let Ok(Some(line)) = lines.next_line().await {
+    let mut lines = stdin_lines();
+    while let Some(line) = lines.recv().await {
         let words: Vec<&str> = line.split_whitespace().collect();
         let (output, next) = match crate::console_accounts::execute(&node, &words).await {
             Some(output) => (output, Next::Continue),

@@ -20,7 +20,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use tracing::error;
 use tracing_subscriber::EnvFilter;
 
 use crate::args::Command;
@@ -91,11 +90,15 @@ async fn run() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The libraries' own INFO lines (openraft's votes and replication, foca's
+/// probes) are noise to an operator; `RUST_LOG=info` brings them back.
+const DEFAULT_LOG: &str = "info,openraft=warn,foca=warn";
+
 #[tokio::main]
 async fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_LOG)),
         )
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
@@ -103,7 +106,7 @@ async fn main() -> ExitCode {
     match run().await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            error!("{e:#}");
+            // Once, on stderr beside the log; the log line would say it twice.
             eprintln!("error: {e:#}");
             ExitCode::FAILURE
         }

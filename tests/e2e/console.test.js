@@ -111,3 +111,22 @@ ctx.test('console "stop": players get "Server closed", the process exits 0', asy
   })
   assert.ok(refused, 'the port still accepts connections after the server exited')
 })
+
+// The harness keeps the console's stdin an open pipe, as a terminal or a
+// container with `stdin_open` does: SIGTERM must not wait for a line.
+ctx.test('SIGTERM with the console open: players get "Server closed", the process exits 0 at once', async () => {
+  const server = await h.startServer({ name: 'console-sigterm' })
+  try {
+    const bot = h.createBot(server, 'Termed', { allowNetworkErrors: true })
+    await h.withTimeout(bot.spawned, 20000, 'Termed to spawn')
+    const sent = Date.now()
+    server.child.kill('SIGTERM')
+    await h.withTimeout(bot.whenEnded, 10000, 'the player to be disconnected by SIGTERM')
+    assert.match(bot.kicks.map((k) => k.text).join(' | '), /Server closed/)
+    const exit = await h.withTimeout(server.exited, 10000, 'the server to exit after SIGTERM with stdin open')
+    assert.deepEqual(exit, { code: 0, signal: null })
+    process.stdout.write(`# SIGTERM to exit: ${Date.now() - sent} ms\n`)
+  } finally {
+    await server.close()
+  }
+})
