@@ -23,6 +23,7 @@ use tracing::{info, warn};
 #[derive(Clone)]
 struct Admin {
     node: Arc<Node>,
+    tps: Arc<crate::vanilla_metrics::TpsSampler>,
 }
 
 pub async fn start(bind: std::net::SocketAddr, node: Arc<Node>) -> anyhow::Result<()> {
@@ -37,7 +38,10 @@ pub async fn start(bind: std::net::SocketAddr, node: Arc<Node>) -> anyhow::Resul
         .route("/livez", get(|| async { "ok\n" }))
         .route("/readyz", get(ready))
         .route("/metrics", get(metrics))
-        .with_state(Admin { node });
+        .with_state(Admin {
+            tps: Arc::new(crate::vanilla_metrics::TpsSampler::new(&node.world)),
+            node,
+        });
     tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, app).await {
             warn!("admin interface stopped: {e}");
@@ -101,6 +105,12 @@ fn ready_parts(node: &Node) -> (StatusCode, &'static str) {
 
 async fn metrics(State(admin): State<Admin>) -> impl IntoResponse {
     let mut body = render(&admin.node.frontend, &admin.node.world);
+    crate::vanilla_metrics::render(
+        &mut body,
+        &admin.node.frontend,
+        &admin.node.world,
+        &admin.tps,
+    );
     crate::persist_metrics::render(&mut body, &admin.node.world);
     if let Some(cluster) = &admin.node.cluster {
         render_register(&mut body, &cluster.register.stats());

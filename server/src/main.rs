@@ -11,6 +11,7 @@ mod links;
 mod node;
 mod persist_metrics;
 mod progress;
+mod vanilla_metrics;
 mod world_transfer;
 
 use std::io::IsTerminal;

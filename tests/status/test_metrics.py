@@ -1,0 +1,77 @@
+"""/metrics of a real tessera process, read with prometheus-client's own text parser: every
+line must parse, Tessera's series and the names Minecraft exporters use (mc_*) must be there,
+and they must follow a bot that joins and plays."""
+
+from __future__ import annotations
+
+import subprocess
+import threading
+import time
+import urllib.request
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from test_status import IDLE_BOT, REPO, Server
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    srv = Server(tmp_path_factory.mktemp("tessera-metrics"))
+    yield srv
+    srv.close()
+
+
+def scrape(server) -> dict[str, list]:
+    url = None
+    for line in server.text().splitlines():
+        if "admin interface on " in line:
+            url = line.split("admin interface on ")[1].strip()
+    assert url, "no admin interface line in the log"
+    body = urllib.request.urlopen(f"{url}/metrics", timeout=5).read().decode()
+    families = {}
+    for family in text_string_to_metric_families(body):
+        families[family.name] = family.samples
+    return families
+
+
+def value(families, name, suffix="", **labels) -> float:
+    for sample in families[name]:
+        if sample.name == name + suffix and all(sample.labels.get(k) == v for k, v in labels.items()):
+            return sample.value
+    raise AssertionError(f"no sample {name}{suffix} {labels}")
+
+
+def test_every_line_parses_and_the_vanilla_names_are_there(server):
+    families = scrape(server)
+    for name in ["tessera_players_online", "tessera_chunks_loaded", "tessera_tick_duration_seconds",
+                 "mc_players_online_total", "mc_players_max", "mc_loaded_chunks_total", "mc_tps",
+                 "mc_tick_duration_seconds"]:
+        assert name in families, f"{name} missing; have {sorted(families)}"
+    assert value(families, "mc_players_online_total", node="1") == 0
+    assert value(families, "mc_players_max", node="1") == 23
+
+
+def test_the_series_follow_a_bot_that_plays(server):
+    before = scrape(server)
+    bot = subprocess.Popen(["node", str(IDLE_BOT), str(server.port), "MetricsBot"],
+                           stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=REPO)
+    lines: list[str] = []
+    threading.Thread(target=lambda: [lines.append(raw.decode(errors="replace")) for raw in iter(bot.stdout.readline, b"")],
+                     daemon=True).start()
+    try:
+        deadline = time.time() + 30
+        while not any(l.startswith("SPAWNED") for l in lines):
+            assert bot.poll() is None and time.time() < deadline, f"idle bot did not spawn: {lines}"
+            time.sleep(0.1)
+        time.sleep(2)
+        during = scrape(server)
+        assert value(during, "mc_players_online_total", node="1") == 1
+        assert value(during, "mc_loaded_chunks_total", node="1") > 0
+        ticks_before = value(before, "mc_tick_duration_seconds", "_count", node="1")
+        assert value(during, "mc_tick_duration_seconds", "_count", node="1") > ticks_before
+        tps = value(during, "mc_tps", node="1")
+        assert 15 <= tps <= 20, f"mc_tps {tps} on an idle server"
+    finally:
+        bot.stdin.close()
+        bot.wait(timeout=10)
