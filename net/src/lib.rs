@@ -24,3 +24,5 @@ pub mod velocity;
 pub use frontend::{Frontend, FrontendConfig};
 pub use login::offline_uuid;
 pub use session::ban_message;
+/// The game version this server speaks, for start-up and status lines.
+pub use valence_protocol::MINECRAFT_VERSION;

@@ -26,7 +26,11 @@ struct Admin {
     tps: Arc<crate::vanilla_metrics::TpsSampler>,
 }
 
-pub async fn start(bind: std::net::SocketAddr, node: Arc<Node>) -> anyhow::Result<()> {
+/// Starts the admin interface; the address it listens on.
+pub async fn start(
+    bind: std::net::SocketAddr,
+    node: Arc<Node>,
+) -> anyhow::Result<std::net::SocketAddr> {
     let listener = TcpListener::bind(bind)
         .await
         .with_context(|| format!("cannot listen on {bind} (admin.bind)"))?;
@@ -47,7 +51,7 @@ pub async fn start(bind: std::net::SocketAddr, node: Arc<Node>) -> anyhow::Resul
             warn!("admin interface stopped: {e}");
         }
     });
-    Ok(())
+    Ok(addr)
 }
 
 /// Ready while the node accepts players: not once it is shutting down, nor

@@ -6,6 +6,7 @@ mod cluster;
 mod config;
 mod console;
 mod console_accounts;
+mod env_aliases;
 mod level;
 mod links;
 mod node;
@@ -21,6 +22,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use tracing::info;
 use tracing_subscriber::EnvFilter;
 
 use crate::args::Command;
@@ -46,12 +48,13 @@ async fn shutdown_signal() {
 }
 
 async fn run() -> anyhow::Result<()> {
+    let started = std::time::Instant::now();
     let Some(args) = args::parse(std::env::args().skip(1))? else {
         println!("{}", args::USAGE);
         return Ok(());
     };
     let path = args.config;
-    let config = config::load(&path, std::env::vars())?;
+    let config = config::load(&path, env_aliases::apply(std::env::vars()))?;
     let data_dir = config.world.data_dir.clone();
     let offline = match args.command {
         Command::Serve => None,
@@ -79,7 +82,24 @@ async fn run() -> anyhow::Result<()> {
     }
     let folder = path.parent().map(PathBuf::from).unwrap_or_default();
     let node = Arc::new(Node::start(&config, &folder).await?);
-    admin_http::start(config.admin.bind, node.clone()).await?;
+    let admin = admin_http::start(config.admin.bind, node.clone()).await?;
+    let role = match &config.cluster {
+        Some(cluster) => format!(
+            "node {} of a cluster seeded by {} other nodes",
+            cluster.node_id,
+            cluster.seeds.len()
+        ),
+        None => "a single node".to_owned(),
+    };
+    info!(
+        "Done ({:.3}s)! Tessera {} for Minecraft {}: players connect to {}, admin on http://{admin}, \
+         world in {}, {role}. For help, type \"help\"",
+        started.elapsed().as_secs_f64(),
+        env!("CARGO_PKG_VERSION"),
+        tessera_net::MINECRAFT_VERSION,
+        config.server.bind,
+        config.world.data_dir.display(),
+    );
     let autosave = Duration::from_secs(u64::from(config.world.autosave_seconds));
     node.vitals
         .spawn("saving level.dat", node.clone().autosave_level(autosave));

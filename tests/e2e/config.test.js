@@ -119,3 +119,16 @@ wrap('terrain generator: the bot lands on solid ground, chunk data parses, same 
   const other = await sample(999, 'Hiker3')
   assert.notDeepEqual(other.heights, one.heights, 'seeds 12345 and 999 generated the same world')
 }, 120000)
+
+wrap('the itzg image\'s variables carry over (MAX_PLAYERS, MOTD); a TESSERA_* variable wins; EULA is ignored', async () => {
+  const s = await start({ name: 'itzg-env', env: { MAX_PLAYERS: '9', TESSERA_SERVER_MAX_PLAYERS: '7', MOTD: 'from an itzg env file', EULA: 'TRUE' } })
+  s.startedFor = 'the itzg image\'s variables carry over (MAX_PLAYERS, MOTD); a TESSERA_* variable wins; EULA is ignored'
+  const { mc } = h.lib()
+  const status = await h.withTimeout(mc.ping({ host: '127.0.0.1', port: s.port, version: h.VERSION }), 5000, 'status ping')
+  assert.equal(status.players.max, 7, 'TESSERA_SERVER_MAX_PLAYERS wins over MAX_PLAYERS')
+  assert.equal(h.chatText(status.description), 'from an itzg env file')
+  const b = await join(s, 'ItzgBot')
+  b.quit()
+  await s.stop()
+  assert.deepEqual(s.exitInfo, { code: 0, signal: null })
+})

@@ -117,6 +117,7 @@ ctx.test('console "stop": players get "Server closed", the process exits 0', asy
 ctx.test('SIGTERM with the console open: players get "Server closed", the process exits 0 at once', async () => {
   const server = await h.startServer({ name: 'console-sigterm' })
   try {
+    assert.match(server.output, /Done \(\d+\.\d+s\)! Tessera \S+ for Minecraft 1\.20\.1: players connect to 127\.0\.0\.1:\d+, admin on http:\/\/127\.0\.0\.1:\d+, world in .*, a single node/)
     const bot = h.createBot(server, 'Termed', { allowNetworkErrors: true })
     await h.withTimeout(bot.spawned, 20000, 'Termed to spawn')
     const sent = Date.now()
