@@ -75,3 +75,19 @@ def test_the_series_follow_a_bot_that_plays(server):
     finally:
         bot.stdin.close()
         bot.wait(timeout=10)
+
+
+def test_every_series_the_grafana_dashboard_plots_is_exported(server):
+    import json
+    import re
+
+    dashboard = json.loads((REPO / "deploy" / "grafana" / "tessera-dashboard.json").read_text())
+    wanted = set()
+    for panel in dashboard["panels"]:
+        for target in panel["targets"]:
+            wanted.update(re.findall(r"\b((?:mc|tessera)_[a-z_]+)", target["expr"]))
+    families = scrape(server)
+    exported = set(families) | {s.name for samples in families.values() for s in samples}
+    assert wanted, "the dashboard plots nothing"
+    missing = sorted(w for w in wanted if w not in exported)
+    assert not missing, f"the dashboard plots series /metrics does not have: {missing}"
