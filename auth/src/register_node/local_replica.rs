@@ -8,9 +8,7 @@ use tracing::{debug, error, info};
 
 use super::commit::{CommitError, GroupCommit};
 use super::stats::{self, Counters};
-use crate::register::{
-    Durable, Envelope, GroupError, Incarnation, NodeId, Replica, ReplicaGroup, Store, ToReplica,
-};
+use crate::register::{Durable, Envelope, NodeId, Replica, Store, ToReplica};
 
 pub(super) struct LocalReplica<S: Store> {
     replica: Replica,
@@ -37,30 +35,22 @@ impl<S: Store + Send + 'static> LocalReplica<S> {
         }
     }
 
-    /// A replica that lost its disk; it asks the others for their state at
-    /// `start_at` (on the node's clock).
+    /// A replica rebuilding a store it cannot trust (from
+    /// `Replica::recovering` or `Replica::discovering`); it sends its
+    /// `requests` for the others' state at `start_at` (on the node's clock).
     pub(super) fn recovering(
-        id: NodeId,
-        group: ReplicaGroup,
-        discovering: bool,
-        incarnation: Incarnation,
-        retransmit_after: Duration,
+        (replica, requests): (Replica, Vec<Envelope>),
         start_at: Duration,
         store: S,
         counters: Arc<Counters>,
-    ) -> Result<Self, GroupError> {
-        let (replica, requests) = if discovering {
-            Replica::discovering(id, group, incarnation, retransmit_after)?
-        } else {
-            Replica::recovering(id, group, incarnation, retransmit_after)?
-        };
-        Ok(Self {
+    ) -> Self {
+        Self {
             replica,
             commits: GroupCommit::new(store, counters.clone()),
             deferred: Some((start_at, requests)),
             failed: false,
             counters,
-        })
+        }
     }
 
     /// Whether it counts toward quorums: not while it recovers, nor after

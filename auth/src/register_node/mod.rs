@@ -152,16 +152,29 @@ impl RegisterNode {
                     let replica = Replica::new(id, group.clone(), entries)?;
                     LocalReplica::new(replica, store, counters.clone())
                 }
-                Opened::MustRecover => LocalReplica::recovering(
-                    id,
-                    group.clone(),
-                    discovering,
-                    incarnation,
-                    config.retransmit_after,
-                    config.recovery_delay,
-                    store,
-                    counters.clone(),
-                )?,
+                Opened::MustRecover => {
+                    let rebuilding = if discovering {
+                        Replica::discovering(
+                            id,
+                            group.clone(),
+                            incarnation,
+                            config.retransmit_after,
+                        )?
+                    } else {
+                        Replica::recovering(
+                            id,
+                            group.clone(),
+                            incarnation,
+                            config.retransmit_after,
+                        )?
+                    };
+                    LocalReplica::recovering(
+                        rebuilding,
+                        config.recovery_delay,
+                        store,
+                        counters.clone(),
+                    )
+                }
             };
             Some(replica)
         } else {
