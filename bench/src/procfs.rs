@@ -58,6 +58,7 @@ pub fn load_average() -> anyhow::Result<f64> {
         .context("load average")
 }
 
+#[expect(unsafe_code, reason = "libc has no safe sysconf")]
 fn clock_ticks_per_second() -> f64 {
     // SAFETY: sysconf has no preconditions; it returns -1 for unknown names.
     let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };

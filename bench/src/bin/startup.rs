@@ -80,6 +80,7 @@ fn parse() -> anyhow::Result<Options> {
 }
 
 /// Stops a server started here: SIGTERM for a clean exit, then SIGKILL.
+#[expect(unsafe_code, reason = "std's Child can only SIGKILL")]
 fn stop(mut child: Child) -> anyhow::Result<()> {
     let pid = libc::pid_t::try_from(child.id()).context("pid out of range")?;
     // SAFETY: kill has no memory preconditions; the pid is our own child,
