@@ -11,6 +11,9 @@ mod links;
 mod node;
 mod persist_metrics;
 mod progress;
+mod query;
+mod rcon;
+mod remote_refusals;
 mod world_transfer;
 
 use std::io::IsTerminal;
@@ -80,11 +83,19 @@ async fn run() -> anyhow::Result<()> {
     let folder = path.parent().map(PathBuf::from).unwrap_or_default();
     let node = Arc::new(Node::start(&config, &folder).await?);
     admin_http::start(config.admin.bind, node.clone()).await?;
+    let remote_stop = Arc::new(tokio::sync::Notify::new());
+    if let Some(rcon) = &config.rcon {
+        rcon::start(rcon, node.clone(), remote_stop.clone()).await?;
+    }
+    if let Some(query) = &config.query {
+        query::start(query, config.server.bind, node.clone()).await?;
+    }
     let autosave = Duration::from_secs(u64::from(config.world.autosave_seconds));
     node.vitals
         .spawn("saving level.dat", node.clone().autosave_level(autosave));
     tokio::select! {
         _ = console::run(node.clone()) => {}
+        _ = remote_stop.notified() => {}
         _ = shutdown_signal() => {}
     }
     node.stop("Server closed").await;
