@@ -225,7 +225,7 @@ def test_query_full_stat_through_mcstatus(remote):
     assert result.game_id == "MINECRAFT"
     assert result.software.version == "1.20.1"
     assert result.software.brand == "Tessera"
-    assert result.map_name == "tessera"
+    assert result.map_name == "world"
     assert (result.players.online, result.players.max) == (0, MAX_PLAYERS)
     assert result.players.list == []
     assert (result.ip, result.port) == ("127.0.0.1", remote.port)
@@ -238,7 +238,7 @@ def test_query_basic_stat(remote):
         answer, _ = sock.recvfrom(2048)
     assert answer[:5] == b"\x00\x01\x02\x03\x04"
     fields = answer[5:].split(b"\0", 5)
-    assert fields[:5] == [MOTD.encode(), b"SMP", b"tessera", b"0", str(MAX_PLAYERS).encode()]
+    assert fields[:5] == [MOTD.encode(), b"SMP", b"world", b"0", str(MAX_PLAYERS).encode()]
     rest = fields[5]
     assert struct.unpack("<H", rest[:2]) == (remote.port,)
     assert rest[2:] == b"127.0.0.1\0"
