@@ -327,3 +327,37 @@ def test_rcon_locks_an_address_out_after_five_wrong_passwords(remote):
             raw.read()
     finally:
         raw.close()
+
+
+def test_rcon_caps_connections_and_stop_stops_the_server(tmp_path_factory):
+    rcon_port = free_port()
+    srv = Server(
+        tmp_path_factory.mktemp("tessera-rcon-stop"),
+        extra=f'\n[rcon]\nenabled = true\nbind = "127.0.0.1:{rcon_port}"\npassword = "{PASSWORD}"\n',
+        ready=("listening on", "rcon on"),
+    )
+    try:
+        held = [Raw(rcon_port) for _ in range(8)]
+        # Eight connections at once; a ninth is closed at accept.
+        ninth = Raw(rcon_port)
+        assert ninth.closed()
+        ninth.close()
+        for raw in held:
+            raw.close()
+        deadline = time.time() + 10
+        while True:
+            raw = Raw(rcon_port)
+            try:
+                raw.login()
+                break
+            except ConnectionError:
+                raw.close()
+                assert time.time() < deadline, "no slot came free"
+                time.sleep(0.1)
+        raw.send(9, COMMAND, b"stop")
+        assert raw.read() == (9, RESPONSE, b"Stopping the server")
+        raw.close()
+        srv.proc.wait(timeout=15)
+        assert srv.proc.returncode == 0
+    finally:
+        srv.close()
