@@ -4,11 +4,13 @@ real tessera process with both enabled; the server comes from test_status.Server
 
 from __future__ import annotations
 
+import re
 import socket
 import struct
 import subprocess
 import threading
 import time
+import urllib.request
 
 import pytest
 from mcrcon import MCRcon, MCRconException
@@ -327,6 +329,25 @@ def test_rcon_locks_an_address_out_after_five_wrong_passwords(remote):
             raw.read()
     finally:
         raw.close()
+    metrics = scrape_metrics(remote)
+    for reason, at_least in (("wrong_password", 7), ("locked_out", 1), ("before_login", 1), ("packet_length", 3)):
+        assert metric(metrics, f'tessera_remote_refused_total{{service="rcon",reason="{reason}"}}') >= at_least, reason
+    assert metric(metrics, 'tessera_remote_refused_total{service="query",reason="challenge_token"}') >= 5
+    assert metric(metrics, 'tessera_remote_refused_total{service="query",reason="malformed"}') >= 1
+
+
+def scrape_metrics(server) -> str:
+    match = re.search(r"admin interface on (http://\S+)", server.text())
+    assert match, server.tail()
+    with urllib.request.urlopen(match.group(1) + "/metrics", timeout=5) as response:
+        return response.read().decode()
+
+
+def metric(text: str, series: str) -> float:
+    for line in text.splitlines():
+        if line.startswith(series + " "):
+            return float(line.split()[-1])
+    raise AssertionError(f"{series} not in /metrics")
 
 
 def test_rcon_caps_connections_and_stop_stops_the_server(tmp_path_factory):
@@ -337,13 +358,18 @@ def test_rcon_caps_connections_and_stop_stops_the_server(tmp_path_factory):
         ready=("listening on", "rcon on"),
     )
     try:
+        started = time.time()
         held = [Raw(rcon_port) for _ in range(8)]
         # Eight connections at once; a ninth is closed at accept.
         ninth = Raw(rcon_port)
         assert ninth.closed()
         ninth.close()
+        # Those that never log in are closed 10 s after connecting, freeing their slots.
         for raw in held:
+            raw.sock.settimeout(20)
+            assert raw.closed()
             raw.close()
+        assert 9 < time.time() - started < 15
         deadline = time.time() + 10
         while True:
             raw = Raw(rcon_port)
