@@ -312,6 +312,7 @@ def test_query_and_rcon_see_a_real_player(remote):
 
 # Last: it locks 127.0.0.1 out of RCON for a minute.
 def test_rcon_locks_an_address_out_after_five_wrong_passwords(remote):
+    early = Raw(remote.rcon_port)
     raw = Raw(remote.rcon_port)
     try:
         for attempt in range(5):
@@ -319,8 +320,13 @@ def test_rcon_locks_an_address_out_after_five_wrong_passwords(remote):
             assert raw.read() == (-1, COMMAND, b""), attempt
         # The fifth failure closes the connection ...
         assert raw.closed()
+        # ... one opened before the lockout is refused even the right password ...
+        early.send(1, LOGIN, PASSWORD.encode())
+        assert early.read() == (-1, COMMAND, b"")
+        assert early.closed()
     finally:
         raw.close()
+        early.close()
     # ... and new ones, even with the right password, are closed at once.
     raw = Raw(remote.rcon_port)
     try:

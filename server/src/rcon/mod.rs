@@ -172,6 +172,20 @@ impl Rcon {
         match packet.kind {
             codec::LOGIN => {
                 let address = AddressKey::from(peer.ip());
+                // A connection opened before its address was locked out
+                // gets no more tries than a new one would.
+                if self.locked(address) {
+                    self.refuse(
+                        RemoteRefusal::RconLockedOut,
+                        peer,
+                        "locked out after failed logins",
+                    );
+                    return Answer {
+                        bytes: refused,
+                        close: true,
+                        stop: false,
+                    };
+                }
                 if same_secret(&packet.payload, &self.password) {
                     if let Ok(mut guard) = self.guard.lock() {
                         guard.succeeded(address);
