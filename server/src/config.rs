@@ -73,6 +73,16 @@ const KEYS: [(&str, Kind); 34] = [
     ("query.port", Kind::Integer),
 ];
 
+/// The variable names of the itzg/minecraft-server image for the same
+/// keys, so compose files written for it keep working. Only these: its
+/// other names mean settings Tessera has not, or differently.
+const ALIASES: [(&str, &str); 4] = [
+    ("ENABLE_RCON", "rcon.enabled"),
+    ("RCON_PASSWORD", "rcon.password"),
+    ("ENABLE_QUERY", "query.enabled"),
+    ("QUERY_PORT", "query.port"),
+];
+
 /// Mojang's session server, which online mode asks whether a player is who it says.
 const DEFAULT_SESSION_SERVER: &str = "https://sessionserver.mojang.com";
 
@@ -746,11 +756,19 @@ impl Settings {
         &mut self,
         env: impl IntoIterator<Item = (String, String)>,
     ) -> Result<(), ConfigError> {
-        for (var, raw) in env {
-            if !var.starts_with(ENV_PREFIX) {
-                continue;
-            }
-            let Some((key, kind)) = KEYS.into_iter().find(|(key, _)| env_var_name(key) == var)
+        // Aliases first, so the TESSERA_ name of the same key wins
+        // whatever order the environment lists them in.
+        let (vars, aliased): (Vec<_>, Vec<_>) = env
+            .into_iter()
+            .partition(|(var, _)| var.starts_with(ENV_PREFIX));
+        let aliased = aliased.into_iter().filter_map(|(var, raw)| {
+            let (_, key) = ALIASES.into_iter().find(|(alias, _)| *alias == var)?;
+            Some((env_var_name(key), raw, var))
+        });
+        let mut all: Vec<(String, String, String)> = aliased.collect();
+        all.extend(vars.into_iter().map(|(var, raw)| (var.clone(), raw, var)));
+        for (name, raw, var) in all {
+            let Some((key, kind)) = KEYS.into_iter().find(|(key, _)| env_var_name(key) == name)
             else {
                 return Err(ConfigError::UnknownEnvVar { var });
             };
@@ -1438,6 +1456,36 @@ mod tests {
         assert_eq!(
             moved.rcon.expect("enabled").bind,
             "0.0.0.0:1234".parse().expect("address")
+        );
+    }
+
+    #[test]
+    fn itzg_names_set_rcon_and_query_and_tessera_names_win() {
+        let file = TempConfig::new("");
+        let config = file
+            .load(&[
+                ("ENABLE_RCON", "true"),
+                ("RCON_PASSWORD", "from the alias"),
+                ("ENABLE_QUERY", "true"),
+                ("QUERY_PORT", "25570"),
+            ])
+            .expect("loads");
+        assert_eq!(config.rcon.expect("enabled").password, "from the alias");
+        assert_eq!(config.query.expect("enabled").bind.port(), 25570);
+        // Either order: the TESSERA_ variable wins.
+        for env in [
+            [("TESSERA_QUERY_PORT", "25571"), ("QUERY_PORT", "25570")],
+            [("QUERY_PORT", "25570"), ("TESSERA_QUERY_PORT", "25571")],
+        ] {
+            let mut env = env.to_vec();
+            env.push(("ENABLE_QUERY", "true"));
+            let query = file.load(&env).expect("loads").query.expect("enabled");
+            assert_eq!(query.bind.port(), 25571);
+        }
+        // Errors name the variable the value came from.
+        assert_eq!(
+            file.error(&[("ENABLE_RCON", "yes")]),
+            "`rcon.enabled` must be true or false, got a string in environment variable ENABLE_RCON"
         );
     }
 
