@@ -65,8 +65,10 @@ class Server:
         self.log = open(self.log_path, "w", encoding="utf-8")
         self.output = io.StringIO()
         self.lock = threading.Lock()
-        # every TESSERA_* variable is a config override for the server: don't pass ours (TESSERA_BIN)
-        child_env = {k: v for k, v in os.environ.items() if not k.startswith("TESSERA_")}
+        # every TESSERA_* variable (and the itzg names it aliases) is a config override for the
+        # server: don't pass ours (TESSERA_BIN) or the caller's
+        aliases = {"ENABLE_RCON", "RCON_PASSWORD", "ENABLE_QUERY", "QUERY_PORT"}
+        child_env = {k: v for k, v in os.environ.items() if not k.startswith("TESSERA_") and k not in aliases}
         child_env.update(RUST_BACKTRACE="1", NO_COLOR="1", **(env or {}))
         self.proc = subprocess.Popen(
             [str(BIN), "--config", str(config)],
