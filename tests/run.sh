@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The one test command: installs what the tests need, builds the release binary once,
 # runs the Rust unit tests, the end-to-end tests (mineflayer bots against the real
-# binary) and the status-ping tests (mcstatus). Exits non-zero if any part fails.
+# binary) and the status tests (server list ping, RCON and Query with mcstatus and mcrcon).
+# Exits non-zero if any part fails.
 #
 #   tests/run.sh              # everything
 #   TESSERA_SKIP_BUILD=1      # use an existing target/release/tessera (or TESSERA_BIN)

@@ -17,6 +17,7 @@ use tessera_net::Frontend;
 use tessera_world::World;
 
 use crate::node::Node;
+use crate::remote_refusals::{RemoteRefusal, RemoteRefusals};
 use tokio::net::TcpListener;
 use tracing::{info, warn};
 
@@ -116,6 +117,7 @@ async fn metrics(State(admin): State<Admin>) -> impl IntoResponse {
         &admin.tps,
     );
     crate::persist_metrics::render(&mut body, &admin.node.world);
+    render_remote_refusals(&mut body, &admin.node.remote_refusals);
     if let Some(cluster) = &admin.node.cluster {
         render_register(&mut body, &cluster.register.stats());
     }
@@ -176,6 +178,24 @@ fn render_limits(out: &mut String, frontend: &Frontend) {
          # TYPE {name} gauge\n{name} {}",
         limits.budget.used()
     );
+}
+
+/// What RCON and Query refused, by service and reason.
+fn render_remote_refusals(out: &mut String, refusals: &RemoteRefusals) {
+    let name = "tessera_remote_refused_total";
+    let _ = writeln!(
+        out,
+        "# HELP {name} RCON and Query requests or connections refused, by service and reason.\n\
+         # TYPE {name} counter"
+    );
+    for refusal in RemoteRefusal::ALL {
+        let (service, reason) = refusal.labels();
+        let _ = writeln!(
+            out,
+            "{name}{{service=\"{service}\",reason=\"{reason}\"}} {}",
+            refusals.count(refusal)
+        );
+    }
 }
 
 /// The register's part: what shows whether this node's replica has caught up.

@@ -33,7 +33,7 @@ enum Kind {
 
 /// Every key the file may set (dotted path, type). Keys not listed here are
 /// rejected, so a misspelt key fails loudly instead of leaving a default.
-const KEYS: [(&str, Kind); 28] = [
+const KEYS: [(&str, Kind); 34] = [
     ("server.bind", Kind::String),
     ("server.motd", Kind::String),
     ("server.max_players", Kind::Integer),
@@ -65,6 +65,27 @@ const KEYS: [(&str, Kind); 28] = [
     ("cluster.seeds", Kind::StringList),
     ("cluster.secret", Kind::String),
     ("cluster.register_recover", Kind::Boolean),
+    ("rcon.enabled", Kind::Boolean),
+    ("rcon.bind", Kind::String),
+    ("rcon.password", Kind::String),
+    ("query.enabled", Kind::Boolean),
+    ("query.host", Kind::String),
+    ("query.port", Kind::Integer),
+];
+
+/// The variable names of the itzg/minecraft-server image for the same
+/// keys, so compose files written for it keep working. Only these: its
+/// other names mean settings Tessera has not, or differently.
+const ALIASES: [(&str, &str); 9] = [
+    ("MAX_PLAYERS", "server.max_players"),
+    ("MOTD", "server.motd"),
+    ("VIEW_DISTANCE", "server.view_distance"),
+    ("ONLINE_MODE", "server.online_mode"),
+    ("SEED", "world.seed"),
+    ("ENABLE_RCON", "rcon.enabled"),
+    ("RCON_PASSWORD", "rcon.password"),
+    ("ENABLE_QUERY", "query.enabled"),
+    ("QUERY_PORT", "query.port"),
 ];
 
 /// Mojang's session server, which online mode asks whether a player is who it says.
@@ -83,6 +104,11 @@ const DEFAULT_STATUS_RATE: u32 = 20;
 const DEFAULT_PORT: u16 = 25565;
 const DEFAULT_ADMIN_PORT: u16 = 25580;
 const DEFAULT_CLUSTER_PORT: u16 = 25590;
+/// Vanilla's `rcon.port`.
+const DEFAULT_RCON_PORT: u16 = 25575;
+/// Shortest RCON password accepted; with the lockout after failed logins,
+/// guessing one this long is out of reach.
+const MIN_RCON_PASSWORD_LEN: usize = 8;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
@@ -91,6 +117,35 @@ pub struct Config {
     pub admin: AdminConfig,
     pub auth: AuthConfig,
     pub cluster: Option<ClusterConfig>,
+    /// Present when `rcon.enabled` is true.
+    pub rcon: Option<RconConfig>,
+    /// Present when `query.enabled` is true.
+    pub query: Option<QueryConfig>,
+}
+
+/// The remote console, when enabled.
+#[derive(Clone, PartialEq)]
+pub struct RconConfig {
+    /// Address the RCON listener binds; loopback unless configured.
+    pub bind: SocketAddr,
+    /// What a client must log in with; never printed.
+    pub password: String,
+}
+
+impl fmt::Debug for RconConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RconConfig")
+            .field("bind", &self.bind)
+            .field("password", &"<redacted>")
+            .finish()
+    }
+}
+
+/// The Query (GameSpy4) responder, when enabled.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueryConfig {
+    /// UDP address it answers on.
+    pub bind: SocketAddr,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -287,6 +342,11 @@ pub enum ConfigError {
     },
     #[error("`{key}` must be set when the node is part of a cluster")]
     Missing { key: &'static str },
+    #[error("`{key}` must be set when `{switch}` is true")]
+    MissingFor {
+        key: &'static str,
+        switch: &'static str,
+    },
     // The value is a secret: the message names where it came from, never it.
     #[error("`{key}` must be at least {min} bytes long {origin}")]
     WeakSecret {
@@ -348,8 +408,11 @@ fn config_dir(path: &Path) -> &Path {
 }
 
 fn build(settings: &Settings, config_dir: &Path) -> Result<Config, ConfigError> {
+    let server = server_config(settings, config_dir)?;
     Ok(Config {
-        server: server_config(settings, config_dir)?,
+        rcon: rcon_config(settings)?,
+        query: query_config(settings, &server)?,
+        server,
         world: world_config(settings, config_dir)?,
         admin: admin_config(settings)?,
         auth: AuthConfig {
@@ -392,6 +455,45 @@ fn cluster_config(settings: &Settings) -> Result<Option<ClusterConfig>, ConfigEr
         seeds,
         secret,
         register_recover,
+    }))
+}
+
+fn rcon_config(settings: &Settings) -> Result<Option<RconConfig>, ConfigError> {
+    let enabled = settings.boolean("rcon.enabled", false)?;
+    // Loopback unless the operator says otherwise, as it runs any command.
+    let bind = settings.string(
+        "rcon.bind",
+        "an address:port such as \"127.0.0.1:25575\"",
+        SocketAddr::from(([127, 0, 0, 1], DEFAULT_RCON_PORT)),
+        |text| text.parse().ok(),
+    )?;
+    let password = settings.secret("rcon.password", MIN_RCON_PASSWORD_LEN)?;
+    if !enabled {
+        return Ok(None);
+    }
+    let password = password.ok_or(ConfigError::MissingFor {
+        key: "rcon.password",
+        switch: "rcon.enabled",
+    })?;
+    Ok(Some(RconConfig { bind, password }))
+}
+
+/// Query answers on UDP at `query.host` (the game listener's address
+/// unless set) and `query.port` (vanilla's 25565 unless set).
+fn query_config(
+    settings: &Settings,
+    server: &ServerConfig,
+) -> Result<Option<QueryConfig>, ConfigError> {
+    let enabled = settings.boolean("query.enabled", false)?;
+    let host = settings.string(
+        "query.host",
+        "an IP address such as \"0.0.0.0\"",
+        server.bind.ip(),
+        |text| text.parse().ok(),
+    )?;
+    let port = settings.integer("query.port", 1, u16::MAX, DEFAULT_PORT)?;
+    Ok(enabled.then(|| QueryConfig {
+        bind: SocketAddr::new(host, port),
     }))
 }
 
@@ -582,6 +684,14 @@ fn env_value(raw: &str, kind: Kind) -> Value {
         let items = raw.split(',').map(str::trim).filter(|s| !s.is_empty());
         return Value::Array(items.map(|s| Value::String(s.to_owned())).collect());
     }
+    // The itzg image's files write `TRUE` and `FALSE`.
+    if kind == Kind::Boolean {
+        for (text, value) in [("true", true), ("false", false)] {
+            if raw.trim().eq_ignore_ascii_case(text) {
+                return Value::Boolean(value);
+            }
+        }
+    }
     let parsed = Value::deserialize(toml::de::ValueDeserializer::new(raw.trim())).ok();
     match parsed {
         Some(value @ (Value::Integer(_) | Value::Float(_) | Value::Boolean(_)))
@@ -659,11 +769,19 @@ impl Settings {
         &mut self,
         env: impl IntoIterator<Item = (String, String)>,
     ) -> Result<(), ConfigError> {
-        for (var, raw) in env {
-            if !var.starts_with(ENV_PREFIX) {
-                continue;
-            }
-            let Some((key, kind)) = KEYS.into_iter().find(|(key, _)| env_var_name(key) == var)
+        // Aliases first, so the TESSERA_ name of the same key wins
+        // whatever order the environment lists them in.
+        let (vars, aliased): (Vec<_>, Vec<_>) = env
+            .into_iter()
+            .partition(|(var, _)| var.starts_with(ENV_PREFIX));
+        let aliased = aliased.into_iter().filter_map(|(var, raw)| {
+            let (_, key) = ALIASES.into_iter().find(|(alias, _)| *alias == var)?;
+            Some((env_var_name(key), raw, var))
+        });
+        let mut all: Vec<(String, String, String)> = aliased.collect();
+        all.extend(vars.into_iter().map(|(var, raw)| (var.clone(), raw, var)));
+        for (name, raw, var) in all {
+            let Some((key, kind)) = KEYS.into_iter().find(|(key, _)| env_var_name(key) == name)
             else {
                 return Err(ConfigError::UnknownEnvVar { var });
             };
@@ -860,10 +978,17 @@ mod tests {
             // A cluster section would make the default a cluster node, and
             // a forwarding secret without forwarding is an error, so these
             // keys are shown commented out.
-            let commented = key.strip_prefix("cluster.").or_else(|| {
-                key.strip_prefix("server.")
-                    .filter(|k| k.starts_with("forwarding_"))
-            });
+            // An RCON password is shown commented out, as it must not
+            // be a known default, and so is Query's host, whose default
+            // follows server.bind.
+            let commented = key
+                .strip_prefix("cluster.")
+                .or_else(|| {
+                    key.strip_prefix("server.")
+                        .filter(|k| k.starts_with("forwarding_"))
+                })
+                .or_else(|| key.strip_prefix("rcon.").filter(|k| *k == "password"))
+                .or_else(|| key.strip_prefix("query.").filter(|k| *k == "host"));
             let present = match commented {
                 Some(name) => text.contains(&format!("# {name} =")),
                 None => settings.0.contains_key(key),
@@ -1142,6 +1267,22 @@ mod tests {
     }
 
     #[test]
+    fn the_itzg_images_names_set_their_keys_and_tessera_names_win() {
+        let file = TempConfig::new("");
+        let config = file
+            .load(&[
+                ("MAX_PLAYERS", "50"),
+                ("ONLINE_MODE", "FALSE"),
+                ("MOTD", "itzg"),
+                ("TESSERA_SERVER_MOTD", "ours"),
+                ("EULA", "TRUE"),
+            ])
+            .expect("loads");
+        assert_eq!(config.server.max_players, 50);
+        assert_eq!(config.server.motd, "ours");
+    }
+
+    #[test]
     fn a_node_id_beyond_what_entity_ids_carry_is_refused() {
         let file = TempConfig::new("[cluster]\nnode_id = 200\n");
         let error = file.error(&[("TESSERA_CLUSTER_SECRET", "sixteen-bytes-or-more")]);
@@ -1301,6 +1442,103 @@ mod tests {
         assert!(
             message.starts_with("`cluster.register_recover` must be true or false"),
             "{message}"
+        );
+    }
+
+    #[test]
+    fn rcon_and_query_are_off_unless_enabled() {
+        let config = TempConfig::new("").load(&[]).expect("defaults load");
+        assert_eq!((config.rcon, config.query), (None, None));
+        // A password alone turns nothing on.
+        let file = TempConfig::new("[rcon]\npassword = \"long enough\"\n");
+        assert_eq!(file.load(&[]).expect("loads").rcon, None);
+    }
+
+    #[test]
+    fn rcon_needs_a_password_and_hides_it() {
+        let file = TempConfig::new("[rcon]\nenabled = true\n");
+        assert_eq!(
+            file.error(&[]),
+            "`rcon.password` must be set when `rcon.enabled` is true"
+        );
+        let short = file.error(&[("TESSERA_RCON_PASSWORD", "short")]);
+        assert_eq!(
+            short,
+            "`rcon.password` must be at least 8 bytes long \
+             in environment variable TESSERA_RCON_PASSWORD"
+        );
+        let config = file
+            .load(&[("TESSERA_RCON_PASSWORD", "correct horse")])
+            .expect("loads");
+        let rcon = config.rcon.expect("enabled");
+        assert_eq!(rcon.bind, "127.0.0.1:25575".parse().expect("address"));
+        assert_eq!(rcon.password, "correct horse");
+        let shown = format!("{rcon:?}");
+        assert!(!shown.contains("correct horse"), "{shown}");
+        assert!(shown.contains("<redacted>"), "{shown}");
+        let moved = file
+            .load(&[
+                ("TESSERA_RCON_PASSWORD", "correct horse"),
+                ("TESSERA_RCON_BIND", "0.0.0.0:1234"),
+            ])
+            .expect("loads");
+        assert_eq!(
+            moved.rcon.expect("enabled").bind,
+            "0.0.0.0:1234".parse().expect("address")
+        );
+    }
+
+    #[test]
+    fn itzg_names_set_rcon_and_query_and_tessera_names_win() {
+        let file = TempConfig::new("");
+        let config = file
+            .load(&[
+                ("ENABLE_RCON", "true"),
+                ("RCON_PASSWORD", "from the alias"),
+                ("ENABLE_QUERY", "true"),
+                ("QUERY_PORT", "25570"),
+            ])
+            .expect("loads");
+        assert_eq!(config.rcon.expect("enabled").password, "from the alias");
+        assert_eq!(config.query.expect("enabled").bind.port(), 25570);
+        // Either order: the TESSERA_ variable wins.
+        for env in [
+            [("TESSERA_QUERY_PORT", "25571"), ("QUERY_PORT", "25570")],
+            [("QUERY_PORT", "25570"), ("TESSERA_QUERY_PORT", "25571")],
+        ] {
+            let mut env = env.to_vec();
+            env.push(("ENABLE_QUERY", "true"));
+            let query = file.load(&env).expect("loads").query.expect("enabled");
+            assert_eq!(query.bind.port(), 25571);
+        }
+        // Errors name the variable the value came from.
+        assert_eq!(
+            file.error(&[("ENABLE_RCON", "yes")]),
+            "`rcon.enabled` must be true or false, got a string in environment variable ENABLE_RCON"
+        );
+    }
+
+    #[test]
+    fn query_follows_the_game_host_unless_set() {
+        let file =
+            TempConfig::new("[server]\nbind = \"127.0.0.2:30000\"\n[query]\nenabled = true\n");
+        let query = file.load(&[]).expect("loads").query.expect("enabled");
+        assert_eq!(query.bind, "127.0.0.2:25565".parse().expect("address"));
+        let env = [
+            ("TESSERA_QUERY_HOST", "0.0.0.0"),
+            ("TESSERA_QUERY_PORT", "25570"),
+        ];
+        let query = file.load(&env).expect("loads").query.expect("enabled");
+        assert_eq!(query.bind, "0.0.0.0:25570".parse().expect("address"));
+        let bad = file.error(&[("TESSERA_QUERY_HOST", "example.com")]);
+        assert!(
+            bad.starts_with("`query.host` must be an IP address"),
+            "{bad}"
+        );
+        let bad = file.error(&[("TESSERA_QUERY_PORT", "0")]);
+        assert!(
+            bad.starts_with("`query.port` must be between 1 and 65535"),
+            "{bad}"
         );
     }
 

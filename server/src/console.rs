@@ -47,8 +47,9 @@ pub enum Next {
     Stop,
 }
 
-/// Runs one console line and returns what to print and whether to stop.
-pub fn execute(node: &Node, line: &str) -> (String, Next) {
+/// Runs one of the console's own commands and returns what to print and
+/// whether to stop.
+fn execute(node: &Node, line: &str) -> (String, Next) {
     let frontend = &node.frontend;
     let words: Vec<&str> = line.split_whitespace().collect();
     let output = match words.as_slice() {
@@ -146,16 +147,23 @@ fn regions(node: &Node, only: Option<u64>) -> String {
     out
 }
 
+/// Runs one line as the console does: the account and shared operator
+/// commands first, then the console's own. RCON runs its commands through
+/// here, so both offer the same commands with the same output.
+pub async fn run_line(node: &Node, line: &str) -> (String, Next) {
+    let words: Vec<&str> = line.split_whitespace().collect();
+    match crate::console_accounts::execute(node, &words).await {
+        Some(output) => (output, Next::Continue),
+        None => execute(node, line),
+    }
+}
+
 /// Reads commands until `stop`. End of input leaves the server running: a
 /// server started without a terminal is stopped by a signal instead.
 pub async fn run(node: Arc<Node>) {
     let mut lines = stdin_lines();
     while let Some(line) = lines.recv().await {
-        let words: Vec<&str> = line.split_whitespace().collect();
-        let (output, next) = match crate::console_accounts::execute(&node, &words).await {
-            Some(output) => (output, Next::Continue),
-            None => execute(&node, &line),
-        };
+        let (output, next) = run_line(&node, &line).await;
         if !output.is_empty() {
             println!("{output}");
         }

@@ -6,12 +6,14 @@ mod cluster;
 mod config;
 mod console;
 mod console_accounts;
-mod env_aliases;
 mod level;
 mod links;
 mod node;
 mod persist_metrics;
 mod progress;
+mod query;
+mod rcon;
+mod remote_refusals;
 mod vanilla_metrics;
 mod world_transfer;
 
@@ -54,7 +56,7 @@ async fn run() -> anyhow::Result<()> {
         return Ok(());
     };
     let path = args.config;
-    let config = config::load(&path, env_aliases::apply(std::env::vars()))?;
+    let config = config::load(&path, std::env::vars())?;
     let data_dir = config.world.data_dir.clone();
     let offline = match args.command {
         Command::Serve => None,
@@ -83,6 +85,13 @@ async fn run() -> anyhow::Result<()> {
     let folder = path.parent().map(PathBuf::from).unwrap_or_default();
     let node = Arc::new(Node::start(&config, &folder).await?);
     let admin = admin_http::start(config.admin.bind, node.clone()).await?;
+    let remote_stop = Arc::new(tokio::sync::Notify::new());
+    if let Some(rcon) = &config.rcon {
+        rcon::start(rcon, node.clone(), remote_stop.clone()).await?;
+    }
+    if let Some(query) = &config.query {
+        query::start(query, config.server.bind, node.clone()).await?;
+    }
     let role = match &config.cluster {
         Some(cluster) => format!(
             "node {} of a cluster seeded by {} other nodes",
@@ -105,6 +114,7 @@ async fn run() -> anyhow::Result<()> {
         .spawn("saving level.dat", node.clone().autosave_level(autosave));
     tokio::select! {
         _ = console::run(node.clone()) => {}
+        _ = remote_stop.notified() => {}
         _ = shutdown_signal() => {}
     }
     node.stop("Server closed").await;

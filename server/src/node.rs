@@ -30,6 +30,7 @@ use tracing::{error, info, warn};
 use crate::cluster::{Cluster, ClusterStart};
 use crate::config::{Config, Forwarding, ServerConfig};
 use crate::level;
+use crate::remote_refusals::RemoteRefusals;
 
 const ICON_FILE: &str = "server-icon.png";
 /// The id of a node that runs without a cluster.
@@ -41,6 +42,8 @@ pub struct Node {
     pub cluster: Option<Cluster>,
     /// The loops the node cannot work without; `/readyz` reports any that stopped.
     pub vitals: Vitals,
+    /// What RCON and Query refused, for `/metrics`.
+    pub remote_refusals: RemoteRefusals,
     /// The world's level.dat as read at start; saves add the time.
     level: LevelDat,
     data_dir: std::path::PathBuf,
@@ -244,10 +247,16 @@ impl Node {
             world,
             cluster,
             vitals,
+            remote_refusals: RemoteRefusals::default(),
             level,
             data_dir: data_dir.clone(),
             _in_use: in_use,
         })
+    }
+
+    /// The world's name from level.dat: what Query reports as the map.
+    pub fn level_name(&self) -> &str {
+        &self.level.level_name
     }
 
     /// Writes level.dat with the world's time now.

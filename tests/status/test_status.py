@@ -35,7 +35,11 @@ def free_port() -> int:
 
 
 class Server:
-    def __init__(self, tmp: pathlib.Path):
+    """`extra` is appended to the config file, `env` added to the environment; the server is
+    up once its output has `ready` (the RCON and Query listeners start after the game's)."""
+
+    def __init__(self, tmp: pathlib.Path, extra: str = "", env: dict[str, str] | None = None,
+                 ready: tuple[str, ...] = ("listening on",)):
         if not BIN.exists():
             pytest.fail(f"tessera binary not found at {BIN} (cargo build --release, or set TESSERA_BIN)")
         self.port = free_port()
@@ -54,33 +58,35 @@ class Server:
             "region_size = 2\n"
             'data_dir = "data"\n'
             "\n[admin]\n"
-            'bind = "127.0.0.1:0"\n'
+            'bind = "127.0.0.1:0"\n' + extra
         )
         LOG_DIR.mkdir(parents=True, exist_ok=True)
         self.log_path = LOG_DIR / f"status-{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}.log"
         self.log = open(self.log_path, "w", encoding="utf-8")
         self.output = io.StringIO()
         self.lock = threading.Lock()
-        # every TESSERA_* variable is a config override for the server: don't pass ours (TESSERA_BIN)
-        env = {k: v for k, v in os.environ.items() if not k.startswith("TESSERA_")}
-        env.update(RUST_BACKTRACE="1", NO_COLOR="1")
+        # every TESSERA_* variable (and the itzg names it aliases) is a config override for the
+        # server: don't pass ours (TESSERA_BIN) or the caller's
+        aliases = {"ENABLE_RCON", "RCON_PASSWORD", "ENABLE_QUERY", "QUERY_PORT"}
+        child_env = {k: v for k, v in os.environ.items() if not k.startswith("TESSERA_") and k not in aliases}
+        child_env.update(RUST_BACKTRACE="1", NO_COLOR="1", **(env or {}))
         self.proc = subprocess.Popen(
             [str(BIN), "--config", str(config)],
             cwd=tmp,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
-            env=env,
+            env=child_env,
         )
         self.reader = threading.Thread(target=self._read, daemon=True)
         self.reader.start()
         deadline = time.time() + 60
-        while "listening on" not in self.text():
+        while not all(line in self.text() for line in ready):
             if self.proc.poll() is not None:
-                pytest.fail(f"server exited with {self.proc.returncode} before 'listening on':\n{self.tail()}")
+                pytest.fail(f"server exited with {self.proc.returncode} before {ready}:\n{self.tail()}")
             if time.time() > deadline:
                 self.close()
-                pytest.fail(f"server did not print 'listening on' within 60 s:\n{self.tail()}")
+                pytest.fail(f"server did not print {ready} within 60 s:\n{self.tail()}")
             time.sleep(0.05)
 
     def _read(self) -> None:
@@ -98,6 +104,11 @@ class Server:
 
     def tail(self, n: int = 40) -> str:
         return "\n".join(self.text().splitlines()[-n:])
+
+    def send_console(self, line: str) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(line.encode() + b"\n")
+        self.proc.stdin.flush()
 
     def close(self) -> int | None:
         if self.proc.poll() is None:
@@ -307,3 +318,11 @@ def test_player_count_and_sample_follow_a_connected_bot(server, java):
     assert not status.players.sample
     errors = [l for l in lines if l.startswith("ERROR") or "PartialReadError" in l or "Chunk size is" in l]
     assert not errors, f"idle bot reported problems: {errors}"
+
+
+def test_rcon_and_query_are_off_by_default(server):
+    # Neither listener starts, and the default RCON port on loopback is closed.
+    assert "rcon on" not in server.text()
+    assert "query on" not in server.text()
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection(("127.0.0.1", 25575), timeout=2).close()
