@@ -42,6 +42,8 @@ skip() { SUMMARY+=("SKIP  $1 ($2)"); FAILED=1; }
 
 install_node_deps() {
   command -v node >/dev/null || { echo "node is not installed"; return 1; }
+  # The terminal console's test drives it through tmux.
+  command -v tmux >/dev/null || { echo "installing tmux"; apt-get update -qq && apt-get install -y -qq tmux; } || return 1
   (cd tests && npm ci --no-audit --no-fund --loglevel=error)
 }
 

@@ -4,6 +4,9 @@ use std::sync::Arc;
 
 use std::fmt::Write;
 
+use std::io::IsTerminal;
+
+use crate::console_terminal::LogOutput;
 use crate::node::Node;
 use tokio::sync::mpsc;
 
@@ -14,6 +17,30 @@ const HELP: &str = "Commands: help, list, say <message>, kick <player> [reason],
                     whitelist on|off|add|remove|list, op <player>, deop <player>, \
                     users [player], import <dir>, export <dir>, \
                     nodes, regions [node id], save-all, stop";
+/// The names the terminal console completes.
+const COMMANDS: [&str; 21] = [
+    "help",
+    "list",
+    "say",
+    "kick",
+    "tp",
+    "gamemode",
+    "ban",
+    "pardon",
+    "ban-ip",
+    "pardon-ip",
+    "whitelist",
+    "op",
+    "deop",
+    "users",
+    "import",
+    "export",
+    "nodes",
+    "regions",
+    "save-all",
+    "stop",
+    "?",
+];
 /// Regions `regions` lists one by one; beyond that it only counts.
 const REGIONS_LISTED: usize = 64;
 
@@ -160,12 +187,24 @@ pub async fn run_line(node: &Node, line: &str) -> (String, Next) {
 
 /// Reads commands until `stop`. End of input leaves the server running: a
 /// server started without a terminal is stopped by a signal instead.
-pub async fn run(node: Arc<Node>) {
-    let mut lines = stdin_lines();
+pub async fn run(node: Arc<Node>, log: LogOutput) {
+    let terminal = std::io::stdin().is_terminal().then(|| {
+        let frontend = node.frontend.clone();
+        let players = Arc::new(move || {
+            frontend
+                .players
+                .names()
+                .into_iter()
+                .map(|(name, _)| name)
+                .collect()
+        });
+        crate::console_terminal::lines(&log, COMMANDS.to_vec(), players)
+    });
+    let mut lines = terminal.flatten().unwrap_or_else(stdin_lines);
     while let Some(line) = lines.recv().await {
         let (output, next) = run_line(&node, &line).await;
         if !output.is_empty() {
-            println!("{output}");
+            log.print(output);
         }
         if next == Next::Stop {
             return;

@@ -6,6 +6,7 @@ mod cluster;
 mod config;
 mod console;
 mod console_accounts;
+mod console_terminal;
 mod level;
 mod links;
 mod node;
@@ -49,7 +50,7 @@ async fn shutdown_signal() {
     let _ = ctrl_c.await;
 }
 
-async fn run() -> anyhow::Result<()> {
+async fn run(log: console_terminal::LogOutput) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
     let Some(args) = args::parse(std::env::args().skip(1))? else {
         println!("{}", args::USAGE);
@@ -113,7 +114,7 @@ async fn run() -> anyhow::Result<()> {
     node.vitals
         .spawn("saving level.dat", node.clone().autosave_level(autosave));
     tokio::select! {
-        _ = console::run(node.clone()) => {}
+        _ = console::run(node.clone(), log) => {}
         _ = remote_stop.notified() => {}
         _ = shutdown_signal() => {}
     }
@@ -127,14 +128,15 @@ const DEFAULT_LOG: &str = "info,openraft=warn,foca=warn";
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    let log = console_terminal::LogOutput::default();
     tracing_subscriber::fmt()
         .with_env_filter(
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_LOG)),
         )
-        .with_writer(std::io::stderr)
+        .with_writer(log.clone())
         .with_ansi(std::io::stderr().is_terminal())
         .init();
-    match run().await {
+    match run(log).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             // Once, on stderr beside the log; the log line would say it twice.
