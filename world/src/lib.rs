@@ -7,6 +7,8 @@ pub mod chunk_packet;
 pub mod clock;
 pub mod coords;
 pub mod framing;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod gen;
 pub mod handoff;
 mod hardness;

@@ -67,13 +67,17 @@ pub fn read(path: &Path) -> Result<VanillaPlayer, PlayerDatError> {
         reason,
     };
     let gz = std::fs::read(path).map_err(|e| damaged(e.to_string()))?;
+    decode(uuid, &gz).map_err(damaged)
+}
+
+/// The player `uuid` from its file's bytes, `gz`.
+pub fn decode(uuid: Uuid, gz: &[u8]) -> Result<VanillaPlayer, String> {
     let mut binary = Vec::new();
-    GzDecoder::new(gz.as_slice())
+    GzDecoder::new(gz)
         .read_to_end(&mut binary)
-        .map_err(|e| damaged(format!("not gzip: {e}")))?;
-    let (root, _) =
-        Compound::from_binary(&mut binary.as_slice()).map_err(|e| damaged(e.to_string()))?;
-    parse(uuid, &root).map_err(damaged)
+        .map_err(|e| format!("not gzip: {e}"))?;
+    let (root, _) = Compound::from_binary(&mut binary.as_slice()).map_err(|e| e.to_string())?;
+    parse(uuid, &root)
 }
 
 fn parse(uuid: Uuid, root: &Compound) -> Result<VanillaPlayer, String> {
