@@ -72,3 +72,65 @@ pub fn level_dat(data: &[u8]) {
 pub fn legacy_region(data: &[u8]) {
     let _ = legacy::read(data);
 }
+
+/// Real inputs for the journal target, written by the journal's own
+/// encoders: a segment (its header and two batches, one with a player's
+/// state) and a file of carried player states.
+pub fn journal_seeds() -> Vec<Vec<u8>> {
+    use crate::coords::RegionPos;
+    use crate::journal::{BatchRecord, JournalChange, JournalPlayer, SegmentId};
+    use valence_protocol::{GameMode, ItemKind, ItemStack};
+
+    let id = SegmentId { epoch: 3, gen: 1 };
+    let earlier = segment::Bound {
+        segment: SegmentId { epoch: 2, gen: 0 },
+        len: 96,
+    };
+    let header = segment::Header::new(RegionPos { x: -1, z: 2 }, 4, id, vec![earlier]);
+    let mut inventory = vec![None; crate::player::INVENTORY_SLOTS];
+    inventory[36] = Some(ItemStack::new(ItemKind::Stone, 12, None));
+    let player = JournalPlayer {
+        uuid: Uuid::from_u128(0x1234_5678_9abc_def0),
+        revision: 5,
+        position: [8.5, 65.0, -3.5],
+        yaw: 90.0,
+        pitch: 0.0,
+        game_mode: GameMode::Survival,
+        held_slot: 0,
+        inventory,
+    };
+    let change = |x, state| JournalChange {
+        x,
+        y: 64,
+        z: -7,
+        state,
+    };
+    let mut log = Vec::new();
+    segment::encode_header(&header, &mut log);
+    segment::encode_batch(
+        &BatchRecord {
+            seq: 0,
+            changes: vec![change(1, 1), change(2, 0)],
+            players: Vec::new(),
+        },
+        &mut log,
+    );
+    segment::encode_batch(
+        &BatchRecord {
+            seq: 1,
+            changes: vec![change(3, 9)],
+            players: vec![player.clone()],
+        },
+        &mut log,
+    );
+    let carried = player::encode_carried(vec![player]).expect("carried states encode");
+    vec![log, carried]
+}
+
+/// A region file of the release before Anvil, with one chunk.
+pub fn legacy_seeds() -> Vec<Vec<u8>> {
+    let mut chunk = crate::chunk::Chunk::default();
+    chunk.fill_layers(-64, -60, valence_protocol::BlockState::STONE);
+    chunk.set_block(3, 10, 4, valence_protocol::BlockState::OAK_LOG);
+    vec![legacy::write(1, &[(ChunkPos::new(0, 0), chunk)])]
+}

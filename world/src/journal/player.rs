@@ -113,15 +113,20 @@ pub fn decode_carried(path: &Path, bytes: &[u8]) -> Result<Vec<JournalPlayer>, J
         .map_err(|e| JournalError::corrupt(path, e))
 }
 
+/// The file of carried states holding `players`.
+pub fn encode_carried(players: Vec<JournalPlayer>) -> postcard::Result<Vec<u8>> {
+    let payload = postcard::to_allocvec(&Carried { players })?;
+    let mut bytes = Vec::with_capacity(payload.len() + 8);
+    frame::encode(&payload, &mut bytes);
+    Ok(bytes)
+}
+
 /// Replaces the carried states of a region's journal folder, durably:
 /// written beside, fsynced, then renamed over the old file.
 pub fn write_carried(dir: &Path, players: Vec<JournalPlayer>) -> Result<(), JournalError> {
     let path = dir.join(CARRIED_FILE);
     let temp = dir.join(format!("{CARRIED_FILE}.tmp"));
-    let payload =
-        postcard::to_allocvec(&Carried { players }).map_err(|e| JournalError::corrupt(&path, e))?;
-    let mut bytes = Vec::with_capacity(payload.len() + 8);
-    frame::encode(&payload, &mut bytes);
+    let bytes = encode_carried(players).map_err(|e| JournalError::corrupt(&path, e))?;
     let mut file = OpenOptions::new()
         .create(true)
         .truncate(true)
