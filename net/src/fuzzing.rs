@@ -8,7 +8,7 @@ use valence_protocol::decode::PacketFrame;
 use valence_protocol::packets::handshaking::handshake_c2s::HandshakeNextState;
 use valence_protocol::packets::handshaking::HandshakeC2s;
 use valence_protocol::packets::login::{LoginHelloC2s, LoginKeyC2s};
-use valence_protocol::packets::status::{QueryPingC2s, QueryRequestC2s};
+use valence_protocol::packets::status::QueryRequestC2s;
 use valence_protocol::Packet;
 
 use crate::inbound::{Inbound, READ_CHUNK};
@@ -144,16 +144,6 @@ fn into_play(setup: &Setup, inbound: &mut Inbound) -> Step {
     }
     inbound.enter_play();
     Step::Play
-}
-
-/// A status ping is decoded too, though it ends the connection: the
-/// stream above stops at it, so it gets its own entry.
-pub fn status_ping(data: &[u8]) {
-    let frame = PacketFrame {
-        id: QueryPingC2s::ID,
-        body: data.into(),
-    };
-    let _ = frame.decode::<QueryPingC2s>();
 }
 
 /// A command line as the session parses it (the login gate's `/register`
