@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The one test command: installs what the tests need, builds the release binary once,
 # runs the Rust unit tests, the end-to-end tests (mineflayer bots against the real
-# binary) and the status-ping tests (mcstatus). Exits non-zero if any part fails.
+# binary), the status-ping tests (mcstatus) and a bounded run of the fuzz targets.
+# Exits non-zero if any part fails.
 #
 #   tests/run.sh              # everything
 #   TESSERA_SKIP_BUILD=1      # use an existing target/release/tessera (or TESSERA_BIN)
@@ -80,6 +81,10 @@ e2e_tests() {
 
 swarm_smoke() { without_tessera_env bench/smoke.sh; }
 
+# Every fuzz target for a bounded time from its committed corpus (fuzz/README.md);
+# a crashing input is written to fuzz/crashes/ and fails the part.
+fuzz_smoke() { without_tessera_env cargo run -p tessera-fuzz --release --locked -- all --seconds 10; }
+
 status_tests() { TESSERA_BIN="$BIN" tests/.venv/bin/python -m pytest tests/status -v -rA --durations=0; }
 
 NODE_OK=1; PY_OK=1; BIN_OK=1
@@ -111,6 +116,8 @@ if [ $BIN_OK -eq 1 ]; then
 else
   skip "bot swarm smoke" "no binary"
 fi
+
+part "fuzz smoke (tessera-fuzz all, 10 s a target)" fuzz_smoke
 
 echo
 echo "=============================================================="
