@@ -2,12 +2,12 @@
 //! it carried, read for `tessera import`. Only what a Tessera player record
 //! holds is read: position, rotation, game mode, selected slot, inventory.
 
-use std::io::Read;
 use std::path::Path;
 
-use flate2::read::GzDecoder;
 use uuid::Uuid;
 use valence_protocol::nbt::{Compound, List, Value};
+
+use super::gzip::gunzip;
 
 /// A player as its vanilla file has it, with inventory slots already in
 /// the numbering of the player's inventory window (hotbar 36..=44, main
@@ -72,10 +72,7 @@ pub fn read(path: &Path) -> Result<VanillaPlayer, PlayerDatError> {
 
 /// The player `uuid` from its file's bytes, `gz`.
 pub fn decode(uuid: Uuid, gz: &[u8]) -> Result<VanillaPlayer, String> {
-    let mut binary = Vec::new();
-    GzDecoder::new(gz)
-        .read_to_end(&mut binary)
-        .map_err(|e| format!("not gzip: {e}"))?;
+    let binary = gunzip(gz)?;
     let (root, _) = Compound::from_binary(&mut binary.as_slice()).map_err(|e| e.to_string())?;
     parse(uuid, &root)
 }
