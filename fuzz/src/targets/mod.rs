@@ -3,6 +3,7 @@
 //! or allocating without bound. Errors are fine: they are the decoder's
 //! answer to garbage.
 
+mod cluster_bodies;
 mod config;
 
 /// A target's name (its corpus folder) and its entry point.
@@ -27,6 +28,10 @@ pub const TARGETS: &[Target] = &[
     Target {
         name: "cluster_stream",
         run: tessera_cluster::transport::fuzzing::transport_stream,
+    },
+    Target {
+        name: "cluster_bodies",
+        run: cluster_bodies::cluster_bodies,
     },
     Target {
         name: "config",
