@@ -12,7 +12,7 @@ impl Rng {
         Self(seed)
     }
 
-    pub fn next(&mut self) -> u64 {
+    pub fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
@@ -22,7 +22,7 @@ impl Rng {
 
     /// A number below `n` (`n` > 0).
     pub fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
+        (self.next_u64() % n as u64) as usize
     }
 }
 
@@ -80,12 +80,12 @@ fn one(rng: &mut Rng, input: &mut Vec<u8>, others: &[Vec<u8>]) {
         }
         2 if len > 0 => {
             let at = rng.below(len);
-            input[at] = rng.next() as u8;
+            input[at] = rng.next_u64() as u8;
         }
         3 => {
             let at = rng.below(len + 1);
             let n = 1 + rng.below(16);
-            let bytes: Vec<u8> = (0..n).map(|_| rng.next() as u8).collect();
+            let bytes: Vec<u8> = (0..n).map(|_| rng.next_u64() as u8).collect();
             input.splice(at..at, bytes);
         }
         4 if len > 0 => {
@@ -149,7 +149,7 @@ fn one(rng: &mut Rng, input: &mut Vec<u8>, others: &[Vec<u8>]) {
             let n = if rng.below(2) == 0 {
                 rest
             } else {
-                rng.next() % (rest + 1)
+                rng.next_u64() % (rest + 1)
             };
             let bytes = match rng.below(3) {
                 0 => {
@@ -169,10 +169,10 @@ fn one(rng: &mut Rng, input: &mut Vec<u8>, others: &[Vec<u8>]) {
             let byte = if rng.below(2) == 0 {
                 input[rng.below(len)]
             } else {
-                rng.next() as u8
+                rng.next_u64() as u8
             };
             let n = 1 << rng.below(12);
-            input.splice(at..at, std::iter::repeat(byte).take(n));
+            input.splice(at..at, std::iter::repeat_n(byte, n));
         }
         11 if len > 1 => {
             // Two ranges swapped (reordered frames, records or fields).
@@ -188,7 +188,7 @@ fn one(rng: &mut Rng, input: &mut Vec<u8>, others: &[Vec<u8>]) {
         }
         _ => {
             let at = rng.below(len + 1);
-            input.insert(at, rng.next() as u8);
+            input.insert(at, rng.next_u64() as u8);
         }
     }
 }

@@ -39,6 +39,9 @@ use valence_protocol::{
 const SHARED_SECRET: [u8; 16] = *b"tessera-fuzzing!";
 const FORWARDING_SECRET: &[u8] = b"tessera-fuzzing-forwarding-secret";
 
+/// A target's seeds, each with its file name.
+type Seeds = Vec<(&'static str, Vec<u8>)>;
+
 fn handshake(encoder: &mut PacketEncoder, next_state: HandshakeNextState) {
     encoder
         .append_packet(&HandshakeC2s {
@@ -149,7 +152,7 @@ fn signed(data: &[u8]) -> Vec<u8> {
 /// A client's stream after the setup byte `tessera_net::fuzzing` reads:
 /// bits 0-2 the read size, 3 online mode, 4-5 the compression threshold
 /// (none, 0, 64, 256), 6 Velocity forwarding.
-fn client_stream() -> Vec<(&'static str, Vec<u8>)> {
+fn client_stream() -> Seeds {
     let with = |setup: u8, mut encoder: PacketEncoder| {
         let mut out = vec![setup];
         out.extend_from_slice(&encoder.take());
@@ -213,7 +216,7 @@ fn client_stream() -> Vec<(&'static str, Vec<u8>)> {
     seeds
 }
 
-fn chat_command() -> Vec<(&'static str, Vec<u8>)> {
+fn chat_command() -> Seeds {
     [
         ("register", "register hunter22 hunter22"),
         ("login", "login hunter22"),
@@ -253,7 +256,7 @@ fn frame(body: &[u8]) -> Vec<u8> {
     out
 }
 
-fn cluster_stream() -> Vec<(&'static str, Vec<u8>)> {
+fn cluster_stream() -> Seeds {
     let msg = |m: &HandshakeMsg| frame(&postcard::to_allocvec(m).expect("encodes"));
     let mut accept = vec![0];
     accept.extend(msg(&HandshakeMsg::Hello {
@@ -291,7 +294,7 @@ fn cluster_stream() -> Vec<(&'static str, Vec<u8>)> {
     vec![("accept", accept), ("dial", dial), ("link", link)]
 }
 
-fn cluster_bodies() -> Vec<(&'static str, Vec<u8>)> {
+fn cluster_bodies() -> Seeds {
     let to_region = (
         RegionPos { x: 1, z: -2 },
         RegionMsg::Input {
@@ -320,7 +323,7 @@ fn cluster_bodies() -> Vec<(&'static str, Vec<u8>)> {
     ]
 }
 
-fn config() -> Vec<(&'static str, Vec<u8>)> {
+fn config() -> Seeds {
     let shipped = fs::read(corpus::root().join("../config.toml")).expect("config.toml reads");
     let mut overridden = shipped.clone();
     overridden.extend_from_slice(
@@ -349,7 +352,7 @@ fn gzip(bytes: &[u8]) -> Vec<u8> {
     gz.finish().expect("compresses")
 }
 
-fn region_file() -> Vec<(&'static str, Vec<u8>)> {
+fn region_file() -> Seeds {
     let pos = ChunkPos::new(1, 0);
     let nbt = nbt_binary(&chunk_nbt::to_nbt(pos, &sample_chunk()));
     let raw = region_file::compress(&nbt, 1_700_000_000).expect("compresses");
@@ -360,12 +363,12 @@ fn region_file() -> Vec<(&'static str, Vec<u8>)> {
     ]
 }
 
-fn chunk_nbt() -> Vec<(&'static str, Vec<u8>)> {
+fn chunk_nbt() -> Seeds {
     let nbt = chunk_nbt::to_nbt(ChunkPos::new(0, 0), &sample_chunk());
     vec![("full-chunk", nbt_binary(&nbt))]
 }
 
-fn player_dat() -> Vec<(&'static str, Vec<u8>)> {
+fn player_dat() -> Seeds {
     let item = |slot: i8, id: &str, count: i8| {
         compound! {
             "Slot" => slot,
@@ -387,7 +390,7 @@ fn player_dat() -> Vec<(&'static str, Vec<u8>)> {
     vec![("player", gzip(&nbt_binary(&root)))]
 }
 
-fn level_dat() -> Vec<(&'static str, Vec<u8>)> {
+fn level_dat() -> Seeds {
     let level = LevelDat {
         spawn: (10, -60, -20),
         time: 12345,
@@ -404,12 +407,12 @@ fn level_dat() -> Vec<(&'static str, Vec<u8>)> {
     vec![("flat", gz)]
 }
 
-fn numbered(seeds: Vec<Vec<u8>>) -> Vec<(&'static str, Vec<u8>)> {
+fn numbered(seeds: Vec<Vec<u8>>) -> Seeds {
     const NAMES: [&str; 4] = ["seed-0", "seed-1", "seed-2", "seed-3"];
     NAMES.into_iter().zip(seeds).collect()
 }
 
-fn all() -> Vec<(&'static str, Vec<(&'static str, Vec<u8>)>)> {
+fn all() -> Vec<(&'static str, Seeds)> {
     vec![
         ("client_stream", client_stream()),
         ("chat_command", chat_command()),
