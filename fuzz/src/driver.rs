@@ -11,6 +11,7 @@ use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use crate::corpus;
+use crate::coverage::{self, Coverage};
 use crate::mutate::{mutate, Rng};
 use crate::targets::Target;
 
@@ -31,6 +32,10 @@ pub struct Report {
     pub name: &'static str,
     pub executions: u64,
     pub elapsed: Duration,
+    /// Inputs kept for reaching new coverage (none without coverage).
+    pub found: usize,
+    /// Coverage counters reached (0 without coverage).
+    pub reached: usize,
     /// Where each crashing input was written.
     pub crashes: Vec<PathBuf>,
 }
@@ -105,6 +110,7 @@ pub fn install(options: &Options) {
         }
     }));
     crate::alloc::arm(MEMORY_LIMIT, over_memory);
+    coverage::no_profile_file();
     watchdog(options.timeout);
 }
 
@@ -128,21 +134,24 @@ fn execute(target: &Target, input: &[u8]) -> Option<String> {
 }
 
 /// Fuzzes `target` for `options.seconds`, starting from its committed
-/// inputs.
+/// inputs and, in a coverage build, those earlier runs kept in
+/// `found/<target>/`.
 pub fn run(target: &'static Target, options: &Options) -> std::io::Result<Report> {
-    let pool: Vec<Vec<u8>> = corpus::inputs(target.name)?
+    let found_dir = corpus::dir("found", target.name);
+    let mut pool: Vec<Vec<u8>> = corpus::inputs(target.name)?
         .into_iter()
+        .chain(corpus::load(&found_dir)?)
         .map(|(_, bytes)| bytes)
         .collect();
-    let pool = if pool.is_empty() {
-        vec![Vec::new()]
-    } else {
-        pool
-    };
+    if pool.is_empty() {
+        pool.push(Vec::new());
+    }
     let mut report = Report {
         name: target.name,
         executions: 0,
         elapsed: Duration::ZERO,
+        found: 0,
+        reached: 0,
         crashes: Vec::new(),
     };
     let start = Instant::now();
@@ -150,32 +159,42 @@ pub fn run(target: &'static Target, options: &Options) -> std::io::Result<Report
     // Each target draws from its own stream, so one run of a target repeats
     // whatever else runs before it.
     let mut rng = Rng::new(options.seed ^ target_salt(target.name));
-    let crashed = |input: &[u8], message: String, report: &mut Report| {
-        let path = write_crash(target.name, "crash", input);
-        eprintln!(
-            "{}: {message}\n  input written to {}",
-            target.name,
-            path.display()
-        );
-        report.crashes.push(path);
-    };
-    for input in &pool {
+    let mut coverage = Coverage::default();
+    let mut attempt = |input: &[u8], report: &mut Report| -> bool {
         report.executions += 1;
+        coverage.reset();
         if let Some(message) = execute(target, input) {
-            crashed(input, message, &mut report);
+            let path = write_crash(target.name, "crash", input);
+            eprintln!(
+                "{}: {message}\n  input written to {}",
+                target.name,
+                path.display()
+            );
+            report.crashes.push(path);
+            return false;
         }
+        coverage.novel()
+    };
+    for input in pool.clone() {
+        attempt(&input, &mut report);
     }
     let mut input = Vec::new();
     while Instant::now() < deadline && report.crashes.len() < MAX_CRASHES {
         input.clear();
         input.extend_from_slice(&pool[rng.below(pool.len())]);
         mutate(&mut rng, &mut input, &pool);
-        report.executions += 1;
-        if let Some(message) = execute(target, &input) {
-            crashed(&input, message, &mut report);
+        if attempt(&input, &mut report) {
+            report.found += 1;
+            let saved = fs::create_dir_all(&found_dir)
+                .and_then(|()| fs::write(found_dir.join(corpus::name_of(&input)), &input));
+            if let Err(e) = saved {
+                eprintln!("cannot keep an input in {}: {e}", found_dir.display());
+            }
+            pool.push(input.clone());
         }
     }
     report.elapsed = start.elapsed();
+    report.reached = coverage.reached();
     Ok(report)
 }
 

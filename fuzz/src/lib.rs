@@ -4,6 +4,7 @@
 
 pub mod alloc;
 pub mod corpus;
+pub mod coverage;
 pub mod driver;
 pub mod mutate;
 pub mod targets;

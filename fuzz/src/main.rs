@@ -7,6 +7,7 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
+use tessera_fuzz::coverage::Coverage;
 use tessera_fuzz::driver::{self, Options};
 use tessera_fuzz::targets::{self, Target, TARGETS};
 
@@ -73,18 +74,31 @@ fn run(args: Vec<String>) -> Result<ExitCode, String> {
         return Ok(ExitCode::SUCCESS);
     }
     println!(
-        "fuzzing {} target(s) for {} s each, seed {:#x}",
+        "fuzzing {} target(s) for {} s each, seed {:#x}, {}",
         chosen.len(),
         options.seconds,
-        options.seed
+        options.seed,
+        if Coverage::enabled() {
+            "coverage-guided"
+        } else {
+            "without coverage feedback (see fuzz/README.md)"
+        }
     );
     driver::install(&options);
     let mut crashed = false;
     for target in chosen {
         let report = driver::run(target, &options).map_err(|e| format!("{}: {e}", target.name))?;
         let secs = report.elapsed.as_secs_f64();
+        let coverage = if Coverage::enabled() {
+            format!(
+                ", {} counters reached, {} inputs kept",
+                report.reached, report.found
+            )
+        } else {
+            String::new()
+        };
         println!(
-            "{:<20} {:>10} executions in {:>5.1} s ({:>8.0}/s), {} crash(es)",
+            "{:<20} {:>10} executions in {:>5.1} s ({:>8.0}/s), {} crash(es){coverage}",
             report.name,
             report.executions,
             secs,
