@@ -82,8 +82,9 @@ e2e_tests() {
 swarm_smoke() { without_tessera_env bench/smoke.sh; }
 
 # Every fuzz target for a bounded time from its committed corpus (fuzz/README.md);
-# a crashing input is written to fuzz/crashes/ and fails the part.
-fuzz_smoke() { without_tessera_env cargo run -p tessera-fuzz --release --locked -- all --seconds 10; }
+# a crashing input is written to fuzz/crashes/ and fails the part. The debug build (made
+# by the unit tests already) is slower per input but checks overflows and debug asserts.
+fuzz_smoke() { without_tessera_env cargo run -p tessera-fuzz --locked -- all --seconds 10; }
 
 status_tests() { TESSERA_BIN="$BIN" tests/.venv/bin/python -m pytest tests/status -v -rA --durations=0; }
 
