@@ -232,6 +232,12 @@ fn chat_command() -> Seeds {
     .collect()
 }
 
+/// What the session server answers to hasJoined.
+fn session_profile() -> Seeds {
+    let profile = br#"{"id":"069a79f444e94726a5befca90e38aaf5","name":"Notch","properties":[{"name":"textures","value":"ewogICJ0aW1lc3RhbXAiIDogMTcwMDAwMDAwMDAwMAp9","signature":"c2lnbmF0dXJl"}],"profileActions":[]}"#;
+    vec![("has-joined", profile.to_vec())]
+}
+
 /// The transport's handshake messages, as postcard encodes them: the same
 /// shape as the crate's own (private) `HandshakeMsg`.
 #[derive(Serialize)]
@@ -417,6 +423,7 @@ fn all() -> Vec<(&'static str, Seeds)> {
         ("client_stream", client_stream()),
         ("chat_command", chat_command()),
         ("velocity_forwarding", vec![("player-info", player_info())]),
+        ("session_profile", session_profile()),
         ("cluster_stream", cluster_stream()),
         ("cluster_bodies", cluster_bodies()),
         ("config", config()),

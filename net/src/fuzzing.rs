@@ -179,3 +179,9 @@ pub fn velocity_forwarding(data: &[u8]) {
     response.extend_from_slice(data);
     let _ = verify(&ForwardingKey::new(FORWARDING_SECRET), &response);
 }
+
+/// The session server's answer to hasJoined in online mode: JSON from
+/// another host, read for the player's uuid, name and skin.
+pub fn session_profile(data: &[u8]) {
+    let _ = crate::online::parse_profile(data);
+}

@@ -26,6 +26,10 @@ pub const TARGETS: &[Target] = &[
         run: tessera_net::fuzzing::velocity_forwarding,
     },
     Target {
+        name: "session_profile",
+        run: tessera_net::fuzzing::session_profile,
+    },
+    Target {
         name: "cluster_stream",
         run: tessera_cluster::transport::fuzzing::transport_stream,
     },
