@@ -31,7 +31,7 @@ use valence_protocol::packets::play::{
 };
 use valence_protocol::packets::status::{QueryPingC2s, QueryRequestC2s};
 use valence_protocol::{
-    BlockPos, BlockState, ChunkPos, Direction, Encode, ItemKind, ItemStack, PacketEncoder,
+    BlockPos, BlockState, ChunkPos, Direction, Encode, ItemKind, ItemStack, Packet, PacketEncoder,
     Property, RawBytes, VarInt,
 };
 
@@ -112,16 +112,17 @@ fn play(encoder: &mut PacketEncoder) {
             sequence: VarInt(1),
         })
         .expect("encodes");
-    // Set Held Item, whose Short the session reads itself.
-    let mut body = Vec::new();
-    VarInt(0x28).encode(&mut body).expect("encodes");
-    4i16.encode(&mut body).expect("encodes");
-    let mut framed = Vec::new();
-    VarInt(body.len() as i32)
-        .encode(&mut framed)
+    encoder
+        .append_packet(&SetHeldItem { slot: 4 })
         .expect("encodes");
-    framed.extend_from_slice(&body);
-    encoder.append_bytes(&framed);
+}
+
+/// Set Held Item as the protocol has it, a Short: valence_protocol's type
+/// reads a byte, so the session decodes this packet itself.
+#[derive(Debug, Encode, Packet)]
+#[packet(id = 0x28, side = valence_protocol::PacketSide::Serverbound)]
+struct SetHeldItem {
+    slot: i16,
 }
 
 /// The player info a Velocity proxy sends, unsigned.
