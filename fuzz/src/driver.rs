@@ -29,7 +29,6 @@ pub struct Options {
 
 /// What a target's run came to.
 pub struct Report {
-    pub name: &'static str,
     pub executions: u64,
     pub elapsed: Duration,
     /// Inputs kept for reaching new coverage (none without coverage).
@@ -147,7 +146,6 @@ pub fn run(target: &'static Target, options: &Options) -> std::io::Result<Report
         pool.push(Vec::new());
     }
     let mut report = Report {
-        name: target.name,
         executions: 0,
         elapsed: Duration::ZERO,
         found: 0,

@@ -87,6 +87,9 @@ fn run(args: Vec<String>) -> Result<ExitCode, String> {
     driver::install(&options);
     let mut crashed = false;
     for target in chosen {
+        // Named before it runs: a run that aborts shows which target did it.
+        print!("{:<20} ", target.name);
+        let _ = std::io::Write::flush(&mut std::io::stdout());
         let report = driver::run(target, &options).map_err(|e| format!("{}: {e}", target.name))?;
         let secs = report.elapsed.as_secs_f64();
         let coverage = if Coverage::enabled() {
@@ -98,8 +101,7 @@ fn run(args: Vec<String>) -> Result<ExitCode, String> {
             String::new()
         };
         println!(
-            "{:<20} {:>10} executions in {:>5.1} s ({:>8.0}/s), {} crash(es){coverage}",
-            report.name,
+            "{:>10} executions in {:>5.1} s ({:>8.0}/s), {} crash(es){coverage}",
             report.executions,
             secs,
             report.executions as f64 / secs.max(1e-9),
