@@ -92,8 +92,7 @@ impl LevelDat {
     /// The level.dat in `gz`, the bytes of the file `path` (named in errors).
     pub fn parse(path: &Path, gz: &[u8]) -> Result<LevelDat, StoreError> {
         let binary = gunzip(gz).map_err(|e| bad(path, e))?;
-        let (mut root, _) =
-            Compound::from_binary(&mut binary.as_slice()).map_err(|e| bad(path, e))?;
+        let mut root = super::nbt::parse(&binary).map_err(|e| bad(path, e))?;
         let Some(Value::Compound(data)) = root.remove("Data") else {
             return Err(bad(path, "no Data compound"));
         };

@@ -9,6 +9,7 @@ pub mod in_use;
 pub(crate) mod legacy;
 pub mod level_dat;
 pub mod level_file;
+pub mod nbt;
 mod packing;
 pub mod player_dat;
 pub mod region_file;

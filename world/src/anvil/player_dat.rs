@@ -73,7 +73,7 @@ pub fn read(path: &Path) -> Result<VanillaPlayer, PlayerDatError> {
 /// The player `uuid` from its file's bytes, `gz`.
 pub fn decode(uuid: Uuid, gz: &[u8]) -> Result<VanillaPlayer, String> {
     let binary = gunzip(gz)?;
-    let (root, _) = Compound::from_binary(&mut binary.as_slice()).map_err(|e| e.to_string())?;
+    let root = super::nbt::parse(&binary)?;
     parse(uuid, &root)
 }
 

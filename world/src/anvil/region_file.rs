@@ -167,9 +167,7 @@ pub fn decompress(compression: u8, data: &[u8]) -> Result<Vec<u8>, String> {
 /// A chunk's NBT from its compressed bytes (see [`decompress`]).
 pub fn read_nbt(compression: u8, data: &[u8]) -> Result<Compound, String> {
     let binary = decompress(compression, data)?;
-    let (nbt, _) = Compound::from_binary(&mut binary.as_slice())
-        .map_err(|e| format!("its NBT does not parse: {e}"))?;
-    Ok(nbt)
+    super::nbt::parse(&binary).map_err(|e| format!("its NBT does not parse: {e}"))
 }
 
 /// A whole region file from its chunks, laid out one after another.
