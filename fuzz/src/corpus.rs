@@ -35,13 +35,6 @@ pub fn load(dir: &Path) -> io::Result<Vec<(PathBuf, Vec<u8>)>> {
     Ok(files)
 }
 
-/// The seeds and regression inputs of `target`, the pool a run mutates.
-pub fn inputs(target: &str) -> io::Result<Vec<(PathBuf, Vec<u8>)>> {
-    let mut inputs = load(&dir("corpus", target))?;
-    inputs.extend(load(&dir("regressions", target))?);
-    Ok(inputs)
-}
-
 /// A name for `input` that is the same on every machine: FNV-1a of its bytes.
 pub fn name_of(input: &[u8]) -> String {
     let hash = input.iter().fold(0xcbf2_9ce4_8422_2325_u64, |h, &b| {

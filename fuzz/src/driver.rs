@@ -132,12 +132,14 @@ fn execute(target: &Target, input: &[u8]) -> Option<String> {
     })
 }
 
-/// Fuzzes `target` for `options.seconds`, starting from its committed
-/// inputs and, in a coverage build, those earlier runs kept in
-/// `found/<target>/`.
+/// Fuzzes `target` for `options.seconds`: its regression inputs once, then
+/// mutations of its seeds and, in a coverage build, of the inputs earlier
+/// runs kept in `found/<target>/`. (Regression inputs are left out of the
+/// mutations: they are often slow on purpose, a bomb or a deep nest.)
 pub fn run(target: &'static Target, options: &Options) -> std::io::Result<Report> {
     let found_dir = corpus::dir("found", target.name);
-    let mut pool: Vec<Vec<u8>> = corpus::inputs(target.name)?
+    let regressions = corpus::load(&corpus::dir("regressions", target.name))?;
+    let mut pool: Vec<Vec<u8>> = corpus::load(&corpus::dir("corpus", target.name))?
         .into_iter()
         .chain(corpus::load(&found_dir)?)
         .map(|(_, bytes)| bytes)
@@ -173,6 +175,9 @@ pub fn run(target: &'static Target, options: &Options) -> std::io::Result<Report
         }
         coverage.novel()
     };
+    for (_, input) in &regressions {
+        attempt(input, &mut report);
+    }
     for input in pool.clone() {
         attempt(&input, &mut report);
     }
