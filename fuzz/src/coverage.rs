@@ -34,27 +34,41 @@ impl Coverage {
         cfg!(tessera_fuzz_coverage)
     }
 
-    /// Zeroes the counters, before an input runs.
+    /// Zeroes the counters, before the first input runs.
     pub fn reset(&self) {
         counters::fill_zero();
     }
 
-    /// Whether the input that ran since `reset` reached anything new; what
-    /// it reached is remembered.
+    /// Whether the input that ran since the last call (or `reset`) reached
+    /// anything new; what it reached is remembered, and the counters are
+    /// zeroed for the next input in the same pass.
     pub fn novel(&mut self) -> bool {
         let counters = counters::get();
         if self.seen.len() < counters.len() {
             self.seen.resize(counters.len(), 0);
         }
         let mut new = false;
-        for (seen, &hits) in self.seen.iter_mut().zip(counters) {
-            let bucket = bucket(hits);
-            if bucket & !*seen != 0 {
-                *seen |= bucket;
-                new = true;
+        // Most counters stay at zero: eight at a time are skipped when none
+        // of them was hit.
+        for (seen, hits) in self.seen.chunks_mut(8).zip(counters.chunks_mut(8)) {
+            if hits.iter().fold(0, |any, &h| any | h) == 0 {
+                continue;
+            }
+            for (seen, hits) in seen.iter_mut().zip(hits.iter_mut()) {
+                let bucket = bucket(*hits);
+                *hits = 0;
+                if bucket & !*seen != 0 {
+                    *seen |= bucket;
+                    new = true;
+                }
             }
         }
         new
+    }
+
+    /// Instrumented counters in this build.
+    pub fn counters() -> usize {
+        counters::get().len()
     }
 
     /// Counters reached by any input so far.
@@ -76,14 +90,16 @@ mod counters {
     }
 
     /// The counters. The driver is the only reader and writer, between
-    /// inputs, on the thread that runs them.
-    pub fn get() -> &'static [u64] {
+    /// inputs, on the thread that runs them, and holds no two of these at
+    /// once.
+    pub fn get() -> &'static mut [u64] {
         // SAFETY: the linker defines both symbols around one section of
-        // u64 counters; the counters live as long as the program.
+        // u64 counters; the counters live as long as the program, and the
+        // instrumented code only ever increments them.
         unsafe {
             let start = addr_of_mut!(__start___llvm_prf_cnts);
             let stop = addr_of_mut!(__stop___llvm_prf_cnts);
-            std::slice::from_raw_parts(start, stop.offset_from(start) as usize)
+            std::slice::from_raw_parts_mut(start, stop.offset_from(start) as usize)
         }
     }
 
@@ -106,8 +122,8 @@ mod counters {
 
 #[cfg(not(tessera_fuzz_coverage))]
 mod counters {
-    pub fn get() -> &'static [u64] {
-        &[]
+    pub fn get() -> &'static mut [u64] {
+        &mut []
     }
 
     pub fn fill_zero() {}

@@ -160,10 +160,13 @@ pub fn run(target: &'static Target, options: &Options) -> std::io::Result<Report
     // whatever else runs before it.
     let mut rng = Rng::new(options.seed ^ target_salt(target.name));
     let mut coverage = Coverage::default();
+    coverage.reset();
     let mut attempt = |input: &[u8], report: &mut Report| -> bool {
         report.executions += 1;
-        coverage.reset();
-        if let Some(message) = execute(target, input) {
+        let crashed = execute(target, input);
+        // Read (and zeroed) after every input, a crashing one too.
+        let novel = coverage.novel();
+        if let Some(message) = crashed {
             let path = write_crash(target.name, "crash", input);
             eprintln!(
                 "{}: {message}\n  input written to {}",
@@ -173,7 +176,7 @@ pub fn run(target: &'static Target, options: &Options) -> std::io::Result<Report
             report.crashes.push(path);
             return false;
         }
-        coverage.novel()
+        novel
     };
     for (_, input) in &regressions {
         attempt(input, &mut report);

@@ -79,9 +79,9 @@ fn run(args: Vec<String>) -> Result<ExitCode, String> {
         options.seconds,
         options.seed,
         if Coverage::enabled() {
-            "coverage-guided"
+            format!("coverage-guided ({} counters)", Coverage::counters())
         } else {
-            "without coverage feedback (see fuzz/README.md)"
+            "without coverage feedback (see fuzz/README.md)".to_owned()
         }
     );
     driver::install(&options);
