@@ -120,6 +120,8 @@ impl Connection {
                 Ok(n) => NetMetrics::add(&self.metrics.bytes_in, n as u64),
                 Err(e) => return Err(ClientError::Io(e)),
             }
+            // Counted now; `next_frame` gives the refusal out after the
+            // frames before it.
             if let Err((refusal, detail)) = self.inbound.received(buf) {
                 self.refuse(refusal, &detail);
             }
