@@ -130,3 +130,70 @@ impl Inbound {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use valence_protocol::packets::play::KeepAliveC2s;
+    use valence_protocol::{Packet, PacketEncoder};
+
+    use super::*;
+    use crate::limits::PrePlayBudget;
+
+    fn inbound() -> Inbound {
+        Inbound::new(Share::new(PrePlayBudget::new(1 << 20)))
+    }
+
+    fn keep_alives(n: u64) -> Vec<u8> {
+        let mut encoder = PacketEncoder::new();
+        for id in 0..n {
+            encoder.append_packet(&KeepAliveC2s { id }).unwrap();
+        }
+        encoder.take().to_vec()
+    }
+
+    fn receive(inbound: &mut Inbound, bytes: &[u8]) -> Result<(), (Refusal, String)> {
+        let mut buf = inbound.buffer();
+        buf.extend_from_slice(bytes);
+        inbound.received(buf)
+    }
+
+    #[test]
+    fn frames_received_a_byte_at_a_time_come_out_whole() {
+        let mut inbound = inbound();
+        let mut ids = Vec::new();
+        for byte in keep_alives(3) {
+            receive(&mut inbound, &[byte]).unwrap();
+            while let Some(frame) = inbound.next_frame().unwrap() {
+                assert_eq!(frame.id, KeepAliveC2s::ID);
+                ids.push(frame.decode::<KeepAliveC2s>().unwrap().id);
+            }
+        }
+        assert_eq!(ids, [0, 1, 2]);
+    }
+
+    #[test]
+    fn the_frames_before_a_refused_one_come_out_before_the_refusal() {
+        let mut inbound = inbound();
+        let mut bytes = keep_alives(2);
+        // A length prefix of 2^20, over the pre-play limit.
+        bytes.extend([0x80, 0x80, 0x40]);
+        let (refusal, _) = receive(&mut inbound, &bytes).unwrap_err();
+        assert_eq!(refusal, Refusal::FrameTooLong);
+        assert!(inbound.next_frame().unwrap().is_some());
+        assert!(inbound.next_frame().unwrap().is_some());
+        assert!(matches!(
+            inbound.next_frame(),
+            Err(ClientError::Limit(Refusal::FrameTooLong))
+        ));
+    }
+
+    #[test]
+    fn decryption_is_refused_while_plain_bytes_wait() {
+        let mut inbound = inbound();
+        receive(&mut inbound, &keep_alives(2)).unwrap();
+        assert!(inbound.next_frame().unwrap().is_some());
+        assert!(inbound.enable_decryption(&[7; 16]).is_err());
+        assert!(inbound.next_frame().unwrap().is_some());
+        assert!(inbound.enable_decryption(&[7; 16]).is_ok());
+    }
+}
