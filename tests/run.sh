@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The one test command: installs what the tests need, builds the release binary once,
 # runs the Rust unit tests, the end-to-end tests (mineflayer bots against the real
-# binary) and the status tests (server list ping, RCON and Query with mcstatus and mcrcon).
+# binary), the chaos run, the status tests (server list ping, RCON and Query with mcstatus
+# and mcrcon, /metrics with prometheus-client) and a bounded run of the fuzz targets.
 # Exits non-zero if any part fails.
 #
 #   tests/run.sh              # everything
@@ -96,6 +97,11 @@ chaos_test() {
   TESSERA_BIN="$BIN" node --test --test-reporter=spec tests/chaos/chaos.test.js
 }
 
+# Every fuzz target for a bounded time from its committed corpus (fuzz/README.md);
+# a crashing input is written to fuzz/crashes/ and fails the part. The debug build (made
+# by the unit tests already) is slower per input but checks overflows and debug asserts.
+fuzz_smoke() { without_tessera_env cargo run -p tessera-fuzz --locked -- all --seconds 10; }
+
 status_tests() { TESSERA_BIN="$BIN" tests/.venv/bin/python -m pytest tests/status -v -rA --durations=0; }
 
 NODE_OK=1; PY_OK=1; BIN_OK=1
@@ -134,6 +140,8 @@ if [ $BIN_OK -eq 1 ]; then
 else
   skip "bot swarm smoke" "no binary"
 fi
+
+part "fuzz smoke (tessera-fuzz all, 10 s a target)" fuzz_smoke
 
 echo
 echo "=============================================================="

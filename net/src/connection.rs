@@ -5,27 +5,18 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use aes::cipher::generic_array::GenericArray;
-use aes::cipher::{BlockDecryptMut, BlockSizeUser, KeyIvInit};
 use bytes::BytesMut;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
 use valence_protocol::decode::PacketFrame;
-use valence_protocol::{CompressionThreshold, Encode, Packet, PacketDecoder, PacketEncoder};
+use valence_protocol::{CompressionThreshold, Encode, Packet, PacketEncoder};
 
 use crate::error::ClientError;
-use crate::limits::PROTOCOL_MAX_FRAME;
-use crate::limits::{AddressKey, FrameScanner, Limits, Refusal, Share, PRE_PLAY_MAX_FRAME};
+use crate::inbound::Inbound;
+use crate::limits::{AddressKey, Limits, Refusal, Share};
 use crate::metrics::NetMetrics;
 
-/// AES/CFB8 of the client's stream. The connection decrypts itself, not
-/// the decoder, so frame lengths are checked before the decoder buffers them.
-type Decryptor = cfb8::Decryptor<aes::Aes128>;
-
-/// Room made for each read. Clients send little (a moving player about a
-/// kilobyte a second), and every connected player keeps this much.
-const READ_CHUNK: usize = 2 * 1024;
 /// A client that does not take its bytes for this long is gone.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long a closing connection waits for the client to hang up.
@@ -52,19 +43,9 @@ pub struct Connection {
     limits: Arc<Limits>,
     address: AddressKey,
     phase: Phase,
-    scanner: FrameScanner,
-    /// Frames handed out so far: with the scanner's count, whether the
-    /// decoder still holds unread frames.
-    frames_out: u64,
-    /// The pre-play budget's part this connection holds; gone in play.
-    share: Option<Share>,
-    decryptor: Option<Decryptor>,
-    /// A refusal found in bytes read, returned once the frames before it
-    /// are taken (so it is told in the state those frames lead to).
-    refused: Option<ClientError>,
+    inbound: Inbound,
     reader: OwnedReadHalf,
     writer: OwnedWriteHalf,
-    decoder: PacketDecoder,
     encoder: PacketEncoder,
     /// Something was queued since the last flush.
     pending: bool,
@@ -90,14 +71,9 @@ impl Connection {
             limits,
             address: AddressKey::from(peer),
             phase: Phase::Handshake,
-            scanner: FrameScanner::new(PRE_PLAY_MAX_FRAME),
-            frames_out: 0,
-            share: Some(share),
-            decryptor: None,
-            refused: None,
+            inbound: Inbound::new(share),
             reader,
             writer,
-            decoder: PacketDecoder::new(),
             encoder: PacketEncoder::new(),
             pending: false,
             threshold: None,
@@ -114,8 +90,7 @@ impl Connection {
     pub fn enter(&mut self, phase: Phase) {
         self.phase = phase;
         if phase == Phase::Play {
-            self.scanner.set_max(PROTOCOL_MAX_FRAME);
-            self.share = None;
+            self.inbound.enter_play();
         }
     }
 
@@ -134,50 +109,22 @@ impl Connection {
     /// Cancel-safe: bytes read before a cancellation stay queued.
     pub async fn next_frame(&mut self) -> Result<PacketFrame, ClientError> {
         loop {
-            if let Some(frame) = self
-                .decoder
-                .try_next_packet()
-                .map_err(ClientError::malformed)?
-            {
-                self.frames_out += 1;
+            if let Some(frame) = self.inbound.next_frame()? {
                 NetMetrics::add(&self.metrics.packets_in, 1);
                 return Ok(frame);
             }
-            if let Some(refused) = self.refused.take() {
-                return Err(refused);
-            }
-            self.decoder.reserve(READ_CHUNK);
-            let mut buf = self.decoder.take_capacity();
+            let mut buf = self.inbound.buffer();
             let read = self.reader.read_buf(&mut buf).await;
             match read {
                 Ok(0) => return Err(ClientError::Closed),
                 Ok(n) => NetMetrics::add(&self.metrics.bytes_in, n as u64),
                 Err(e) => return Err(ClientError::Io(e)),
             }
-            if let Some(decryptor) = &mut self.decryptor {
-                for byte in buf.chunks_mut(Decryptor::block_size()) {
-                    decryptor.decrypt_block_mut(GenericArray::from_mut_slice(byte));
-                }
+            // Counted now; `next_frame` gives the refusal out after the
+            // frames before it.
+            if let Err((refusal, detail)) = self.inbound.received(buf) {
+                self.refuse(refusal, &detail);
             }
-            if let Err(refused) = self.check(&buf) {
-                buf.truncate(self.scanner.boundary());
-                self.refused = Some(refused);
-            }
-            self.decoder.queue_bytes(buf);
-        }
-    }
-
-    /// Follows the frames in newly read bytes: a length over the limit is
-    /// refused before its body comes, and before play an incomplete frame
-    /// must fit in the pre-play budget.
-    fn check(&mut self, bytes: &[u8]) -> Result<(), ClientError> {
-        if let Err(e) = self.scanner.feed(bytes) {
-            return Err(self.refuse(Refusal::FrameTooLong, &e.to_string()));
-        }
-        let held = self.scanner.held();
-        match self.share.as_mut().map(|share| share.hold(held)) {
-            Some(Err(e)) => Err(self.refuse(Refusal::PrePlayBudget, &e.to_string())),
-            Some(Ok(())) | None => Ok(()),
         }
     }
 
@@ -225,7 +172,7 @@ impl Connection {
     pub fn set_compression(&mut self, threshold: CompressionThreshold) {
         self.threshold = threshold;
         self.encoder.set_compression(threshold);
-        self.decoder.set_compression(threshold);
+        self.inbound.set_compression(threshold);
     }
 
     /// Switches AES/CFB8 on for both directions, keyed and seeded with the
@@ -234,17 +181,9 @@ impl Connection {
     /// after the frame that finished the key exchange: those bytes were
     /// read as plain text.
     pub fn enable_encryption(&mut self, shared_secret: &[u8; 16]) -> Result<(), ClientError> {
-        if self.scanner.held() > 0 || self.scanner.frames() > self.frames_out {
-            return Err(ClientError::Malformed(
-                "data after the encryption response".into(),
-            ));
-        }
+        self.inbound.enable_decryption(shared_secret)?;
         self.encrypted = true;
         self.encoder.enable_encryption(shared_secret);
-        self.decryptor = Some(Decryptor::new(
-            GenericArray::from_slice(shared_secret),
-            GenericArray::from_slice(shared_secret),
-        ));
         Ok(())
     }
 

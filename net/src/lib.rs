@@ -8,6 +8,9 @@ mod connection;
 pub mod directory;
 mod error;
 pub mod frontend;
+#[doc(hidden)]
+pub mod fuzzing;
+mod inbound;
 pub mod limits;
 mod login;
 pub mod metrics;

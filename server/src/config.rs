@@ -391,6 +391,16 @@ pub fn load(
         path: path.to_owned(),
         error,
     })?;
+    parse(&text, path, env)
+}
+
+/// The configuration in `text`, the contents of the file at `path`, with
+/// `TESSERA_*` overrides from `env`, checked as `load` does.
+pub fn parse(
+    text: &str,
+    path: &Path,
+    env: impl IntoIterator<Item = (String, String)>,
+) -> Result<Config, ConfigError> {
     let table: Table = text.parse().map_err(|error| ConfigError::Syntax {
         path: path.to_owned(),
         error,

@@ -3,7 +3,6 @@
 mod admin_http;
 mod args;
 mod cluster;
-mod config;
 mod console;
 mod console_accounts;
 mod console_terminal;
@@ -30,6 +29,7 @@ use tracing_subscriber::EnvFilter;
 
 use crate::args::Command;
 use crate::node::Node;
+use tessera_server::config;
 use tessera_world::transfer::ImportOptions;
 
 async fn shutdown_signal() {

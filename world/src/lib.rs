@@ -8,6 +8,8 @@ pub mod clock;
 pub mod coords;
 pub mod entity_ids;
 pub mod framing;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod gen;
 pub mod handoff;
 mod hardness;

@@ -199,10 +199,7 @@ impl RegionStore {
         } else {
             &raw.data
         };
-        let binary = region_file::decompress(raw.compression, data)?;
-        let (nbt, _) = Compound::from_binary(&mut binary.as_slice())
-            .map_err(|e| format!("its NBT does not parse: {e}"))?;
-        Ok(nbt)
+        region_file::read_nbt(raw.compression, data)
     }
 
     /// Writes these chunks into their region files, keeping every other

@@ -62,6 +62,8 @@ mod dialer;
 mod envelope;
 mod error;
 mod frame;
+#[doc(hidden)]
+pub mod fuzzing;
 mod handle;
 mod handshake;
 mod id;

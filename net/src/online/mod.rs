@@ -14,6 +14,7 @@ use valence_protocol::packets::login::{LoginHelloS2c, LoginKeyC2s};
 
 pub use error::OnlineError;
 use keys::{Challenge, ServerKeys};
+pub(crate) use session_server::parse_profile;
 use session_server::SessionServer;
 
 use crate::connection::Connection;

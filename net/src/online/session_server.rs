@@ -70,7 +70,7 @@ impl SessionServer {
     }
 }
 
-fn parse_profile(body: &[u8]) -> Result<VerifiedProfile, OnlineError> {
+pub(crate) fn parse_profile(body: &[u8]) -> Result<VerifiedProfile, OnlineError> {
     #[derive(Deserialize)]
     struct Body {
         /// Hex without dashes.

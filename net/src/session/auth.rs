@@ -163,24 +163,21 @@ impl Session {
         let Some(auth) = self.frontend.auth.get() else {
             return false;
         };
+        let Some(command) = parse_account_command(words, self.gate.open) else {
+            return false;
+        };
+        if checked_by_service(words) && self.gate.checking {
+            self.tell("Please wait: your last attempt is still being checked".color(Color::RED));
+            return true;
+        }
         let accounts = auth.accounts.clone();
         let (name, uuid) = (self.me.name.clone(), self.me.uuid.to_string());
         let address = self.address.clone();
         let tx = self.gate.sender.clone();
-        let owned: Vec<String> = words.iter().map(|w| (*w).to_owned()).collect();
-        let open = self.gate.open;
-        let checked = matches!(
-            owned.as_slice(),
-            [cmd, _, _] if cmd == "register" || cmd == "changepassword"
-        ) || matches!(owned.as_slice(), [cmd, _] if cmd == "login");
-        if checked && self.gate.checking {
-            self.tell("Please wait: your last attempt is still being checked".color(Color::RED));
-            return true;
-        }
-        match owned.as_slice() {
-            [cmd, password, again] if cmd == "register" && !open => {
+        match command {
+            AccountCommand::Register { password, again } => {
                 self.gate.checking = true;
-                let (password, again) = (password.clone(), again.clone());
+                let (password, again) = (password.to_owned(), again.to_owned());
                 tokio::spawn(async move {
                     let event = match accounts.register(&name, &uuid, &password, &again).await {
                         Ok(()) => AuthEvent::Admitted("Successfully registered"),
@@ -189,9 +186,9 @@ impl Session {
                     let _ = tx.send(event);
                 });
             }
-            [cmd, password] if cmd == "login" && !open => {
+            AccountCommand::Login { password } => {
                 self.gate.checking = true;
-                let password = password.clone();
+                let password = password.to_owned();
                 tokio::spawn(async move {
                     let event = match accounts.login(&name, &password, &address).await {
                         Ok(()) => AuthEvent::Admitted("Successfully logged in"),
@@ -200,9 +197,9 @@ impl Session {
                     let _ = tx.send(event);
                 });
             }
-            [cmd, old, new] if cmd == "changepassword" && open => {
+            AccountCommand::ChangePassword { old, new } => {
                 self.gate.checking = true;
-                let (old, new) = (old.clone(), new.clone());
+                let (old, new) = (old.to_owned(), new.to_owned());
                 tokio::spawn(async move {
                     let event = match accounts.change_password(&name, &old, &new, &address).await {
                         Ok(()) => AuthEvent::PasswordChanged,
@@ -211,21 +208,93 @@ impl Session {
                     let _ = tx.send(event);
                 });
             }
-            [cmd, ..] if cmd == "register" || cmd == "login" => {
-                let usage = if open {
-                    "You are already logged in"
-                } else if cmd == "register" {
-                    "Usage: /register <password> <password>"
-                } else {
-                    "Usage: /login <password>"
-                };
-                self.tell(usage.color(Color::RED));
-            }
-            [cmd, ..] if cmd == "changepassword" => {
-                self.tell("Usage: /changepassword <old password> <new password>".color(Color::RED));
-            }
-            _ => return false,
+            AccountCommand::Usage(usage) => self.tell(usage.color(Color::RED)),
         }
         true
+    }
+}
+
+/// What a `/register`, `/login` or `/changepassword` line asks of the gate.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) enum AccountCommand<'a> {
+    Register {
+        password: &'a str,
+        again: &'a str,
+    },
+    Login {
+        password: &'a str,
+    },
+    ChangePassword {
+        old: &'a str,
+        new: &'a str,
+    },
+    /// Not one the player can run now, or with the wrong arguments: told this.
+    Usage(&'static str),
+}
+
+/// The account command in `words`, for a player who has logged in (`open`)
+/// or not; `None` if it is none of them.
+pub(super) fn parse_account_command<'a>(
+    words: &[&'a str],
+    open: bool,
+) -> Option<AccountCommand<'a>> {
+    Some(match *words {
+        ["register", password, again] if !open => AccountCommand::Register { password, again },
+        ["login", password] if !open => AccountCommand::Login { password },
+        ["changepassword", old, new] if open => AccountCommand::ChangePassword { old, new },
+        [cmd @ ("register" | "login"), ..] => AccountCommand::Usage(if open {
+            "You are already logged in"
+        } else if cmd == "register" {
+            "Usage: /register <password> <password>"
+        } else {
+            "Usage: /login <password>"
+        }),
+        ["changepassword", ..] => {
+            AccountCommand::Usage("Usage: /changepassword <old password> <new password>")
+        }
+        _ => return None,
+    })
+}
+
+/// Whether `words` has the shape of an attempt the service checks (a
+/// password hash each): one at a time per connection.
+fn checked_by_service(words: &[&str]) -> bool {
+    matches!(words, ["register" | "changepassword", _, _] | ["login", _])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn account_commands_are_told_apart_by_gate_and_arguments() {
+        use AccountCommand::*;
+        assert_eq!(
+            parse_account_command(&["register", "a", "a"], false),
+            Some(Register {
+                password: "a",
+                again: "a"
+            })
+        );
+        assert_eq!(
+            parse_account_command(&["login", "pw"], false),
+            Some(Login { password: "pw" })
+        );
+        assert_eq!(
+            parse_account_command(&["login", "pw"], true),
+            Some(Usage("You are already logged in"))
+        );
+        assert_eq!(
+            parse_account_command(&["changepassword", "a", "b"], true),
+            Some(ChangePassword { old: "a", new: "b" })
+        );
+        assert!(matches!(
+            parse_account_command(&["register", "a"], false),
+            Some(Usage(_))
+        ));
+        assert_eq!(parse_account_command(&["help"], false), None);
+        assert_eq!(parse_account_command(&[], false), None);
+        assert!(checked_by_service(&["login", "pw"]));
+        assert!(!checked_by_service(&["login"]));
     }
 }

@@ -57,7 +57,7 @@ fn decode<'a, P: Packet + Decode<'a>>(frame: &'a PacketFrame) -> Result<P, End> 
 
 /// Set Held Item carries a Short; valence_protocol's type reads a byte, so
 /// this packet is decoded here.
-fn held_slot(frame: &PacketFrame) -> Result<u8, End> {
+pub(super) fn held_slot(frame: &PacketFrame) -> Result<u8, End> {
     let mut body = &frame.body[..];
     let slot = i16::decode(&mut body).map_err(|e| End::from(ClientError::malformed(e)))?;
     match (body.is_empty(), u8::try_from(slot)) {
@@ -74,7 +74,7 @@ fn legal_chat(text: &str) -> bool {
 }
 
 /// Why a chat message or command is refused, if it is.
-fn chat_problem(text: &str) -> Option<String> {
+pub(super) fn chat_problem(text: &str) -> Option<String> {
     if text.chars().count() > MAX_CHAT_LENGTH {
         return Some(format!(
             "Chat message too long (more than {MAX_CHAT_LENGTH} characters)"

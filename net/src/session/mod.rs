@@ -10,6 +10,8 @@ mod input;
 mod join;
 mod packet_check;
 pub use join::ban_message;
+#[doc(hidden)]
+pub(crate) mod fuzzing;
 mod permissions;
 mod record;
 mod spam;

@@ -10,10 +10,12 @@ use std::fmt;
 use std::time::Duration;
 
 use tracing::{info, warn};
+use valence_protocol::decode::PacketFrame;
 use valence_protocol::packets::login::{LoginQueryRequestS2c, LoginQueryResponseC2s};
 use valence_protocol::{RawBytes, VarInt};
 
-use player_info::{verify, ForwardingKey, CHANNEL};
+use player_info::CHANNEL;
+pub(crate) use player_info::{verify, ForwardingKey};
 pub use player_info::{ForwardedPlayer, ForwardingError, MAX_VERSION};
 
 use crate::connection::Connection;
@@ -54,13 +56,7 @@ impl VelocityForwarding {
             Ok(frame) => frame?,
             Err(_) => return Err(refuse(username, ForwardingError::NotAnswered)),
         };
-        let response: LoginQueryResponseC2s = frame.decode().map_err(ClientError::malformed)?;
-        let data = match response.data {
-            Some(RawBytes(data)) if response.message_id.0 == MESSAGE_ID => data,
-            // "Not understood": a client that connected directly.
-            _ => return Err(refuse(username, ForwardingError::NotAnswered)),
-        };
-        let player = verify(&self.key, data).map_err(|e| refuse(username, e))?;
+        let player = self.answer(&frame, username)?;
         info!(
             username,
             name = %player.name,
@@ -69,6 +65,21 @@ impl VelocityForwarding {
             "player forwarded by the proxy"
         );
         Ok(player)
+    }
+
+    /// The player the proxy's answer in `frame` vouches for.
+    pub(crate) fn answer(
+        &self,
+        frame: &PacketFrame,
+        username: &str,
+    ) -> Result<ForwardedPlayer, ClientError> {
+        let response: LoginQueryResponseC2s = frame.decode().map_err(ClientError::malformed)?;
+        let data = match response.data {
+            Some(RawBytes(data)) if response.message_id.0 == MESSAGE_ID => data,
+            // "Not understood": a client that connected directly.
+            _ => return Err(refuse(username, ForwardingError::NotAnswered)),
+        };
+        verify(&self.key, data).map_err(|e| refuse(username, e))
     }
 }
 

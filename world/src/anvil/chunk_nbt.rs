@@ -254,10 +254,14 @@ pub fn from_nbt(pos: ChunkPos, nbt: &Compound) -> Result<Chunk, ChunkNbtError> {
             Some(Value::Int(y)) => *y,
             _ => return Err(ChunkNbtError::Missing("a section's Y")),
         };
-        let index = y - MIN_SECTION;
-        if !(0..SECTION_COUNT as i32).contains(&index) {
+        // A Y far outside the world is skipped like any other outside it;
+        // `y - MIN_SECTION` itself overflowed for one near i32::MAX.
+        let Some(index) = y
+            .checked_sub(MIN_SECTION)
+            .filter(|index| (0..SECTION_COUNT as i32).contains(index))
+        else {
             continue;
-        }
+        };
         if let Some(states) = section.get("block_states") {
             let Value::Compound(states) = states else {
                 return Err(ChunkNbtError::Missing("a section's block_states"));

@@ -61,8 +61,8 @@ fn chunk(stored: StoredChunk) -> Result<(ChunkPos, Chunk), String> {
     Ok((ChunkPos::new(stored.x, stored.z), chunk))
 }
 
-/// A legacy file's bytes, as the last release wrote them; for tests.
-#[cfg(test)]
+/// A legacy file's bytes, as the last release wrote them; for tests and
+/// the fuzz targets' seeds.
 pub fn write(epoch: u64, chunks: &[(ChunkPos, Chunk)]) -> Vec<u8> {
     #[derive(serde::Serialize)]
     enum S {

@@ -2,17 +2,17 @@
 //! vanilla and the tools need it to open the folder as a 1.20.1 world.
 
 use std::collections::BTreeMap;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use flate2::read::GzDecoder;
 use flate2::write::GzEncoder;
 use flate2::Compression;
 use valence_protocol::nbt::{Compound, List, Value};
 
 use super::chunk_nbt::DATA_VERSION;
 use super::durable::io;
+use super::gzip::gunzip;
 use crate::store::StoreError;
 
 /// The level format version vanilla has written since 1.9 (Anvil).
@@ -91,12 +91,8 @@ impl LevelDat {
 
     /// The level.dat in `gz`, the bytes of the file `path` (named in errors).
     pub fn parse(path: &Path, gz: &[u8]) -> Result<LevelDat, StoreError> {
-        let mut binary = Vec::new();
-        GzDecoder::new(gz)
-            .read_to_end(&mut binary)
-            .map_err(|e| bad(path, format!("not gzip: {e}")))?;
-        let (mut root, _) =
-            Compound::from_binary(&mut binary.as_slice()).map_err(|e| bad(path, e))?;
+        let binary = gunzip(gz).map_err(|e| bad(path, e))?;
+        let mut root = super::nbt::parse(&binary).map_err(|e| bad(path, e))?;
         let Some(Value::Compound(data)) = root.remove("Data") else {
             return Err(bad(path, "no Data compound"));
         };
@@ -353,6 +349,10 @@ fn overworld_generator(gen: &Compound) -> WorldGen {
 
 #[cfg(test)]
 mod tests {
+    use std::io::Read;
+
+    use flate2::read::GzDecoder;
+
     use super::*;
 
     fn sample() -> LevelDat {

@@ -4,10 +4,12 @@
 pub(crate) mod aside;
 pub mod chunk_nbt;
 pub(crate) mod durable;
+mod gzip;
 pub mod in_use;
 pub(crate) mod legacy;
 pub mod level_dat;
 pub mod level_file;
+pub mod nbt;
 mod packing;
 pub mod player_dat;
 pub mod region_file;

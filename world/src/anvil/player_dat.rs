@@ -2,12 +2,12 @@
 //! it carried, read for `tessera import`. Only what a Tessera player record
 //! holds is read: position, rotation, game mode, selected slot, inventory.
 
-use std::io::Read;
 use std::path::Path;
 
-use flate2::read::GzDecoder;
 use uuid::Uuid;
 use valence_protocol::nbt::{Compound, List, Value};
+
+use super::gzip::gunzip;
 
 /// A player as its vanilla file has it, with inventory slots already in
 /// the numbering of the player's inventory window (hotbar 36..=44, main
@@ -67,13 +67,14 @@ pub fn read(path: &Path) -> Result<VanillaPlayer, PlayerDatError> {
         reason,
     };
     let gz = std::fs::read(path).map_err(|e| damaged(e.to_string()))?;
-    let mut binary = Vec::new();
-    GzDecoder::new(gz.as_slice())
-        .read_to_end(&mut binary)
-        .map_err(|e| damaged(format!("not gzip: {e}")))?;
-    let (root, _) =
-        Compound::from_binary(&mut binary.as_slice()).map_err(|e| damaged(e.to_string()))?;
-    parse(uuid, &root).map_err(damaged)
+    decode(uuid, &gz).map_err(damaged)
+}
+
+/// The player `uuid` from its file's bytes, `gz`.
+pub fn decode(uuid: Uuid, gz: &[u8]) -> Result<VanillaPlayer, String> {
+    let binary = gunzip(gz)?;
+    let root = super::nbt::parse(&binary)?;
+    parse(uuid, &root)
 }
 
 fn parse(uuid: Uuid, root: &Compound) -> Result<VanillaPlayer, String> {

@@ -7,6 +7,7 @@ use std::io::Read;
 
 use flate2::read::{GzDecoder, ZlibDecoder, ZlibEncoder};
 use flate2::Compression;
+use valence_protocol::nbt::Compound;
 use valence_protocol::ChunkPos;
 
 pub const SECTOR: usize = 4096;
@@ -19,7 +20,7 @@ const MAX_SECTORS: usize = 255;
 pub const EXTERNAL: u8 = 0x80;
 const GZIP: u8 = 1;
 const ZLIB: u8 = 2;
-const NONE: u8 = 3;
+pub const NONE: u8 = 3;
 /// No chunk of 1.20.1 comes near this; it stops a zlib bomb from eating memory.
 const MAX_INFLATED: u64 = 256 << 20;
 
@@ -161,6 +162,12 @@ pub fn decompress(compression: u8, data: &[u8]) -> Result<Vec<u8>, String> {
     };
     result.map_err(|e| format!("cannot decompress the chunk: {e}"))?;
     Ok(out)
+}
+
+/// A chunk's NBT from its compressed bytes (see [`decompress`]).
+pub fn read_nbt(compression: u8, data: &[u8]) -> Result<Compound, String> {
+    let binary = decompress(compression, data)?;
+    super::nbt::parse(&binary).map_err(|e| format!("its NBT does not parse: {e}"))
 }
 
 /// A whole region file from its chunks, laid out one after another.

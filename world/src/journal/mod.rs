@@ -11,8 +11,8 @@
 //! of a newer epoch is outdated and refuses to run the region.
 
 mod frame;
-mod player;
-mod segment;
+pub(crate) mod player;
+pub(crate) mod segment;
 
 use std::collections::HashMap;
 use std::fs::{self, File, OpenOptions};

@@ -96,16 +96,29 @@ pub fn read_carried(dir: &Path) -> Result<Vec<JournalPlayer>, JournalError> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
         Err(e) => return Err(JournalError::io(&path, e)),
     };
-    let (records, valid) = frame::decode(&bytes);
+    decode_carried(&path, &bytes)
+}
+
+/// The carried states in `bytes`, the contents of the file at `path`.
+pub fn decode_carried(path: &Path, bytes: &[u8]) -> Result<Vec<JournalPlayer>, JournalError> {
+    let (records, valid) = frame::decode(bytes);
     let [payload] = records.as_slice() else {
-        return Err(JournalError::corrupt(&path, "not one whole record"));
+        return Err(JournalError::corrupt(path, "not one whole record"));
     };
     if valid != bytes.len() {
-        return Err(JournalError::corrupt(&path, "bytes after its record"));
+        return Err(JournalError::corrupt(path, "bytes after its record"));
     }
     postcard::from_bytes::<Carried>(payload)
         .map(|c| c.players)
-        .map_err(|e| JournalError::corrupt(&path, e))
+        .map_err(|e| JournalError::corrupt(path, e))
+}
+
+/// The file of carried states holding `players`.
+pub fn encode_carried(players: Vec<JournalPlayer>) -> postcard::Result<Vec<u8>> {
+    let payload = postcard::to_allocvec(&Carried { players })?;
+    let mut bytes = Vec::with_capacity(payload.len() + 8);
+    frame::encode(&payload, &mut bytes);
+    Ok(bytes)
 }
 
 /// Replaces the carried states of a region's journal folder, durably:
@@ -113,10 +126,7 @@ pub fn read_carried(dir: &Path) -> Result<Vec<JournalPlayer>, JournalError> {
 pub fn write_carried(dir: &Path, players: Vec<JournalPlayer>) -> Result<(), JournalError> {
     let path = dir.join(CARRIED_FILE);
     let temp = dir.join(format!("{CARRIED_FILE}.tmp"));
-    let payload =
-        postcard::to_allocvec(&Carried { players }).map_err(|e| JournalError::corrupt(&path, e))?;
-    let mut bytes = Vec::with_capacity(payload.len() + 8);
-    frame::encode(&payload, &mut bytes);
+    let bytes = encode_carried(players).map_err(|e| JournalError::corrupt(&path, e))?;
     let mut file = OpenOptions::new()
         .create(true)
         .truncate(true)

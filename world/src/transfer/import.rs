@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
-use valence_protocol::nbt::{Compound, Value};
+use valence_protocol::nbt::Value;
 use valence_protocol::ChunkPos;
 
 use super::files::{self, FileKey};
@@ -329,8 +329,8 @@ fn check_chunk(pos: ChunkPos, raw: &RawChunk, source_region: &Path) -> Verdict {
         Ok(binary) => binary,
         Err(reason) => return Verdict::Bad(reason),
     };
-    let nbt = match Compound::from_binary(&mut binary.as_slice()) {
-        Ok((nbt, _)) => nbt,
+    let nbt = match crate::anvil::nbt::parse(&binary) {
+        Ok(nbt) => nbt,
         Err(e) => return Verdict::Bad(format!("its NBT does not parse: {e}")),
     };
     match nbt.get("DataVersion") {
