@@ -317,21 +317,29 @@ impl Replica {
         effects
     }
 
+    /// Whether an answer from `from` to recovery run `incarnation` counts:
+    /// one to an earlier run's request may predate updates this replica
+    /// acknowledged since, so only this run's replies from other members do.
+    fn counts_answer(&self, from: NodeId, incarnation: Incarnation) -> bool {
+        self.recovery.as_ref().is_some_and(|recovery| {
+            !recovery.persisting
+                && recovery.incarnation == incarnation
+                && from != self.id
+                && self.group.contains(from)
+        })
+    }
+
     fn on_state_reply(
         &mut self,
         from: NodeId,
         incarnation: Incarnation,
         entries: Vec<(Key, Versioned)>,
     ) -> Option<PendingWrites> {
+        if !self.counts_answer(from, incarnation) {
+            return None;
+        }
         let recovery = self.recovery.as_mut()?;
-        // A reply to an earlier run's request may predate updates this
-        // replica acknowledged since, so only this run's replies count.
-        if recovery.persisting
-            || recovery.incarnation != incarnation
-            || from == self.id
-            || !self.group.contains(from)
-            || !recovery.answered.insert(from)
-        {
+        if !recovery.answered.insert(from) {
             return None;
         }
         recovery.also_recovering.remove(&from);
@@ -350,13 +358,11 @@ impl Replica {
         from: NodeId,
         incarnation: Incarnation,
     ) -> Option<PendingWrites> {
+        if !self.counts_answer(from, incarnation) {
+            return None;
+        }
         let recovery = self.recovery.as_mut()?;
-        if recovery.persisting
-            || recovery.incarnation != incarnation
-            || from == self.id
-            || !self.group.contains(from)
-            || recovery.answered.contains(&from)
-        {
+        if recovery.answered.contains(&from) {
             return None;
         }
         recovery.also_recovering.insert(from);
