@@ -6,7 +6,6 @@
 use std::future::Future;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use tokio::task::JoinHandle;
 use tracing::{error, Instrument};
 
 #[derive(Debug, Clone, Default)]
@@ -33,6 +32,7 @@ impl Vitals {
     where
         F: Future<Output = ()> + Send + 'static,
     {
+        let task = tokio::spawn(work.in_current_span());
         let index = {
             let mut loops = lock(&self.loops);
             loops.push(VitalLoop {
@@ -41,23 +41,6 @@ impl Vitals {
             });
             loops.len() - 1
         };
-        self.watch(index, tokio::spawn(work.in_current_span()));
-    }
-
-    /// Watches a loop already running, such as a service's own task.
-    pub fn adopt(&self, name: &'static str, task: JoinHandle<()>) {
-        let index = {
-            let mut loops = lock(&self.loops);
-            loops.push(VitalLoop {
-                name,
-                stopped: None,
-            });
-            loops.len() - 1
-        };
-        self.watch(index, task);
-    }
-
-    fn watch(&self, index: usize, task: JoinHandle<()>) {
         let loops = self.loops.clone();
         tokio::spawn(async move {
             let why = match task.await {
@@ -135,9 +118,9 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn an_adopted_task_is_watched_too() {
+    async fn a_formatted_panic_message_is_reported() {
         let vitals = Vitals::default();
-        vitals.adopt("service", tokio::spawn(async { panic!("{}", 7) }));
+        vitals.spawn("service", async { panic!("{}", 7) });
         let stopped = settled(&vitals, 1).await;
         assert_eq!(stopped[0].why, "panicked: 7");
     }
