@@ -295,17 +295,12 @@ fn render(frontend: &Frontend, world: &World) -> String {
         NetMetrics::read(&net.bytes_out).to_string(),
     );
     render_limits(&mut out, frontend);
-    let ticks = world.metrics.ticks();
-    let name = "tessera_tick_duration_seconds";
-    let _ = writeln!(
-        out,
-        "# HELP {name} Time regions spent per tick.\n# TYPE {name} histogram"
+    crate::prometheus::histogram(
+        &mut out,
+        "tessera_tick_duration_seconds",
+        "Time regions spent per tick.",
+        "",
+        &world.metrics.ticks(),
     );
-    for (bound, count) in &ticks.cumulative {
-        let _ = writeln!(out, "{name}_bucket{{le=\"{bound}\"}} {count}");
-    }
-    let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {}", ticks.count);
-    let _ = writeln!(out, "{name}_sum {}", ticks.sum_seconds);
-    let _ = writeln!(out, "{name}_count {}", ticks.count);
     out
 }

@@ -11,6 +11,7 @@ mod links;
 mod node;
 mod persist_metrics;
 mod progress;
+mod prometheus;
 mod query;
 mod rcon;
 mod remote_refusals;

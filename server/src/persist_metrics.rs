@@ -5,18 +5,8 @@
 use std::fmt::Write;
 use std::sync::atomic::Ordering;
 
-use tessera_world::metrics::TickHistogram;
+use crate::prometheus::histogram;
 use tessera_world::World;
-
-fn histogram(out: &mut String, name: &str, help: &str, h: &TickHistogram) {
-    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} histogram");
-    for (bound, count) in &h.cumulative {
-        let _ = writeln!(out, "{name}_bucket{{le=\"{bound}\"}} {count}");
-    }
-    let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {}", h.count);
-    let _ = writeln!(out, "{name}_sum {}", h.sum_seconds);
-    let _ = writeln!(out, "{name}_count {}", h.count);
-}
 
 fn counter(out: &mut String, name: &str, kind: &str, help: &str, value: impl std::fmt::Display) {
     let _ = writeln!(
@@ -59,18 +49,21 @@ pub fn render(out: &mut String, world: &World) {
         out,
         "tessera_journal_fsync_seconds",
         "Time one journal append (write and fsync) took.",
+        "",
         &m.journal_fsync.snapshot(),
     );
     histogram(
         out,
         "tessera_journal_group_commit_changes",
         "Block changes one group commit carried.",
+        "",
         &m.group_commit.snapshot(),
     );
     histogram(
         out,
         "tessera_region_save_seconds",
         "Time one region file save took.",
+        "",
         &m.saves.snapshot(),
     );
 }

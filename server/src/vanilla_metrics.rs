@@ -75,23 +75,11 @@ pub fn render(out: &mut String, frontend: &Frontend, world: &World, tps: &TpsSam
         "gauge",
         format!("{:.2}", tps.tps(world)),
     );
-    let ticks = world.metrics.ticks();
-    let name = "mc_tick_duration_seconds";
-    let _ = writeln!(
+    crate::prometheus::histogram(
         out,
-        "# HELP {name} Time this node's regions spent per tick.\n# TYPE {name} histogram"
+        "mc_tick_duration_seconds",
+        "Time this node's regions spent per tick.",
+        &format!("node=\"{node}\""),
+        &world.metrics.ticks(),
     );
-    for (bound, count) in &ticks.cumulative {
-        let _ = writeln!(
-            out,
-            "{name}_bucket{{node=\"{node}\",le=\"{bound}\"}} {count}"
-        );
-    }
-    let _ = writeln!(
-        out,
-        "{name}_bucket{{node=\"{node}\",le=\"+Inf\"}} {}",
-        ticks.count
-    );
-    let _ = writeln!(out, "{name}_sum{{node=\"{node}\"}} {}", ticks.sum_seconds);
-    let _ = writeln!(out, "{name}_count{{node=\"{node}\"}} {}", ticks.count);
 }

@@ -1,0 +1,22 @@
+//! Prometheus text format: the few shapes `/metrics` writes.
+
+use std::fmt::Write;
+
+use tessera_world::metrics::TickHistogram;
+
+/// A histogram, its series labelled with `labels` (such as `node="1"`, or
+/// empty for none).
+pub fn histogram(out: &mut String, name: &str, help: &str, labels: &str, h: &TickHistogram) {
+    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} histogram");
+    let (bucket, plain) = if labels.is_empty() {
+        (String::new(), String::new())
+    } else {
+        (format!("{labels},"), format!("{{{labels}}}"))
+    };
+    for (bound, count) in &h.cumulative {
+        let _ = writeln!(out, "{name}_bucket{{{bucket}le=\"{bound}\"}} {count}");
+    }
+    let _ = writeln!(out, "{name}_bucket{{{bucket}le=\"+Inf\"}} {}", h.count);
+    let _ = writeln!(out, "{name}_sum{plain} {}", h.sum_seconds);
+    let _ = writeln!(out, "{name}_count{plain} {}", h.count);
+}
