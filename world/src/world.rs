@@ -54,6 +54,28 @@ pub struct WorldSettings {
     pub region_idle: Duration,
 }
 
+#[cfg(test)]
+impl WorldSettings {
+    /// One node, a grid of 32, no store or journal: what the region's unit
+    /// tests start from.
+    pub(crate) fn for_test(generator: Arc<dyn Generator>) -> Self {
+        Self {
+            node: 1,
+            generator,
+            grid: RegionGrid { size: 32 },
+            framing: Framing::default(),
+            biome: 0,
+            spawn: (0, -60, 0),
+            clock: WorldClock::new(0, 0, true),
+            placement: Arc::new(crate::routing::SingleNode(1)),
+            store: None,
+            journals: None,
+            autosave: Duration::from_secs(5),
+            region_idle: Duration::from_secs(60),
+        }
+    }
+}
+
 struct LocalRegion {
     actor: ActorRef<RegionMail>,
     task: JoinHandle<Supervised>,

@@ -11,12 +11,10 @@ use valence_protocol::{BlockPos, BlockState, ChunkPos};
 
 use super::{Region, RegionMail, Slot};
 use crate::chunk::Chunk;
-use crate::coords::{RegionGrid, RegionPos};
-use crate::framing::Framing;
+use crate::coords::RegionPos;
 use crate::gen::{Flat, Generator};
 use crate::messages::{BlockChange, Precondition, RegionMsg};
 use crate::player::PlayerState;
-use crate::routing::SingleNode;
 use crate::world::{World, WorldSettings};
 
 const BROKEN: ChunkPos = ChunkPos { x: 5, z: 5 };
@@ -45,20 +43,7 @@ impl Generator for Panicky {
 }
 
 fn world() -> Arc<World> {
-    World::new(WorldSettings {
-        node: 1,
-        generator: Arc::new(Panicky::default()),
-        grid: RegionGrid { size: 32 },
-        framing: Framing::default(),
-        biome: 0,
-        spawn: (0, -60, 0),
-        clock: crate::clock::WorldClock::new(0, 0, true),
-        placement: Arc::new(SingleNode(1)),
-        store: None,
-        journals: None,
-        autosave: std::time::Duration::from_secs(5),
-        region_idle: std::time::Duration::from_secs(60),
-    })
+    World::new(WorldSettings::for_test(Arc::new(Panicky::default())))
 }
 
 async fn next_chunk_mail(region: &mut Region, inbox: &mut Mailbox<RegionMail>) {

@@ -116,30 +116,19 @@ mod tests {
     use valence_protocol::{BlockPos, BlockState};
 
     use super::*;
-    use crate::coords::{RegionGrid, RegionPos};
-    use crate::framing::Framing;
+    use crate::coords::RegionPos;
     use crate::gen::Flat;
     use crate::messages::{BlockChange, Precondition, RegionMsg};
     use crate::player::PlayerState;
     use crate::region::RegionMail;
-    use crate::routing::SingleNode;
     use crate::store::RegionStore;
     use crate::world::{World, WorldSettings};
 
     fn world(dir: &std::path::Path) -> Arc<World> {
         World::new(WorldSettings {
-            node: 1,
-            generator: Arc::new(Flat),
-            grid: RegionGrid { size: 32 },
-            framing: Framing::default(),
-            biome: 0,
-            spawn: (0, -60, 0),
-            clock: crate::clock::WorldClock::new(0, 0, true),
-            placement: Arc::new(SingleNode(1)),
             store: Some(RegionStore::open(dir.to_owned()).unwrap()),
             journals: Some(crate::journal::Journals::new(dir, 32)),
-            autosave: std::time::Duration::from_secs(5),
-            region_idle: std::time::Duration::from_secs(60),
+            ..WorldSettings::for_test(Arc::new(Flat))
         })
     }
 
