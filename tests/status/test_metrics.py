@@ -4,15 +4,13 @@ and they must follow a bot that joins and plays."""
 
 from __future__ import annotations
 
-import subprocess
-import threading
 import time
 import urllib.request
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from test_status import IDLE_BOT, REPO, Server
+from test_status import REPO, Server, idle_bot
 
 
 @pytest.fixture(scope="module")
@@ -54,16 +52,7 @@ def test_every_line_parses_and_the_vanilla_names_are_there(server):
 
 def test_the_series_follow_a_bot_that_plays(server):
     before = scrape(server)
-    bot = subprocess.Popen(["node", str(IDLE_BOT), str(server.port), "MetricsBot"],
-                           stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=REPO)
-    lines: list[str] = []
-    threading.Thread(target=lambda: [lines.append(raw.decode(errors="replace")) for raw in iter(bot.stdout.readline, b"")],
-                     daemon=True).start()
-    try:
-        deadline = time.time() + 30
-        while not any(l.startswith("SPAWNED") for l in lines):
-            assert bot.poll() is None and time.time() < deadline, f"idle bot did not spawn: {lines}"
-            time.sleep(0.1)
+    with idle_bot(server, "MetricsBot"):
         time.sleep(2)
         during = scrape(server)
         assert value(during, "mc_players_online_total", node="1") == 1
@@ -72,9 +61,6 @@ def test_the_series_follow_a_bot_that_plays(server):
         assert value(during, "mc_tick_duration_seconds", "_count", node="1") > ticks_before
         tps = value(during, "mc_tps", node="1")
         assert 15 <= tps <= 20, f"mc_tps {tps} on an idle server"
-    finally:
-        bot.stdin.close()
-        bot.wait(timeout=10)
 
 
 def test_every_series_the_grafana_dashboard_plots_is_exported(server):

@@ -7,8 +7,6 @@ from __future__ import annotations
 import re
 import socket
 import struct
-import subprocess
-import threading
 import time
 import urllib.request
 
@@ -16,7 +14,7 @@ import pytest
 from mcrcon import MCRcon, MCRconException
 from mcstatus import JavaServer
 
-from test_status import IDLE_BOT, MAX_PLAYERS, MOTD, REPO, Server, free_port
+from test_status import MAX_PLAYERS, MOTD, Server, free_port, idle_bot
 
 PASSWORD = "rcon test password"
 LOGIN, COMMAND, RESPONSE = 3, 2, 0
@@ -266,28 +264,8 @@ def test_query_never_answers_a_stat_without_a_valid_token(remote):
 
 
 def test_query_and_rcon_see_a_real_player(remote):
-    bot = subprocess.Popen(
-        ["node", str(IDLE_BOT), str(remote.port), "QueryBot"],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        cwd=REPO,
-    )
-    lines: list[str] = []
-
-    def read():
-        assert bot.stdout is not None
-        for raw in iter(bot.stdout.readline, b""):
-            lines.append(raw.decode("utf-8", "replace").rstrip())
-
-    threading.Thread(target=read, daemon=True).start()
     java = JavaServer("127.0.0.1", remote.port, timeout=5, query_port=remote.query_port)
-    try:
-        deadline = time.time() + 30
-        while not any(line.startswith("SPAWNED") for line in lines):
-            if bot.poll() is not None or time.time() > deadline:
-                raise AssertionError(f"idle bot did not spawn: {lines}\nserver:\n{remote.tail()}")
-            time.sleep(0.1)
+    with idle_bot(remote, "QueryBot"):
         deadline = time.time() + 10
         while (result := java.query()).players.online != 1:
             assert time.time() < deadline, f"query shows {result.players}"
@@ -300,14 +278,6 @@ def test_query_and_rcon_see_a_real_player(remote):
         while java.query().players.online != 0:
             assert time.time() < deadline, "the kicked bot still shows in query"
             time.sleep(0.25)
-    finally:
-        assert bot.stdin is not None
-        bot.stdin.close()
-        try:
-            bot.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            bot.kill()
-            bot.wait(timeout=5)
 
 
 # Last: it locks 127.0.0.1 out of RCON for a minute.

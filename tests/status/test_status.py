@@ -6,6 +6,7 @@ temp config (flat world, random free port); its output is kept in tests/status/l
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
@@ -32,6 +33,42 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def idle_bot(server, name: str):
+    """A mineflayer bot (tests/e2e/idle_bot.js) joined as `name` and spawned; yields the lines
+    it printed so far (the list grows), and leaves when the block ends."""
+    bot = subprocess.Popen(
+        ["node", str(IDLE_BOT), str(server.port), name],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        cwd=REPO,
+    )
+    lines: list[str] = []
+
+    def read():
+        assert bot.stdout is not None
+        for raw in iter(bot.stdout.readline, b""):
+            lines.append(raw.decode("utf-8", "replace").rstrip())
+
+    threading.Thread(target=read, daemon=True).start()
+    try:
+        deadline = time.time() + 30
+        while not any(l.startswith("SPAWNED") for l in lines):
+            if bot.poll() is not None or time.time() > deadline:
+                raise AssertionError(f"idle bot did not spawn: {lines}\nserver:\n{server.tail()}")
+            time.sleep(0.1)
+        yield lines
+    finally:
+        assert bot.stdin is not None
+        bot.stdin.close()
+        try:
+            bot.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            bot.kill()
+            bot.wait(timeout=5)
 
 
 class Server:
@@ -278,42 +315,13 @@ def test_legacy_ping_does_not_crash(server, java):
 
 def test_player_count_and_sample_follow_a_connected_bot(server, java):
     assert wait_online(java, 0).players.online == 0
-    bot = subprocess.Popen(
-        ["node", str(IDLE_BOT), str(server.port), "StatusBot"],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        cwd=REPO,
-    )
-    lines: list[str] = []
-
-    def read():
-        assert bot.stdout is not None
-        for raw in iter(bot.stdout.readline, b""):
-            lines.append(raw.decode("utf-8", "replace").rstrip())
-
-    reader = threading.Thread(target=read, daemon=True)
-    reader.start()
-    try:
-        deadline = time.time() + 30
-        while not any(l.startswith("SPAWNED") for l in lines):
-            if bot.poll() is not None or time.time() > deadline:
-                raise AssertionError(f"idle bot did not spawn: {lines}\nserver:\n{server.tail()}")
-            time.sleep(0.1)
+    with idle_bot(server, "StatusBot") as lines:
         status = wait_online(java, 1)
         assert status.players.max == MAX_PLAYERS
         names = [p.name for p in (status.players.sample or [])]
         assert names == ["StatusBot"], f"player sample {names}"
         uuid = status.players.sample[0].id
         assert len(uuid.replace("-", "")) == 32
-    finally:
-        assert bot.stdin is not None
-        bot.stdin.close()
-        try:
-            bot.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            bot.kill()
-            bot.wait(timeout=5)
     status = wait_online(java, 0)
     assert not status.players.sample
     errors = [l for l in lines if l.startswith("ERROR") or "PartialReadError" in l or "Chunk size is" in l]
