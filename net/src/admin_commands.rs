@@ -1,34 +1,21 @@
 //! The operator commands that run the same from the console and in game:
-//! say, kick, tp and gamemode on a named player, bans, the whitelist,
-//! operators and accounts. Account changes go through the authentication
-//! service, so they hold on every node.
+//! say, msg, kick, tp and gamemode on a named player, the time, weather and
+//! difficulty, bans, the whitelist, operators and accounts. Changes go
+//! through the replicated register, so they hold on every node.
 
-use tessera_auth::accounts::records::BanRecord;
-use tessera_auth::accounts::{now, AccountError, Accounts};
+use tessera_auth::accounts::records::{BanRecord, DaySet, Weather};
+use tessera_auth::accounts::{now, now_ms, AccountError, Accounts};
+use valence_protocol::text::{Color, IntoText};
 
 use crate::admin::{game_mode_name, parse_coordinates, parse_game_mode, AdminError};
 use crate::frontend::Frontend;
+use crate::world_rules::{difficulty_name, parse_difficulty};
+use tessera_world::clock::DAY;
 
 const DEFAULT_BAN_REASON: &str = "Banned by an operator.";
 const DEFAULT_KICK_REASON: &str = "Kicked by an operator";
 /// The level `op` grants: vanilla's default `op-permission-level`.
 const OP_LEVEL: u8 = 4;
-
-/// Vanilla's permission levels: 2 for cheats (tp, gamemode, say), 3 for
-/// managing players (kick, bans, whitelist, ops), 0 for everyone.
-pub const CHEAT_LEVEL: u8 = 2;
-pub const MODERATOR_LEVEL: u8 = 3;
-
-/// The level a command needs in game; `None` for commands anyone may run
-/// (and for unknown ones, which fail as unknown).
-pub fn required_level(command: &str) -> Option<u8> {
-    match command {
-        "tp" | "gamemode" | "say" => Some(CHEAT_LEVEL),
-        "kick" | "ban" | "ban-ip" | "pardon" | "pardon-ip" | "whitelist" | "op" | "deop"
-        | "users" => Some(MODERATOR_LEVEL),
-        _ => None,
-    }
-}
 
 /// Who runs a command: the name shown on `say` and recorded on bans.
 #[derive(Debug, Clone, Copy)]
@@ -53,8 +40,160 @@ pub async fn execute(frontend: &Frontend, issuer: Issuer<'_>, words: &[&str]) ->
         return Some(answer.unwrap_or_else(|e| e.to_string()));
     }
     let accounts = &frontend.auth.get()?.accounts;
-    let result = account_command(frontend, accounts, issuer, words).await?;
+    let result = match world_rule_command(frontend, accounts, words).await {
+        Some(result) => result,
+        None => account_command(frontend, accounts, issuer, words).await?,
+    };
     Some(result.unwrap_or_else(|e| format!("Failed: {e}")))
+}
+
+/// Tells `target` what `from` whispers and returns what `from` is shown.
+pub fn whisper(
+    frontend: &Frontend,
+    from: &str,
+    target: &str,
+    message: &str,
+) -> Result<String, AdminError> {
+    let target = frontend.find_player(target)?;
+    let whisper = format!("{from} whispers to you: {message}")
+        .color(Color::GRAY)
+        .italic();
+    frontend.players.tell(&target, whisper);
+    Ok(format!("You whisper to {}: {message}", target.name))
+}
+
+/// Ticks in `text`: a number of ticks, or with vanilla's `t`, `s` or `d`
+/// for ticks, seconds or days.
+fn parse_ticks(text: &str) -> Option<i64> {
+    let (number, unit) = match text.char_indices().last()? {
+        (at, 't') => (&text[..at], 1),
+        (at, 's') => (&text[..at], 20),
+        (at, 'd') => (&text[..at], 24_000),
+        _ => (text, 1),
+    };
+    let number: f64 = number.parse().ok()?;
+    let ticks = (number * f64::from(unit)).round();
+    (ticks.is_finite() && (0.0..=i64::from(i32::MAX) as f64).contains(&ticks))
+        .then_some(ticks as i64)
+}
+
+/// `/time set`'s names for times of day.
+fn time_of_day(word: &str) -> Option<i64> {
+    match word {
+        "day" => Some(1000),
+        "noon" => Some(6000),
+        "night" => Some(13_000),
+        "midnight" => Some(18_000),
+        ticks => parse_ticks(ticks),
+    }
+}
+
+fn weather_name(weather: Weather) -> &'static str {
+    match weather {
+        Weather::Clear => "clear",
+        Weather::Rain => "rain",
+        Weather::Thunder => "rain & thunder",
+    }
+}
+
+/// `save-off` and `save-on`: every node's regions follow (see
+/// `world_rules::follow`).
+async fn autosave(accounts: &Accounts, off: bool) -> Result<String, AccountError> {
+    let before = accounts.world_rules().await?.autosave_off;
+    if before == off {
+        let state = if off { "off" } else { "on" };
+        return Ok(format!("Saving is already turned {state}"));
+    }
+    accounts.edit_world_rules(|r| r.autosave_off = off).await?;
+    let now = if off { "disabled" } else { "enabled" };
+    Ok(format!("Automatic saving is now {now}"))
+}
+
+/// `/time`, `/weather`, `/difficulty`, `save-off` and `save-on`: one record for the cluster, which
+/// every node follows (see `world_rules::follow`).
+async fn world_rule_command(
+    frontend: &Frontend,
+    accounts: &Accounts,
+    words: &[&str],
+) -> Option<Result<String, AccountError>> {
+    let clock = &frontend.world.clock;
+    let set_day = |day_time: i64| DaySet {
+        day_time,
+        at_ms: now_ms(),
+    };
+    let result = match words {
+        ["time", "set", when] => {
+            let day_time = time_of_day(when)?;
+            let done = accounts
+                .edit_world_rules(|r| r.day_set = Some(set_day(day_time)))
+                .await;
+            done.map(|_| format!("Set the time to {day_time}"))
+        }
+        ["time", "add", amount] => {
+            let added = parse_ticks(amount)?;
+            let day_time = clock.now().1.saturating_add(added);
+            let done = accounts
+                .edit_world_rules(|r| r.day_set = Some(set_day(day_time)))
+                .await;
+            done.map(|_| format!("Set the time to {}", day_time.rem_euclid(DAY)))
+        }
+        ["time", "query", what] => {
+            let (age, day) = clock.now();
+            let value = match *what {
+                "daytime" => day.rem_euclid(DAY),
+                "gametime" => age,
+                "day" => day.div_euclid(DAY),
+                _ => return None,
+            };
+            return Some(Ok(format!("The time is {value}")));
+        }
+        ["weather", kind, rest @ ..] if rest.len() <= 1 => {
+            let weather = match *kind {
+                "clear" => Weather::Clear,
+                "rain" => Weather::Rain,
+                "thunder" => Weather::Thunder,
+                _ => return None,
+            };
+            let until = match rest {
+                [seconds] => {
+                    let seconds: u64 = seconds.parse().ok().filter(|s| *s <= 1_000_000)?;
+                    Some(now_ms() + seconds * 1000)
+                }
+                _ => None,
+            };
+            let done = accounts
+                .edit_world_rules(|r| {
+                    r.weather = weather;
+                    r.weather_until = until;
+                })
+                .await;
+            done.map(|_| format!("Set the weather to {}", weather_name(weather)))
+        }
+        ["difficulty"] => Ok(format!(
+            "The difficulty is {}",
+            difficulty_name(frontend.difficulty())
+        )),
+        ["difficulty", name] => {
+            let wanted = parse_difficulty(name)?;
+            if wanted == frontend.difficulty() {
+                return Some(Ok(format!(
+                    "The difficulty did not change; it is already set to {}",
+                    difficulty_name(wanted)
+                )));
+            }
+            let done = accounts
+                .edit_world_rules(|r| r.difficulty = Some(wanted))
+                .await;
+            done.map(|_| format!("The difficulty has been set to {}", difficulty_name(wanted)))
+        }
+        ["save-off"] => autosave(accounts, true).await,
+        ["save-on"] => autosave(accounts, false).await,
+        _ => return None,
+    };
+    if let Some(auth) = frontend.auth.get() {
+        auth.rules.refresh();
+    }
+    Some(result)
 }
 
 fn player_command(
@@ -63,6 +202,9 @@ fn player_command(
     words: &[&str],
 ) -> Option<Result<String, AdminError>> {
     let result = match words {
+        ["msg", target, message @ ..] if !message.is_empty() => {
+            whisper(frontend, issuer.name(), target, &message.join(" "))
+        }
         ["say", message @ ..] if !message.is_empty() => {
             let message = message.join(" ");
             frontend.say(issuer.name(), &message);
@@ -255,33 +397,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn cheats_need_level_two_and_moderation_level_three() {
-        for command in ["tp", "gamemode", "say"] {
-            assert_eq!(required_level(command), Some(2), "{command}");
-        }
-        for command in [
-            "kick",
-            "ban",
-            "ban-ip",
-            "pardon",
-            "pardon-ip",
-            "whitelist",
-            "op",
-            "deop",
-            "users",
-        ] {
-            assert_eq!(required_level(command), Some(3), "{command}");
-        }
-        for command in [
-            "help",
-            "list",
-            "msg",
-            "spawn",
-            "register",
-            "login",
-            "changepassword",
-        ] {
-            assert_eq!(required_level(command), None, "{command}");
-        }
+    fn ticks_read_as_vanilla_reads_them() {
+        assert_eq!(parse_ticks("100"), Some(100));
+        assert_eq!(parse_ticks("100t"), Some(100));
+        assert_eq!(parse_ticks("5s"), Some(100));
+        assert_eq!(parse_ticks("0.5d"), Some(12_000));
+        assert_eq!(parse_ticks("-3"), None);
+        assert_eq!(parse_ticks("lots"), None);
+        assert_eq!(parse_ticks("1e300"), None);
+        assert_eq!(time_of_day("night"), Some(13_000));
+        assert_eq!(time_of_day("midnight"), Some(18_000));
     }
 }

@@ -31,7 +31,9 @@ pub struct Auth {
     /// Offline-mode players must /register or /login before they can play.
     pub require_login: bool,
     /// The operator list as last read, for the command trees players see.
-    pub ops: crate::ops_watch::OpsWatch,
+    pub ops: crate::register_watch::OpsWatch,
+    /// The time, weather and difficulty as last read, for what players see.
+    pub rules: crate::register_watch::RulesWatch,
 }
 
 /// Time allowed for a handshake, a status exchange or a login.
@@ -52,6 +54,8 @@ pub struct FrontendConfig {
     pub forwarding: Option<Arc<crate::velocity::VelocityForwarding>>,
     /// Connections and status requests each address may have.
     pub per_address: AddressLimits,
+    /// level.dat's difficulty, until an operator sets one.
+    pub difficulty: u8,
 }
 
 pub struct Frontend {
@@ -135,6 +139,12 @@ impl Frontend {
                     continue;
                 }
             };
+            if self.is_shutting_down() {
+                // A stopping node takes no one: the client tries again and
+                // a load balancer sends it to a node that stays.
+                drop(stream);
+                continue;
+            }
             let connection = next_connection;
             next_connection += 1;
             let Some(admitted) = self.admit(peer.ip()) else {

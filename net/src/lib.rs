@@ -4,6 +4,7 @@
 
 pub mod admin;
 pub mod admin_commands;
+pub mod command_table;
 mod connection;
 pub mod directory;
 mod error;
@@ -15,14 +16,15 @@ pub mod limits;
 mod login;
 pub mod metrics;
 pub mod online;
-pub mod ops_watch;
 pub mod player_import;
 mod player_record;
 pub mod player_recovery;
 pub mod players;
+pub mod register_watch;
 mod session;
 mod status;
 pub mod velocity;
+pub mod world_rules;
 
 pub use frontend::{Frontend, FrontendConfig};
 pub use login::offline_uuid;

@@ -33,7 +33,7 @@ enum Kind {
 
 /// Every key the file may set (dotted path, type). Keys not listed here are
 /// rejected, so a misspelt key fails loudly instead of leaving a default.
-const KEYS: [(&str, Kind); 34] = [
+const KEYS: [(&str, Kind); 35] = [
     ("server.bind", Kind::String),
     ("server.motd", Kind::String),
     ("server.max_players", Kind::Integer),
@@ -50,6 +50,7 @@ const KEYS: [(&str, Kind); 34] = [
         "server.status_requests_per_address_per_second",
         Kind::Integer,
     ),
+    ("server.stop_grace_seconds", Kind::Integer),
     ("world.generator", Kind::String),
     ("world.seed", Kind::Integer),
     ("world.spawn.x", Kind::Integer),
@@ -76,7 +77,7 @@ const KEYS: [(&str, Kind); 34] = [
 /// The variable names of the itzg/minecraft-server image for the same
 /// keys, so compose files written for it keep working. Only these: its
 /// other names mean settings Tessera has not, or differently.
-const ALIASES: [(&str, &str); 9] = [
+const ALIASES: [(&str, &str); 10] = [
     ("MAX_PLAYERS", "server.max_players"),
     ("MOTD", "server.motd"),
     ("VIEW_DISTANCE", "server.view_distance"),
@@ -86,6 +87,7 @@ const ALIASES: [(&str, &str); 9] = [
     ("RCON_PASSWORD", "rcon.password"),
     ("ENABLE_QUERY", "query.enabled"),
     ("QUERY_PORT", "query.port"),
+    ("STOP_DURATION", "server.stop_grace_seconds"),
 ];
 
 /// Mojang's session server, which online mode asks whether a player is who it says.
@@ -98,6 +100,9 @@ const DEFAULT_SESSION_SERVER: &str = "https://sessionserver.mojang.com";
 const DEFAULT_CONNECTIONS_PER_ADDRESS: u32 = 2000;
 const DEFAULT_CONNECTION_RATE: u32 = 200;
 /// A multiplayer screen pings each server once when it opens or refreshes.
+/// Below Kubernetes' default 30 s termination grace, with room for the
+/// save and exit after the handoff.
+const DEFAULT_STOP_GRACE_SECONDS: u32 = 20;
 const DEFAULT_STATUS_RATE: u32 = 20;
 
 /// Minecraft's standard port, used by the default `server.bind`.
@@ -247,6 +252,9 @@ pub struct ServerConfig {
     pub connections_per_address_per_second: u32,
     /// Server list pings one address may have answered a second (and at once).
     pub status_requests_per_address_per_second: u32,
+    /// How long a stop may take to hand regions to live peers before it
+    /// saves what is left and exits.
+    pub stop_grace_seconds: u32,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -637,6 +645,12 @@ fn server_config(settings: &Settings, config_dir: &Path) -> Result<ServerConfig,
             1,
             100_000,
             DEFAULT_STATUS_RATE,
+        )?,
+        stop_grace_seconds: settings.integer(
+            "server.stop_grace_seconds",
+            1,
+            3600,
+            DEFAULT_STOP_GRACE_SECONDS,
         )?,
     })
 }

@@ -6,41 +6,14 @@ use std::fmt::Write;
 
 use std::io::IsTerminal;
 
-use crate::console_terminal::LogOutput;
-use crate::node::Node;
+use tessera_cluster::placement::RegionKey;
+use tessera_cluster::transport::NodeId;
+use tessera_net::command_table;
 use tokio::sync::mpsc;
 
-const HELP: &str = "Commands: help, list, say <message>, kick <player> [reason], \
-                    tp <player> <x> <y> <z> | tp <player> <target>, \
-                    gamemode <mode> <player>, ban <player> [reason], pardon <player>, \
-                    ban-ip <address> [reason], pardon-ip <address>, \
-                    whitelist on|off|add|remove|list, op <player>, deop <player>, \
-                    users [player], import <dir>, export <dir>, \
-                    nodes, regions [node id], save-all, stop";
-/// The names the terminal console completes.
-const COMMANDS: [&str; 21] = [
-    "help",
-    "list",
-    "say",
-    "kick",
-    "tp",
-    "gamemode",
-    "ban",
-    "pardon",
-    "ban-ip",
-    "pardon-ip",
-    "whitelist",
-    "op",
-    "deop",
-    "users",
-    "import",
-    "export",
-    "nodes",
-    "regions",
-    "save-all",
-    "stop",
-    "?",
-];
+use crate::console_terminal::LogOutput;
+use crate::node::Node;
+
 /// Regions `regions` lists one by one; beyond that it only counts.
 const REGIONS_LISTED: usize = 64;
 
@@ -76,7 +49,7 @@ pub enum Next {
 
 /// Runs one of the console's own commands and returns what to print and
 /// whether to stop.
-fn execute(node: &Node, line: &str) -> (String, Next) {
+async fn execute(node: &Node, line: &str) -> (String, Next) {
     let frontend = &node.frontend;
     let words: Vec<&str> = line.split_whitespace().collect();
     let output = match words.as_slice() {
@@ -86,13 +59,62 @@ fn execute(node: &Node, line: &str) -> (String, Next) {
             Ok(id) => regions(node, Some(id)),
             Err(_) => format!("Not a node id: {id}"),
         },
+        ["handoff", region, to] => match (parse_region(region), parse_node(to)) {
+            (Some(region), Some(to)) => cluster_command(node, |c| c.hand_off(region, to)).await,
+            (None, _) => format!(
+                "Not a region: {region} (regions are written r.<x>.<z>, as `regions` lists them)"
+            ),
+            (_, None) => format!("Not a node id: {to}"),
+        },
+        ["drain", id] => match parse_node(id) {
+            Some(id) => cluster_command(node, |c| c.drain(id)).await,
+            None => format!("Not a node id: {id}"),
+        },
+        ["undrain", id] => match parse_node(id) {
+            Some(id) => cluster_command(node, |c| c.undrain(id)).await,
+            None => format!("Not a node id: {id}"),
+        },
         [] => String::new(),
-        ["help"] | ["?"] => HELP.to_owned(),
+        ["help"] | ["?"] => command_table::help(command_table::on_console(), false),
         ["list"] => frontend.list_line(),
         ["stop"] => return ("Stopping the server".to_owned(), Next::Stop),
-        [command, ..] => format!("Unknown or incomplete command: {command}. Type help for help"),
+        [command, ..] => match command_table::find(command) {
+            Some(known) if known.place != command_table::Place::InGame => {
+                format!("Usage: {}", known.usage(false))
+            }
+            Some(_) => format!("{command} is typed in game: it acts on the player who types it"),
+            None => format!("Unknown command: {command}. Type help for help"),
+        },
     };
     (output, Next::Continue)
+}
+
+/// `r.1.-2`, as `regions` lists regions and region files are named.
+fn parse_region(text: &str) -> Option<RegionKey> {
+    let rest = text.strip_prefix("r.")?;
+    let (x, z) = rest.split_once('.')?;
+    Some(RegionKey {
+        x: x.parse().ok()?,
+        z: z.parse().ok()?,
+    })
+}
+
+fn parse_node(text: &str) -> Option<NodeId> {
+    text.parse().ok().map(NodeId)
+}
+
+/// Runs a command on the cluster, or says there is none.
+async fn cluster_command<'a, F, Fut>(node: &'a Node, command: F) -> String
+where
+    F: FnOnce(&'a crate::cluster::Cluster) -> Fut,
+    Fut: std::future::Future<Output = Result<String, String>>,
+{
+    match &node.cluster {
+        Some(cluster) => command(cluster)
+            .await
+            .unwrap_or_else(|e| format!("Failed: {e}")),
+        None => "This node is not in a cluster: its regions have nowhere to go".to_owned(),
+    }
 }
 
 /// Every node: its state, the regions it owns and the players on it.
@@ -181,7 +203,7 @@ pub async fn run_line(node: &Node, line: &str) -> (String, Next) {
     let words: Vec<&str> = line.split_whitespace().collect();
     match crate::console_accounts::execute(node, &words).await {
         Some(output) => (output, Next::Continue),
-        None => execute(node, line),
+        None => execute(node, line).await,
     }
 }
 
@@ -198,7 +220,8 @@ pub async fn run(node: Arc<Node>, log: LogOutput) {
                 .map(|(name, _)| name)
                 .collect()
         });
-        crate::console_terminal::lines(&log, COMMANDS.to_vec(), players)
+        let names = command_table::on_console().map(|c| c.name).collect();
+        crate::console_terminal::lines(&log, names, players)
     });
     let mut lines = terminal.flatten().unwrap_or_else(stdin_lines);
     while let Some(line) = lines.recv().await {

@@ -10,6 +10,7 @@
 use std::path::Path;
 
 use anyhow::Context;
+use tessera_auth::accounts::records::Weather;
 use tessera_world::anvil::level_dat::{LevelDat, WorldGen};
 use tessera_world::anvil::level_file;
 use tessera_world::clock::WorldClock;
@@ -110,10 +111,27 @@ pub fn clock(level: &LevelDat) -> WorldClock {
     WorldClock::new(level.time, level.day_time, daylight)
 }
 
-/// Writes level.dat with the world's time now.
-pub async fn save(data_dir: &Path, level: &LevelDat, world: &World) -> anyhow::Result<()> {
+/// What level.dat says of the sky now: its vanilla keys, so a vanilla
+/// server or tool opening the world sees what players saw.
+pub struct Sky {
+    pub difficulty: u8,
+    pub weather: Weather,
+}
+
+/// Writes level.dat with the world's time and sky now.
+pub async fn save(
+    data_dir: &Path,
+    level: &LevelDat,
+    world: &World,
+    sky: Sky,
+) -> anyhow::Result<()> {
     let mut level = level.clone();
     (level.time, level.day_time) = world.clock.now();
+    level.set_sky(
+        sky.difficulty,
+        sky.weather != Weather::Clear,
+        sky.weather == Weather::Thunder,
+    );
     let dir = data_dir.to_owned();
     tokio::task::spawn_blocking(move || level_file::save(&dir, &level))
         .await

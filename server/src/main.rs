@@ -3,6 +3,7 @@
 mod admin_http;
 mod args;
 mod cluster;
+mod cluster_moves;
 mod console;
 mod console_accounts;
 mod console_terminal;

@@ -11,8 +11,8 @@ use tessera_cluster::Vitals;
 use tessera_net::frontend::Auth;
 use tessera_net::limits::AddressLimits;
 use tessera_net::online::OnlineMode;
-use tessera_net::ops_watch::OpsWatch;
 use tessera_net::player_recovery::{self, recover_all};
+use tessera_net::register_watch::{OpsWatch, RulesWatch};
 use tessera_net::velocity::VelocityForwarding;
 use tessera_net::{Frontend, FrontendConfig};
 use tessera_world::anvil::in_use;
@@ -47,6 +47,8 @@ pub struct Node {
     /// The world's level.dat as read at start; saves add the time.
     level: LevelDat,
     data_dir: std::path::PathBuf,
+    /// How long a stop may spend handing regions to live peers.
+    stop_grace: Duration,
     /// Held while the node runs: import and export refuse meanwhile.
     _in_use: std::fs::File,
 }
@@ -149,6 +151,33 @@ async fn recover_players(world: &World, records: &PlayerRecords) {
 }
 
 impl Node {
+    /// Moves this node's regions to live peers, so they run on without
+    /// waiting for this node's lease to run out; alone, it keeps them, and
+    /// the stop saves them.
+    async fn hand_over(&self, cluster: &Cluster) {
+        let me = cluster.placement.node_id();
+        let table = cluster.placement.table();
+        if !table.is_live(me) || !table.live_nodes().any(|n| n != me) {
+            info!("no live peer to hand regions to: saving them here");
+            return;
+        }
+        let owned = table.regions_of(me).count();
+        match tokio::time::timeout(self.stop_grace, cluster.drain_node(me)).await {
+            Ok(Ok(drained)) => info!(
+                owned,
+                moved = drained.moved,
+                failed = drained.failed,
+                to = ?drained.to,
+                "handed this node's regions to live peers"
+            ),
+            Ok(Err(e)) => warn!("regions not handed over: {e}; saving them here"),
+            Err(_) => warn!(
+                grace = ?self.stop_grace,
+                "the handoff took longer than server.stop_grace_seconds; saving the rest here"
+            ),
+        }
+    }
+
     /// Builds the node and starts accepting players on the configured address.
     pub async fn start(config: &Config, config_folder: &Path) -> anyhow::Result<Self> {
         let data_dir = &config.world.data_dir;
@@ -208,6 +237,7 @@ impl Node {
                     connections_per_second: config.server.connections_per_address_per_second,
                     status_per_second: config.server.status_requests_per_address_per_second,
                 },
+                difficulty: level.difficulty(),
             },
             world.clone(),
         );
@@ -217,8 +247,15 @@ impl Node {
         };
         let records = accounts.player_records();
         world.set_player_recovery(player_recovery::spawn_writer(records.clone()));
+        let rules = RulesWatch::world_rules(accounts.clone());
+        let rules_follower = tessera_net::world_rules::follow(
+            frontend.clone(),
+            rules.subscribe(),
+            tessera_auth::accounts::now_ms(),
+        );
         let auth = Auth {
-            ops: OpsWatch::start(accounts.clone()),
+            ops: OpsWatch::ops(accounts.clone()),
+            rules,
             accounts,
             require_login: config.auth.require_login,
         };
@@ -242,6 +279,7 @@ impl Node {
         recover_players(&world, &records).await;
         info!("listening on {addr}");
         vitals.spawn("accepting players", frontend.clone().serve(listener));
+        vitals.spawn("following the world's rules", rules_follower);
         Ok(Self {
             frontend,
             world,
@@ -250,6 +288,7 @@ impl Node {
             remote_refusals: RemoteRefusals::default(),
             level,
             data_dir: data_dir.clone(),
+            stop_grace: Duration::from_secs(u64::from(config.server.stop_grace_seconds)),
             _in_use: in_use,
         })
     }
@@ -261,7 +300,11 @@ impl Node {
 
     /// Writes level.dat with the world's time now.
     pub async fn save_level(&self) -> anyhow::Result<()> {
-        level::save(&self.data_dir, &self.level, &self.world).await
+        let sky = level::Sky {
+            difficulty: self.frontend.difficulty(),
+            weather: self.frontend.weather(),
+        };
+        level::save(&self.data_dir, &self.level, &self.world, sky).await
     }
 
     /// Saves level.dat every `every`, as regions save their chunks.
@@ -276,11 +319,18 @@ impl Node {
         }
     }
 
-    /// Disconnects every player with `reason` and stops the regions.
+    /// Stops accepting players and turns not ready, disconnects every player
+    /// with `reason`, hands this node's regions to live peers (within the
+    /// grace period), saves what is left and leaves the cluster.
     pub async fn stop(&self, reason: &str) {
         info!("stopping: {reason}");
+        let started = std::time::Instant::now();
         self.frontend.disconnect_all(reason).await;
+        if let Some(cluster) = &self.cluster {
+            self.hand_over(cluster).await;
+        }
         self.world.stop().await;
+        info!(took = ?started.elapsed(), "regions stopped and saved");
         if let Err(e) = self.save_level().await {
             error!("{e:#}");
         }

@@ -94,6 +94,9 @@ pub struct World {
     pub store: Option<RegionStore>,
     pub journals: Option<Journals>,
     pub autosave: Duration,
+    /// `/save-off`: autosaves wait; saves at a handoff, a stop or
+    /// `/save-all` still run, as they must for nothing to be lost.
+    autosave_paused: std::sync::atomic::AtomicBool,
     /// How long a region with no players, no chunks and nothing unsaved
     /// keeps running before it stops (it starts again when needed).
     pub region_idle: Duration,
@@ -154,6 +157,7 @@ impl World {
             store: settings.store,
             journals: settings.journals,
             autosave: settings.autosave,
+            autosave_paused: std::sync::atomic::AtomicBool::new(false),
             region_idle: settings.region_idle,
             remote: OnceLock::new(),
             recovered: OnceLock::new(),
@@ -507,6 +511,16 @@ impl World {
     /// Saves every region of this node into the region files and waits
     /// until they are on disk: how many regions were saved, and how many
     /// could not be (their changes stay in the journal).
+    pub fn pause_autosave(&self, paused: bool) {
+        self.autosave_paused
+            .store(paused, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    pub fn autosave_paused(&self) -> bool {
+        self.autosave_paused
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     pub async fn save_all(&self) -> (usize, usize) {
         let regions: Vec<ActorRef<RegionMail>> = lock(&self.regions)
             .values()

@@ -16,5 +16,5 @@ pub use players::{PlayerRecords, StoredPlayer};
 pub use registers::{
     LocalRegisters, MemoryRegisters, RegisterFuture, RegisterUnavailable, Registers,
 };
-pub use service::{now, AccountError, Accounts, Admission, MIN_PASSWORD_LEN};
+pub use service::{now, now_ms, AccountError, Accounts, Admission, MIN_PASSWORD_LEN};
 pub use transfer::{Counts, TransferError};

@@ -54,6 +54,55 @@ impl Ops {
     }
 }
 
+/// Vanilla's weather: rain and thunder as the client shows them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Weather {
+    #[default]
+    Clear,
+    Rain,
+    Thunder,
+}
+
+/// An operator's `/time set`: the time of day at a moment (milliseconds
+/// since the Unix epoch), from which the day runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DaySet {
+    pub day_time: i64,
+    pub at_ms: u64,
+}
+
+/// `world`: the time of day, weather and difficulty operators set, in one
+/// record for the cluster, so every node shows the same sky.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorldRules {
+    #[serde(default)]
+    pub day_set: Option<DaySet>,
+    #[serde(default)]
+    pub weather: Weather,
+    /// When weather set for a while clears (milliseconds since the Unix
+    /// epoch); `None` keeps it until the next `/weather`.
+    #[serde(default)]
+    pub weather_until: Option<u64>,
+    /// Vanilla's numbers: 0 peaceful to 3 hard; `None` is level.dat's.
+    #[serde(default)]
+    pub difficulty: Option<u8>,
+    /// `/save-off`: regions stop writing their files (the journal still
+    /// takes every change), for a backup of the world folder.
+    #[serde(default)]
+    pub autosave_off: bool,
+}
+
+impl WorldRules {
+    /// The weather at `now_ms`.
+    pub fn weather_at(&self, now_ms: u64) -> Weather {
+        match self.weather_until {
+            Some(until) if now_ms >= until => Weather::Clear,
+            _ => self.weather,
+        }
+    }
+}
+
 pub const USER_PREFIX: &str = "user:";
 pub const BAN_PREFIX: &str = "ban:";
 pub const IP_BAN_PREFIX: &str = "ban-ip:";
@@ -72,3 +121,4 @@ pub fn ip_ban_key(address: &str) -> String {
 
 pub const WHITELIST_KEY: &str = "whitelist";
 pub const OPS_KEY: &str = "ops";
+pub const WORLD_RULES_KEY: &str = "world";

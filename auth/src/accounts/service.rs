@@ -14,8 +14,8 @@ use serde::Serialize;
 use super::limiter::FailureLimiter;
 use super::password;
 use super::records::{
-    ban_key, ip_ban_key, user_key, BanRecord, Ops, UserRecord, Whitelist, BAN_PREFIX,
-    IP_BAN_PREFIX, OPS_KEY, USER_PREFIX, WHITELIST_KEY,
+    ban_key, ip_ban_key, user_key, BanRecord, Ops, UserRecord, Whitelist, WorldRules, BAN_PREFIX,
+    IP_BAN_PREFIX, OPS_KEY, USER_PREFIX, WHITELIST_KEY, WORLD_RULES_KEY,
 };
 use super::registers::{RegisterUnavailable, Registers};
 
@@ -83,9 +83,14 @@ pub struct Accounts {
 const CONCURRENT_HASHES: usize = 2;
 
 pub fn now() -> u64 {
+    now_ms() / 1000
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
         .unwrap_or(0)
 }
 
@@ -300,6 +305,22 @@ impl Accounts {
         list.entries.dedup_by(|a, b| a.0 == b.0);
         self.put(WHITELIST_KEY, Some(&list)).await?;
         Ok(list)
+    }
+
+    pub async fn world_rules(&self) -> Result<WorldRules, AccountError> {
+        Ok(self.get(WORLD_RULES_KEY).await?.unwrap_or_default())
+    }
+
+    /// Changes the time, weather or difficulty, read then write: two
+    /// operators changing different rules at once can lose one change.
+    pub async fn edit_world_rules(
+        &self,
+        edit: impl FnOnce(&mut WorldRules),
+    ) -> Result<WorldRules, AccountError> {
+        let mut rules = self.world_rules().await?;
+        edit(&mut rules);
+        self.put(WORLD_RULES_KEY, Some(&rules)).await?;
+        Ok(rules)
     }
 
     pub async fn ops(&self) -> Result<Ops, AccountError> {

@@ -103,6 +103,17 @@ impl PlacementTable {
             .map(|(k, _)| *k)
     }
 
+    pub fn is_live(&self, node: NodeId) -> bool {
+        self.live.contains(&node)
+    }
+
+    /// The live node other than `leaving` that `region` would go to, as
+    /// when `leaving` goes down: a drain moves regions where a failure
+    /// would have.
+    pub fn heir(&self, region: RegionKey, leaving: NodeId) -> Option<NodeId> {
+        self.choose(region, Some(leaving))
+    }
+
     fn load(&self, node: NodeId) -> usize {
         self.regions_of(node).count()
     }

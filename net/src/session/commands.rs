@@ -12,27 +12,12 @@ use valence_protocol::{Text, VarInt};
 
 use super::Session;
 use crate::admin::{game_mode_name, parse_coordinates, parse_game_mode, AdminError};
-use crate::admin_commands::{required_level, CHEAT_LEVEL, MODERATOR_LEVEL};
-
-const HELP: &str = "Commands: /help, /list, /msg <player> <message>, /spawn, \
-                    /changepassword <old> <new>";
-const CHEAT_HELP: &str = "Operator commands: /tp <x> <y> <z> | <player> | <player> <target>, \
-                          /gamemode <survival|creative|adventure|spectator> [player], /say <message>";
-const MODERATOR_HELP: &str = "/kick <player> [reason], /ban <player> [reason], /pardon <player>, \
-                              /ban-ip <address> [reason], /pardon-ip <address>, \
-                              /whitelist on|off|add|remove|list, /op <player>, /deop <player>, \
-                              /users [player]";
+use crate::admin_commands::whisper;
+use crate::command_table::{self, required_level, usage_error};
 
 /// What `/help` says to a player of this level.
 fn help(level: u8) -> String {
-    let mut help = HELP.to_owned();
-    if level >= CHEAT_LEVEL {
-        help = format!("{help}\n{CHEAT_HELP}");
-    }
-    if level >= MODERATOR_LEVEL {
-        help = format!("{help}, {MODERATOR_HELP}");
-    }
-    help
+    command_table::help(command_table::in_game(level), true)
 }
 
 pub(super) fn unknown_command(line: &str) -> String {
@@ -88,9 +73,8 @@ fn flatten(spec: Spec, nodes: &mut Vec<Node<'static>>) -> i32 {
     index as i32
 }
 
-/// The command tree for a player of `level`: sent at join and again when
-/// the player's op level changes.
-pub fn command_tree(level: u8) -> CommandTreeS2c<'static> {
+/// What may follow a command's name in the client's tree.
+fn arguments(name: &str) -> (bool, Vec<Spec>) {
     let player = || Parser::Entity {
         single: true,
         only_players: true,
@@ -99,15 +83,18 @@ pub fn command_tree(level: u8) -> CommandTreeS2c<'static> {
         single: false,
         only_players: true,
     };
-    let profile = || argument("targets", Parser::GameProfile, true, vec![]);
+    let profile = || vec![argument("targets", Parser::GameProfile, true, vec![])];
     let greedy = |name| argument(name, Parser::String(StringArg::GreedyPhrase), true, vec![]);
     let word = || Parser::String(StringArg::SingleWord);
-    let everyone = vec![
-        literal("help", true, vec![]),
-        literal("list", true, vec![]),
-        literal("spawn", true, vec![]),
-        literal(
-            "msg",
+    let ticks = || Parser::Integer {
+        min: Some(0),
+        max: None,
+    };
+    let words = |names: &[&'static str]| -> Vec<Spec> {
+        names.iter().map(|n| literal(n, true, vec![])).collect()
+    };
+    match name {
+        "msg" => (
             false,
             vec![argument(
                 "targets",
@@ -116,10 +103,26 @@ pub fn command_tree(level: u8) -> CommandTreeS2c<'static> {
                 vec![greedy("message")],
             )],
         ),
-    ];
-    let cheats = vec![
-        literal(
-            "tp",
+        "register" => (
+            false,
+            vec![argument(
+                "password",
+                word(),
+                false,
+                vec![argument("confirm", word(), true, vec![])],
+            )],
+        ),
+        "login" => (false, vec![argument("password", word(), true, vec![])]),
+        "changepassword" => (
+            false,
+            vec![argument(
+                "old",
+                word(),
+                false,
+                vec![argument("new", word(), true, vec![])],
+            )],
+        ),
+        "tp" => (
             false,
             vec![
                 argument("location", Parser::Vec3, true, vec![]),
@@ -134,8 +137,7 @@ pub fn command_tree(level: u8) -> CommandTreeS2c<'static> {
                 ),
             ],
         ),
-        literal(
-            "gamemode",
+        "gamemode" => (
             false,
             vec![argument(
                 "gamemode",
@@ -144,16 +146,35 @@ pub fn command_tree(level: u8) -> CommandTreeS2c<'static> {
                 vec![argument("target", player(), true, vec![])],
             )],
         ),
-        literal("say", false, vec![greedy("message")]),
-    ];
-    let moderation = vec![
-        literal(
-            "kick",
+        "say" => (false, vec![greedy("message")]),
+        "time" => {
+            let mut set = words(&["day", "noon", "night", "midnight"]);
+            set.push(argument("time", ticks(), true, vec![]));
+            (
+                false,
+                vec![
+                    literal("set", false, set),
+                    literal("add", false, vec![argument("time", ticks(), true, vec![])]),
+                    literal("query", false, words(&["daytime", "gametime", "day"])),
+                ],
+            )
+        }
+        "weather" => {
+            let kind = |name| {
+                literal(
+                    name,
+                    true,
+                    vec![argument("duration", ticks(), true, vec![])],
+                )
+            };
+            (false, vec![kind("clear"), kind("rain"), kind("thunder")])
+        }
+        "difficulty" => (true, words(&["peaceful", "easy", "normal", "hard"])),
+        "kick" => (
             false,
             vec![argument("targets", players(), true, vec![greedy("reason")])],
         ),
-        literal(
-            "ban",
+        "ban" => (
             false,
             vec![argument(
                 "targets",
@@ -162,39 +183,33 @@ pub fn command_tree(level: u8) -> CommandTreeS2c<'static> {
                 vec![greedy("reason")],
             )],
         ),
-        literal(
-            "ban-ip",
+        "ban-ip" => (
             false,
             vec![argument("target", word(), true, vec![greedy("reason")])],
         ),
-        literal("pardon", false, vec![profile()]),
-        literal(
-            "pardon-ip",
-            false,
-            vec![argument("target", word(), true, vec![])],
-        ),
-        literal("op", false, vec![profile()]),
-        literal("deop", false, vec![profile()]),
-        literal(
-            "whitelist",
-            false,
-            vec![
-                literal("on", true, vec![]),
-                literal("off", true, vec![]),
-                literal("list", true, vec![]),
-                literal("add", false, vec![profile()]),
-                literal("remove", false, vec![profile()]),
-            ],
-        ),
-        literal("users", true, vec![argument("name", word(), true, vec![])]),
-    ];
-    let mut children = everyone;
-    if level >= CHEAT_LEVEL {
-        children.extend(cheats);
+        "pardon-ip" => (false, vec![argument("target", word(), true, vec![])]),
+        "pardon" | "op" | "deop" => (false, profile()),
+        "whitelist" => {
+            let mut choices = words(&["on", "off", "list"]);
+            choices.push(literal("add", false, profile()));
+            choices.push(literal("remove", false, profile()));
+            (false, choices)
+        }
+        "users" => (true, vec![argument("name", word(), true, vec![])]),
+        _ => (true, vec![]),
     }
-    if level >= MODERATOR_LEVEL {
-        children.extend(moderation);
-    }
+}
+
+/// The command tree for a player of `level`: sent at join and again when
+/// the player's op level changes. It offers what the command table gives
+/// that level, so the client completes nothing the server would refuse.
+pub fn command_tree(level: u8) -> CommandTreeS2c<'static> {
+    let children = command_table::in_game(level)
+        .map(|command| {
+            let (executable, children) = arguments(command.name);
+            literal(command.name, executable, children)
+        })
+        .collect();
     let root = Spec {
         data: NodeData::Root,
         executable: false,
@@ -250,19 +265,15 @@ impl Session {
                 .teleport(&name, frontend.world.spawn_point())
                 .map_err(text)?,
             ["msg", target, message @ ..] if !message.is_empty() => {
-                let target = frontend.find_player(target).map_err(text)?;
-                let message = message.join(" ");
-                let whisper = format!("{name} whispers to you: {message}")
-                    .color(Color::GRAY)
-                    .italic();
-                frontend.players.tell(&target, whisper);
-                self.tell(
-                    format!("You whisper to {}: {message}", target.name)
-                        .color(Color::GRAY)
-                        .italic(),
-                );
+                let shown = whisper(&frontend, &name, target, &message.join(" ")).map_err(text)?;
+                self.tell(shown.color(Color::GRAY).italic());
             }
-            _ => return Err(unknown_command(line)),
+            [first, ..] => {
+                return Err(usage_error(first, true)
+                    .filter(|_| command_table::in_game(0).any(|c| c.name == *first))
+                    .unwrap_or_else(|| unknown_command(line)))
+            }
+            [] => return Err(unknown_command(line)),
         }
         Ok(())
     }
@@ -310,60 +321,43 @@ fn text(e: AdminError) -> String {
 mod tests {
     use super::*;
 
-    #[test]
-    fn the_tree_names_every_command_under_the_root() {
-        let tree = command_tree(0);
+    fn names(level: u8) -> Vec<&'static str> {
+        let tree = command_tree(level);
         let root = &tree.commands[tree.root_index.0 as usize];
-        let names: Vec<&str> = root
-            .children
+        root.children
             .iter()
             .filter_map(|c| match tree.commands[c.0 as usize].data {
                 NodeData::Literal { name } => Some(name),
                 _ => None,
             })
-            .collect();
-        assert_eq!(names, ["help", "list", "spawn", "msg"]);
+            .collect()
     }
 
     #[test]
-    fn operators_are_offered_the_commands_of_their_level() {
-        let names = |level| -> Vec<&'static str> {
-            let tree = command_tree(level);
-            let root = &tree.commands[tree.root_index.0 as usize];
-            root.children
-                .iter()
-                .filter_map(|c| match tree.commands[c.0 as usize].data {
-                    NodeData::Literal { name } => Some(name),
-                    _ => None,
-                })
-                .collect()
-        };
-        assert_eq!(names(1), names(0));
-        assert_eq!(
-            names(2),
-            ["help", "list", "spawn", "msg", "tp", "gamemode", "say"]
-        );
-        let all = names(4);
-        assert_eq!(names(3), all);
-        for command in all {
-            let needed = required_level(command).unwrap_or(0);
-            assert!(needed <= 3, "{command}");
+    fn the_tree_offers_what_the_table_gives_each_level() {
+        for level in 0..=4 {
+            let table: Vec<&str> = command_table::in_game(level).map(|c| c.name).collect();
+            assert_eq!(names(level), table, "level {level}");
         }
-        for command in [
-            "kick",
-            "ban",
-            "ban-ip",
-            "pardon",
-            "pardon-ip",
-            "op",
-            "deop",
-            "whitelist",
-            "users",
-        ] {
-            assert!(
-                names(3).contains(&command) && !names(2).contains(&command),
-                "{command}"
-            );
+        assert!(names(0).contains(&"msg") && !names(0).contains(&"tp"));
+        assert!(names(2).contains(&"time") && !names(2).contains(&"kick"));
+        assert!(names(3).contains(&"whitelist"));
+    }
+
+    #[test]
+    fn every_command_in_the_tree_can_be_completed_to_an_executable_node() {
+        let tree = command_tree(4);
+        fn reaches_executable(tree: &CommandTreeS2c, index: usize) -> bool {
+            let node = &tree.commands[index];
+            node.executable
+                || node
+                    .children
+                    .iter()
+                    .any(|c| reaches_executable(tree, c.0 as usize))
+        }
+        let root = &tree.commands[tree.root_index.0 as usize];
+        for child in &root.children {
+            assert!(reaches_executable(&tree, child.0 as usize), "{child:?}");
         }
     }
 }

@@ -10,7 +10,7 @@ use super::auth::parse_account_command;
 use super::input::{chat_problem, held_slot};
 use super::packet_check::check_play_packet;
 use crate::admin::{parse_coordinates, parse_game_mode};
-use crate::admin_commands::required_level;
+use crate::command_table::required_level;
 
 /// Decodes a play packet as the session does before acting on it; `false`
 /// when the session would end the connection over it.

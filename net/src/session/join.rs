@@ -8,11 +8,11 @@ use tessera_world::player::{abilities_packet, PlayerState};
 use tessera_world::registry::{DIMENSION_NAME, DIMENSION_TYPE};
 use valence_protocol::packets::play::player_position_look_s2c::PlayerPositionLookFlags;
 use valence_protocol::packets::play::{
-    ChunkRenderDistanceCenterS2c, DifficultyS2c, GameJoinS2c, HealthUpdateS2c, InventoryS2c,
+    ChunkRenderDistanceCenterS2c, GameJoinS2c, HealthUpdateS2c, InventoryS2c,
     PlayerPositionLookS2c, PlayerSpawnPositionS2c, UpdateSelectedSlotS2c,
 };
 use valence_protocol::text::{Color, IntoText};
-use valence_protocol::{ident, BlockPos, Difficulty, Ident, Text, VarInt};
+use valence_protocol::{ident, BlockPos, Ident, Text, VarInt};
 
 use tessera_auth::accounts::records::BanRecord;
 use tessera_auth::accounts::Admission;
@@ -178,10 +178,7 @@ impl Session {
             last_death_location: None,
             portal_cooldown: VarInt(0),
         });
-        self.conn.queue(&DifficultyS2c {
-            difficulty: Difficulty::Normal,
-            locked: false,
-        });
+        self.conn.queue_framed(&frontend.sky_packets());
         let mut abilities = Vec::new();
         abilities_packet(&frontend.framing, game_mode, &mut abilities);
         self.conn.queue_framed(&abilities);

@@ -1,6 +1,6 @@
 //! A player's permission level: checked in the register each time it runs
 //! an operator command, so an op or deop on any node holds at once, and
-//! followed through the node's operator list (see `ops_watch`) so the
+//! followed through the node's operator list (see `register_watch`) so the
 //! client's command tree offers what it may run, as vanilla re-sends it
 //! after /op and /deop.
 
@@ -14,7 +14,8 @@ use valence_protocol::text::{Color, IntoText};
 
 use super::commands::{command_tree, unknown_command};
 use super::Session;
-use crate::admin_commands::{self, required_level, Issuer};
+use crate::admin_commands::{self, Issuer};
+use crate::command_table::{required_level, usage_error};
 use crate::frontend::Frontend;
 
 /// The entity status that gives the client op level 0; levels 1 to 4 follow.
@@ -156,6 +157,7 @@ impl Session {
             let words: Vec<&str> = line.split_whitespace().collect();
             let answer = admin_commands::execute(&frontend, Issuer::Player(&name), &words)
                 .await
+                .or_else(|| words.first().and_then(|w| usage_error(w, true)))
                 .unwrap_or_else(|| unknown_command(&line));
             let _ = sender.send(PermissionEvent::Answer(answer));
         });

@@ -213,6 +213,25 @@ impl LevelDat {
         ])
     }
 
+    /// The difficulty by vanilla's number (0 peaceful to 3 hard); normal
+    /// when the file has none.
+    pub fn difficulty(&self) -> u8 {
+        match self.kept.get("Difficulty") {
+            Some(Value::Byte(d)) => u8::try_from(*d).unwrap_or(2).min(3),
+            _ => 2,
+        }
+    }
+
+    /// Keeps the difficulty and weather players see, under vanilla's keys,
+    /// so a vanilla server or tool opening the world sees the same.
+    pub fn set_sky(&mut self, difficulty: u8, raining: bool, thundering: bool) {
+        let flag = |on: bool| Value::Byte(i8::from(on));
+        let difficulty = i8::try_from(difficulty.min(3)).unwrap_or(2);
+        self.kept.insert("Difficulty", Value::Byte(difficulty));
+        self.kept.insert("raining", flag(raining));
+        self.kept.insert("thundering", flag(thundering));
+    }
+
     /// What a new vanilla world writes, for the keys the file lacks.
     fn defaults(&self) -> Compound {
         let mut defaults = compound(vec![
@@ -405,6 +424,21 @@ mod tests {
             };
             assert_eq!(version.get("Name"), Some(&string("1.20.1")));
         }
+    }
+
+    #[test]
+    fn the_sky_is_kept_under_vanillas_keys() {
+        let path = Path::new("level.dat");
+        let mut level = sample();
+        assert_eq!(level.difficulty(), 2, "normal when the file has none");
+        level.set_sky(3, true, true);
+        let read = LevelDat::parse(path, &level.encode(path).unwrap()).unwrap();
+        assert_eq!(read.difficulty(), 3);
+        let data = data_of(&level.encode(path).unwrap());
+        assert_eq!(data.get("raining"), Some(&Value::Byte(1)));
+        assert_eq!(data.get("thundering"), Some(&Value::Byte(1)));
+        level.set_sky(0, false, false);
+        assert_eq!(level.difficulty(), 0);
     }
 
     #[test]

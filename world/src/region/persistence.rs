@@ -280,6 +280,7 @@ impl Region {
         let persistence = &self.persistence;
         let due = persistence.dirty
             && persistence.saving.is_none()
+            && !self.world.autosave_paused()
             && match persistence.retry {
                 Some((at, _)) => Instant::now() >= at,
                 None => persistence
