@@ -334,7 +334,7 @@ async fn release_regions(mut requests: mpsc::UnboundedReceiver<ReleaseRequest>, 
 /// owner releases its region (players re-attach to the new owner) before
 /// the move commits. A move names the ownership epoch it ends, so one that
 /// is late or repeated changes nothing.
-pub(crate) async fn rebalance(placement: PlacementService, node: NodeId, moves: Vec<Command>) {
+async fn rebalance(placement: PlacementService, node: NodeId, moves: Vec<Command>) {
     if moves.is_empty() {
         return;
     }

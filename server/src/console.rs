@@ -83,7 +83,7 @@ async fn execute(node: &Node, line: &str) -> (String, Next) {
                 format!("Usage: {}", known.usage(false))
             }
             Some(_) => format!("{command} is typed in game: it acts on the player who types it"),
-            None => format!("Unknown command: {command}. Type help for help"),
+            None => format!("Unknown or incomplete command: {command}. Type help for help"),
         },
     };
     (output, Next::Continue)

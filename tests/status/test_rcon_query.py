@@ -108,7 +108,7 @@ class Raw:
 def test_rcon_login_and_console_commands(remote):
     with rcon(remote) as mcr:
         assert mcr.command("list") == f"There are 0 of a max of {MAX_PLAYERS} players online: "
-        assert mcr.command("help").startswith("Commands: help, list, say <message>")
+        assert mcr.command("help").startswith("help\nlist\nmsg <player> <message>\n")
         assert mcr.command("say hi") == "[Server] hi"
         assert mcr.command("op Alice") == "Made Alice a server operator"
         assert mcr.command("deop Alice") == "Made Alice no longer a server operator"
