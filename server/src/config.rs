@@ -1521,8 +1521,10 @@ mod tests {
                 ("RCON_PASSWORD", "from the alias"),
                 ("ENABLE_QUERY", "true"),
                 ("QUERY_PORT", "25570"),
+                ("STOP_DURATION", "12"),
             ])
             .expect("loads");
+        assert_eq!(config.server.stop_grace_seconds, 12);
         assert_eq!(config.rcon.expect("enabled").password, "from the alias");
         assert_eq!(config.query.expect("enabled").bind.port(), 25570);
         // Either order: the TESSERA_ variable wins.

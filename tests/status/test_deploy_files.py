@@ -47,6 +47,8 @@ def test_the_statefulset_gives_ids_seeds_probes_and_a_grace_period():
     pod = spec["template"]["spec"]
     assert pod["terminationGracePeriodSeconds"] <= 30
     [container] = pod["containers"]
+    handoff = int({e["name"]: e for e in container["env"]}["TESSERA_SERVER_STOP_GRACE_SECONDS"]["value"])
+    assert handoff + 5 <= pod["terminationGracePeriodSeconds"], "the handoff must end before Kubernetes' SIGKILL"
     assert "TESSERA_CLUSTER_NODE_ID=$(( ${HOSTNAME##*-} + 1 ))" in " ".join(container["args"])
     env = {e["name"]: e for e in container["env"]}
     assert "tessera-0.tessera-peers:25590" in env["TESSERA_CLUSTER_SEEDS"]["value"]
