@@ -1,62 +1,35 @@
-//! Digging, placing and inventory edits, and block changes across the border.
+//! Carrying out digging, placing and inventory edits, and block changes
+//! across the border, as the rules in `block_rules` decide them.
 
 use std::time::Instant;
 
 use tracing::warn;
 
-use valence_protocol::block::{PropName, PropValue};
 use valence_protocol::packets::play::{
     BlockBreakingProgressS2c, BlockUpdateS2c, PlayerActionResponseS2c,
 };
 use valence_protocol::{
-    BlockKind, BlockPos, BlockState, ChunkPos, Direction, GameMode, Hand, ItemStack, VarInt,
+    BlockPos, BlockState, ChunkPos, Direction, GameMode, Hand, ItemStack, VarInt,
 };
 
+use super::block_rules::{
+    breaks_at_once, change_allowed, dig_check, dug_long_enough, placement, DigCheck, Placement,
+};
 use super::{Digging, Region, Slot};
-use crate::coords::in_height;
 use crate::hardness::break_time;
 use crate::messages::{
     BlockChange, Dig, DigPhase, EntityId, FeedEvent, Precondition, RegionMsg, SessionAddr,
 };
-use crate::player::{PlayerState, HOTBAR_START, INVENTORY_SLOTS, OFF_HAND_SLOT};
+use crate::player::INVENTORY_SLOTS;
 
-/// Farthest block a player can reach, from the eyes to the block's centre,
-/// with slack for latency.
-const REACH: f64 = 7.0;
-/// Share of the vanilla break time a survival dig must take, allowing for lag.
-const DIG_TOLERANCE: f32 = 0.7;
 /// Breaking progress stage that clears the cracks.
 const NO_CRACKS: u8 = 10;
-
-fn in_reach(state: &PlayerState, pos: BlockPos) -> bool {
-    let eye = state.position + valence_protocol::math::DVec3::new(0.0, 1.62, 0.0);
-    let centre = valence_protocol::math::DVec3::new(
-        f64::from(pos.x) + 0.5,
-        f64::from(pos.y) + 0.5,
-        f64::from(pos.z) + 0.5,
-    );
-    eye.distance(centre) <= REACH
-}
 
 /// The item a survival placement uses up: the player's slot.
 #[derive(Clone, Copy)]
 struct ItemUse {
     entity: EntityId,
     slot: usize,
-}
-
-/// The state an item places, oriented by the face it is placed against.
-fn placed_state(item: &ItemStack, face: Direction) -> Option<BlockState> {
-    let state = BlockKind::from_item_kind(item.item)?.to_state();
-    let axis = match face {
-        Direction::Down | Direction::Up => PropValue::Y,
-        Direction::North | Direction::South => PropValue::Z,
-        Direction::West | Direction::East => PropValue::X,
-    };
-    Some(match state.get(PropName::Axis) {
-        Some(_) => state.set(PropName::Axis, axis),
-        None => state,
-    })
 }
 
 impl Region {
@@ -75,26 +48,18 @@ impl Region {
             return;
         };
         let session = player.session;
-        let allowed = match player.state.game_mode {
-            GameMode::Survival | GameMode::Creative => true,
-            GameMode::Adventure | GameMode::Spectator => false,
+        let creative = match dig_check(&player.state, pos, phase) {
+            DigCheck::Acknowledge => return self.ack(session, sequence),
+            DigCheck::Refuse => return self.refuse(entity, pos, sequence),
+            DigCheck::Time { creative } => creative,
         };
-        // An abort out of reach is only acknowledged: forwarded, it would
-        // start the region of any spot a client names.
-        let reach = in_reach(&player.state, pos);
-        if phase == DigPhase::Abort && !reach {
-            return self.ack(session, sequence);
-        }
-        if phase != DigPhase::Abort && !(allowed && reach) {
-            return self.refuse(entity, pos, sequence);
-        }
         let dig = Dig {
             entity,
             session,
             pos,
             sequence,
             phase,
-            creative: player.state.game_mode == GameMode::Creative,
+            creative,
         };
         let chunk = ChunkPos::from_block_pos(pos);
         if self.world.grid.contains(self.pos(), chunk) {
@@ -121,8 +86,7 @@ impl Region {
         let current = self.block_at(pos);
         match phase {
             DigPhase::Start => {
-                let instant = creative || current.and_then(break_time).is_some_and(|t| t.is_zero());
-                if instant {
+                if breaks_at_once(creative, current) {
                     return self.apply_block_change(BlockChange {
                         pos,
                         only_if: Precondition::Breakable,
@@ -152,10 +116,7 @@ impl Region {
                     _ => return self.refuse_to(session, pos, sequence),
                 };
                 self.show_cracks(entity, pos, NO_CRACKS);
-                let long_enough = current
-                    .and_then(break_time)
-                    .is_some_and(|t| started.elapsed() >= t.mul_f32(DIG_TOLERANCE));
-                if !long_enough {
+                if !dug_long_enough(current, started.elapsed()) {
                     return self.refuse_to(session, pos, sequence);
                 }
                 self.apply_block_change(BlockChange {
@@ -214,43 +175,25 @@ impl Region {
         let Some(player) = self.players.get(&entity) else {
             return;
         };
-        let slot = match hand {
-            Hand::Main => HOTBAR_START + usize::from(player.state.held_slot),
-            Hand::Off => OFF_HAND_SLOT,
-        };
         let session = player.session;
-        let can_build = matches!(
-            player.state.game_mode,
-            GameMode::Survival | GameMode::Creative
-        );
-        let state = player.state.inventory[slot]
-            .as_ref()
-            .and_then(|item| placed_state(item, face));
-        let (Some(state), true) = (state, can_build) else {
-            return self.ack(session, sequence);
+        let decision = placement(&player.state, hand, against, face, |pos| {
+            block_in(&self.chunks, pos)
+        });
+        let (target, state, uses) = match decision {
+            Placement::Nothing => return self.ack(session, sequence),
+            Placement::Refused { pos } => return self.refuse(entity, pos, sequence),
+            Placement::Place { pos, state, uses } => (pos, state, uses),
         };
-        let clicked_replaceable = self
-            .block_at(against)
-            .is_some_and(BlockState::is_replaceable);
-        let target = if clicked_replaceable {
-            against
-        } else {
-            against.get_in_direction(face)
-        };
-        if !in_height(target.y) || !in_reach(&player.state, target) {
-            return self.refuse(entity, target, sequence);
-        }
         let change = BlockChange {
             pos: target,
             only_if: Precondition::Replaceable,
             state,
             ack: Some((session, sequence)),
         };
-        let survival = player.state.game_mode == GameMode::Survival;
         let chunk = ChunkPos::from_block_pos(target);
         let here = self.world.grid.contains(self.pos(), chunk);
         if here && matches!(self.chunks.get(&chunk), Some(Slot::Ready(_))) {
-            let uses = survival.then_some(ItemUse { entity, slot });
+            let uses = uses.map(|slot| ItemUse { entity, slot });
             return self.apply_change_using(change, uses);
         }
         // Across the border (or in a chunk still loading) the item is used
@@ -258,7 +201,7 @@ impl Region {
         // refusal then, or a crash of that region before its journal took
         // the block, costs the item. The reverse order could give the item
         // back with the block placed.
-        if survival {
+        if let Some(slot) = uses {
             self.take_one(entity, slot);
         }
         if here {
@@ -352,12 +295,8 @@ impl Region {
             return;
         };
         let current = slot.chunk.block(x, change.pos.y, z);
-        let allowed = in_height(change.pos.y)
-            && self.durability.accepts_changes()
-            && match change.only_if {
-                Precondition::Replaceable => current.is_replaceable(),
-                Precondition::Breakable => !current.is_air() && break_time(current).is_some(),
-            };
+        let allowed = self.durability.accepts_changes()
+            && change_allowed(change.only_if, current, change.pos.y);
         let shown = if allowed {
             slot.chunk.set_block(x, change.pos.y, z, change.state);
             slot.packet = None;

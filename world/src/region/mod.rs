@@ -1,6 +1,7 @@
 //! A region actor: owns a square of chunks and the players standing in them,
 //! and ticks on its own at 20 TPS.
 
+mod block_rules;
 mod blocks;
 #[cfg(test)]
 mod chunk_failure_tests;
