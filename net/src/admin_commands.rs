@@ -39,7 +39,7 @@ pub async fn execute(frontend: &Frontend, issuer: Issuer<'_>, words: &[&str]) ->
     if let Some(answer) = player_command(frontend, issuer, words) {
         return Some(answer.unwrap_or_else(|e| e.to_string()));
     }
-    let accounts = &frontend.auth.get()?.accounts;
+    let accounts = &frontend.auth.accounts;
     let result = match world_rule_command(frontend, accounts, words).await {
         Some(result) => result,
         None => account_command(frontend, accounts, issuer, words).await?,
@@ -190,9 +190,7 @@ async fn world_rule_command(
         ["save-on"] => autosave(accounts, false).await,
         _ => return None,
     };
-    if let Some(auth) = frontend.auth.get() {
-        auth.rules.refresh();
-    }
+    frontend.auth.rules.refresh();
     Some(result)
 }
 
@@ -365,9 +363,7 @@ async fn account_command(
 /// This node's players see their new command trees at once; the other
 /// nodes' within their next look at the operator list.
 fn ops_changed(frontend: &Frontend) {
-    if let Some(auth) = frontend.auth.get() {
-        auth.ops.refresh();
-    }
+    frontend.auth.ops.refresh();
 }
 
 /// Bans a player on every node and disconnects it wherever it plays.

@@ -68,14 +68,13 @@ pub struct Frontend {
     /// Frame, buffer and per-address caps, and what they refused.
     pub limits: Arc<Limits>,
     pub directory: Directory,
-    /// The authentication service, once the node has one.
-    pub auth: std::sync::OnceLock<Auth>,
+    pub auth: Auth,
     /// Becomes true when the node shuts down: sessions then leave with the reason.
     shutdown: watch::Sender<Option<String>>,
 }
 
 impl Frontend {
-    pub fn new(config: FrontendConfig, world: Arc<World>) -> Arc<Self> {
+    pub fn new(config: FrontendConfig, world: Arc<World>, auth: Auth) -> Arc<Self> {
         let framing = world.framing;
         Arc::new(Self {
             players: Players::new(world.clone(), config.max_players as usize, framing),
@@ -84,7 +83,7 @@ impl Frontend {
             metrics: Arc::default(),
             limits: Limits::new(config.per_address),
             directory: Directory::default(),
-            auth: std::sync::OnceLock::new(),
+            auth,
             config,
             world,
             shutdown: watch::channel(None).0,

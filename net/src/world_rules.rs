@@ -78,18 +78,15 @@ pub fn day_time_now(set: DaySet, now_ms: u64) -> i64 {
 impl Frontend {
     /// The difficulty in force: the record's, else level.dat's.
     pub fn difficulty(&self) -> u8 {
-        self.rules()
-            .and_then(|r| r.difficulty)
+        self.auth
+            .rules
+            .current()
+            .difficulty
             .unwrap_or(self.config.difficulty)
     }
 
     pub fn weather(&self) -> Weather {
-        self.rules()
-            .map_or(Weather::Clear, |r| r.weather_at(now_ms()))
-    }
-
-    fn rules(&self) -> Option<Arc<WorldRules>> {
-        self.auth.get().map(|auth| auth.rules.current())
+        self.auth.rules.current().weather_at(now_ms())
     }
 
     /// What a joining player is told of the sky, after the join packet.

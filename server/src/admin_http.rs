@@ -127,13 +127,10 @@ async fn metrics(State(admin): State<Admin>) -> impl IntoResponse {
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body)
 }
 
-/// This node's register store's health, in a cluster or not; `None` before
-/// the authentication service is set or when the store cannot fail.
+/// This node's register store's health, in a cluster or not; `None` when
+/// the store cannot fail.
 fn store_health(node: &Node) -> Option<StoreHealth> {
-    node.frontend
-        .auth
-        .get()
-        .and_then(|auth| auth.accounts.store_health())
+    node.frontend.auth.accounts.store_health()
 }
 
 /// Whether the register store persists: the alert to raise on a full disk.

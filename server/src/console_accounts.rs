@@ -25,25 +25,21 @@ pub async fn execute(node: &Node, words: &[&str]) -> Option<String> {
             })
         }
         ["import", dir] => {
-            let accounts = &frontend.auth.get()?.accounts;
-            let imported = accounts.import_vanilla(Path::new(dir)).await;
+            let imported = frontend.auth.accounts.import_vanilla(Path::new(dir)).await;
             if imported.is_ok() {
-                if let Some(auth) = frontend.auth.get() {
-                    auth.ops.refresh();
-                }
+                frontend.auth.ops.refresh();
             }
             Some(match imported {
                 Ok(counts) => format!("Imported {counts} from {dir}"),
                 Err(e) => format!("Import refused, nothing changed: {e}"),
             })
         }
-        ["export", dir] => {
-            let accounts = &frontend.auth.get()?.accounts;
-            Some(match accounts.export_vanilla(Path::new(dir)).await {
+        ["export", dir] => Some(
+            match frontend.auth.accounts.export_vanilla(Path::new(dir)).await {
                 Ok(counts) => format!("Exported {counts} to {dir}"),
                 Err(e) => format!("Export failed: {e}"),
-            })
-        }
+            },
+        ),
         _ => admin_commands::execute(frontend, Issuer::Console, words).await,
     }
 }

@@ -223,6 +223,18 @@ impl Node {
             spawn: level.spawn,
             clock: level::clock(&level),
         });
+        let accounts = match &cluster {
+            Some(start) => Arc::new(Accounts::new(Arc::new(start.register.clone()))),
+            None => open_accounts(&config.world.data_dir, node)?,
+        };
+        let records = accounts.player_records();
+        world.set_player_recovery(player_recovery::spawn_writer(records.clone()));
+        let auth = Auth {
+            ops: OpsWatch::ops(accounts.clone()),
+            rules: RulesWatch::world_rules(accounts.clone()),
+            accounts,
+            require_login: config.auth.require_login,
+        };
         let frontend = Frontend::new(
             FrontendConfig {
                 motd: config.server.motd.clone(),
@@ -240,28 +252,13 @@ impl Node {
                 difficulty: level.difficulty(),
             },
             world.clone(),
+            auth,
         );
-        let accounts = match &cluster {
-            Some(start) => Arc::new(Accounts::new(Arc::new(start.register.clone()))),
-            None => open_accounts(&config.world.data_dir, node)?,
-        };
-        let records = accounts.player_records();
-        world.set_player_recovery(player_recovery::spawn_writer(records.clone()));
-        let rules = RulesWatch::world_rules(accounts.clone());
         let rules_follower = tessera_net::world_rules::follow(
             frontend.clone(),
-            rules.subscribe(),
+            frontend.auth.rules.subscribe(),
             tessera_auth::accounts::now_ms(),
         );
-        let auth = Auth {
-            ops: OpsWatch::ops(accounts.clone()),
-            rules,
-            accounts,
-            require_login: config.auth.require_login,
-        };
-        if frontend.auth.set(auth).is_err() {
-            anyhow::bail!("the frontend already had an authentication service");
-        }
         let bind = config.server.bind;
         let listener = TcpListener::bind(bind)
             .await

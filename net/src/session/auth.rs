@@ -70,11 +70,8 @@ impl Session {
         if self.gate.open {
             return;
         }
-        let Some(auth) = self.frontend.auth.get() else {
-            return;
-        };
         let (accounts, name, tx) = (
-            auth.accounts.clone(),
+            self.frontend.auth.accounts.clone(),
             self.me.name.clone(),
             self.gate.sender.clone(),
         );
@@ -160,9 +157,7 @@ impl Session {
 
     /// `/register`, `/login` and `/changepassword`; `false` if `words` is none of them.
     pub(super) fn account_command(&mut self, words: &[&str]) -> bool {
-        let Some(auth) = self.frontend.auth.get() else {
-            return false;
-        };
+        let auth = &self.frontend.auth;
         let Some(command) = parse_account_command(words, self.gate.open) else {
             return false;
         };

@@ -75,10 +75,9 @@ impl Session {
 
     /// Bans and the whitelist, as the authentication service has them.
     async fn check_admission(&self) -> Result<(), End> {
-        let Some(auth) = self.frontend.auth.get() else {
-            return Ok(());
-        };
-        match auth
+        match self
+            .frontend
+            .auth
             .accounts
             .admission(&self.me.uuid.to_string(), &self.address)
             .await

@@ -121,7 +121,7 @@ impl Session {
         // gate is for offline mode.
         let gate_open = frontend.config.online_mode.is_some()
             || frontend.config.forwarding.is_some()
-            || !frontend.auth.get().is_some_and(|a| a.require_login);
+            || !frontend.auth.require_login;
         let me = Arc::new(OnlinePlayer {
             uuid: profile.uuid,
             name: profile.name,
@@ -135,7 +135,7 @@ impl Session {
             logged_in: std::sync::atomic::AtomicBool::new(gate_open),
         });
         let permissions = permissions::Permissions::new(&frontend, me.uuid.to_string());
-        let records = frontend.auth.get().map(|a| a.accounts.player_records());
+        let records = frontend.auth.accounts.player_records();
         let radius = i32::from(frontend.config.view_distance);
         let mut session = Session {
             view: View::new(

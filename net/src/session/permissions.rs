@@ -38,17 +38,15 @@ pub(super) struct Permissions {
     uuid: String,
     /// The level the client's command tree was built for.
     level: u8,
-    ops: Option<watch::Receiver<Arc<Ops>>>,
+    ops: watch::Receiver<Arc<Ops>>,
     events: mpsc::UnboundedReceiver<PermissionEvent>,
     sender: mpsc::UnboundedSender<PermissionEvent>,
 }
 
 impl Permissions {
     pub fn new(frontend: &Frontend, uuid: String) -> Self {
-        let mut ops = frontend.auth.get().map(|auth| auth.ops.subscribe());
-        let level = ops
-            .as_mut()
-            .map_or(0, |ops| ops.borrow_and_update().level(&uuid));
+        let mut ops = frontend.auth.ops.subscribe();
+        let level = ops.borrow_and_update().level(&uuid);
         let (sender, events) = mpsc::unbounded_channel();
         Self {
             uuid,
@@ -66,15 +64,9 @@ impl Permissions {
     /// The next event; cancel-safe, for the session's `select!`.
     pub async fn next(&mut self) -> PermissionEvent {
         let (ops, events) = (&mut self.ops, &mut self.events);
-        let ops = async {
-            match ops {
-                Some(ops) => ops.changed().await,
-                None => std::future::pending().await,
-            }
-        };
         tokio::select! {
             Some(event) = events.recv() => event,
-            Ok(()) = ops => PermissionEvent::OpsChanged,
+            Ok(()) = ops.changed() => PermissionEvent::OpsChanged,
             else => std::future::pending().await,
         }
     }
@@ -85,11 +77,8 @@ impl Session {
     pub(super) fn check_permission(&mut self, line: &str) {
         let sender = self.permissions.sender.clone();
         let line = line.to_owned();
-        let Some(auth) = self.frontend.auth.get() else {
-            let _ = sender.send(PermissionEvent::Checked { line, level: Ok(0) });
-            return;
-        };
-        let (accounts, uuid) = (auth.accounts.clone(), self.permissions.uuid.clone());
+        let accounts = self.frontend.auth.accounts.clone();
+        let uuid = self.permissions.uuid.clone();
         tokio::spawn(async move {
             let level = accounts.op_level(&uuid).await;
             let _ = sender.send(PermissionEvent::Checked { line, level });
@@ -99,10 +88,11 @@ impl Session {
     pub(super) fn permission_event(&mut self, event: PermissionEvent) {
         match event {
             PermissionEvent::OpsChanged => {
-                let level = match &mut self.permissions.ops {
-                    Some(ops) => ops.borrow_and_update().level(&self.permissions.uuid),
-                    None => 0,
-                };
+                let level = self
+                    .permissions
+                    .ops
+                    .borrow_and_update()
+                    .level(&self.permissions.uuid);
                 self.level_is(level);
             }
             PermissionEvent::Checked {

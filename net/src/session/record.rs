@@ -46,7 +46,7 @@ const UNAVAILABLE: &str = "The login service is unavailable; try again shortly";
 
 /// The session's side of the record.
 pub(super) struct Saving {
-    records: Option<PlayerRecords>,
+    records: PlayerRecords,
     /// Whether this session may write the record: only once the record was
     /// read (so a failed read never becomes a fresh record written over the
     /// real one) and the player proved who it is.
@@ -56,7 +56,7 @@ pub(super) struct Saving {
 }
 
 impl Saving {
-    pub fn new(records: Option<PlayerRecords>) -> Self {
+    pub fn new(records: PlayerRecords) -> Self {
         Self {
             records,
             enabled: false,
@@ -85,9 +85,7 @@ impl Session {
         if !self.gate.open {
             return Ok(state);
         }
-        let Some(records) = self.saving.records.clone() else {
-            return Ok(state);
-        };
+        let records = self.saving.records.clone();
         let stored = records.load(&self.me.uuid.to_string()).await;
         self.apply_stored(stored, &mut state)?;
         Ok(state)
@@ -111,9 +109,7 @@ impl Session {
 
     /// The gate opened: reads the record, which `record_loaded` applies.
     pub(super) fn load_after_login(&mut self) {
-        let Some(records) = self.saving.records.clone() else {
-            return;
-        };
+        let records = self.saving.records.clone();
         let (uuid, tx) = (self.me.uuid.to_string(), self.gate.sender());
         tokio::spawn(async move {
             let _ = tx.send(AuthEvent::Record(records.load(&uuid).await));
@@ -180,10 +176,10 @@ impl Session {
         {
             return;
         }
-        let (Some(records), Some(state)) = (saving.records.clone(), self.last_state.as_ref())
-        else {
+        let Some(state) = self.last_state.as_ref() else {
             return;
         };
+        let records = saving.records.clone();
         saving.last_save = Instant::now();
         let (uuid, record) = (
             self.me.uuid,
@@ -202,9 +198,7 @@ impl Session {
         if !self.saving.enabled {
             return;
         }
-        let Some(records) = self.saving.records.clone() else {
-            return;
-        };
+        let records = self.saving.records.clone();
         let uuid = self.me.uuid;
         let deadline = tokio::time::Instant::now() + FINAL_SAVE_WITHIN;
         if let Some(running) = self.saving.in_flight.take() {
