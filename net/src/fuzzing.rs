@@ -112,7 +112,7 @@ fn take(setup: &Setup, inbound: &mut Inbound, step: Step, frame: &PacketFrame) -
         },
         Step::LoginStart => {
             let hello: LoginHelloC2s = frame.decode().ok()?;
-            if !crate::login::valid_name(hello.username) {
+            if !crate::profile::valid_name(hello.username) {
                 return None;
             }
             // Forwarding wins over online mode, as at login.

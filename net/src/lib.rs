@@ -13,13 +13,16 @@ pub mod frontend;
 pub mod fuzzing;
 mod inbound;
 pub mod limits;
+mod listener;
 mod login;
 pub mod metrics;
 pub mod online;
+mod peer_frontends;
 pub mod player_import;
 mod player_record;
 pub mod player_recovery;
 pub mod players;
+mod profile;
 pub mod register_watch;
 mod session;
 mod status;
@@ -27,7 +30,7 @@ pub mod velocity;
 pub mod world_rules;
 
 pub use frontend::{Frontend, FrontendConfig};
-pub use login::offline_uuid;
+pub use profile::offline_uuid;
 pub use session::ban_message;
 /// The game version this server speaks, for start-up and status lines.
 pub use valence_protocol::MINECRAFT_VERSION;

@@ -5,31 +5,13 @@
 use std::borrow::Cow;
 use std::net::IpAddr;
 
-use md5::{Digest, Md5};
-use uuid::Uuid;
 use valence_protocol::packets::login::{LoginCompressionS2c, LoginHelloC2s, LoginSuccessS2c};
-use valence_protocol::Property;
 use valence_protocol::{VarInt, PROTOCOL_VERSION};
 
 use crate::connection::Connection;
 use crate::error::ClientError;
 use crate::frontend::Frontend;
-
-/// Who logged in.
-#[derive(Debug, Clone)]
-pub struct Profile {
-    pub uuid: Uuid,
-    pub name: String,
-    /// From the session server in online mode (the signed skin); none offline.
-    pub properties: Vec<Property>,
-}
-
-/// The UUID vanilla gives a name in offline mode: version 3 of the MD5 of
-/// "OfflinePlayer:<name>", so player data lines up with vanilla worlds.
-pub fn offline_uuid(name: &str) -> Uuid {
-    let digest: [u8; 16] = Md5::digest(format!("OfflinePlayer:{name}").as_bytes()).into();
-    uuid::Builder::from_md5_bytes(digest).into_uuid()
-}
+use crate::profile::{offline_uuid, valid_name, Profile};
 
 /// A finished login: who, and from which address (the player's own, also
 /// behind a proxy), for IP bans and rate limits.
@@ -37,10 +19,6 @@ pub fn offline_uuid(name: &str) -> Uuid {
 pub struct LoggedIn {
     pub profile: Profile,
     pub address: IpAddr,
-}
-
-pub(crate) fn valid_name(name: &str) -> bool {
-    (1..=16).contains(&name.len()) && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
 pub async fn login(
@@ -109,26 +87,4 @@ pub async fn login(
     });
     conn.flush().await?;
     Ok(LoggedIn { profile, address })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn offline_uuids_match_vanilla() {
-        // Vanilla's UUID.nameUUIDFromBytes("OfflinePlayer:Notch").
-        assert_eq!(
-            offline_uuid("Notch").to_string(),
-            "b50ad385-829d-3141-a216-7e7d7539ba7f"
-        );
-    }
-
-    #[test]
-    fn names_are_checked() {
-        assert!(valid_name("Steve_01"));
-        assert!(!valid_name(""));
-        assert!(!valid_name("seventeen_chars__"));
-        assert!(!valid_name("bad name"));
-    }
 }

@@ -16,7 +16,7 @@ use tessera_world::registry::DIMENSION_NAME;
 use uuid::Uuid;
 use valence_protocol::Encode;
 
-use crate::login::offline_uuid;
+use crate::profile::offline_uuid;
 
 /// What importing the players came to.
 #[derive(Debug, Default)]

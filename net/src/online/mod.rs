@@ -19,7 +19,7 @@ use session_server::SessionServer;
 
 use crate::connection::Connection;
 use crate::error::ClientError;
-use crate::login::Profile;
+use crate::profile::Profile;
 
 /// Vanilla servers send an empty server id since 1.7; the hash still covers it.
 const SERVER_ID: &str = "";

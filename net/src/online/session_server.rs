@@ -83,7 +83,7 @@ pub(crate) fn parse_profile(body: &[u8]) -> Result<VerifiedProfile, OnlineError>
         serde_json::from_slice(body).map_err(|e| OnlineError::BadProfile(e.to_string()))?;
     let uuid = Uuid::try_parse(&body.id)
         .map_err(|e| OnlineError::BadProfile(format!("id {:?}: {e}", body.id)))?;
-    if !crate::login::valid_name(&body.name) {
+    if !crate::profile::valid_name(&body.name) {
         return Err(OnlineError::BadProfile(format!("name {:?}", body.name)));
     }
     Ok(VerifiedProfile {

@@ -38,8 +38,8 @@ use crate::connection::Connection;
 use crate::error::ClientError;
 use crate::frontend::Frontend;
 use crate::limits::TokenBucket;
-use crate::login::Profile;
 use crate::players::OnlinePlayer;
+use crate::profile::Profile;
 use view::View;
 
 /// Most queued messages handled before a write, so a flood cannot delay

@@ -17,7 +17,7 @@ use thiserror::Error;
 use uuid::Uuid;
 use valence_protocol::{ident, Decode, Ident, Property, VarInt};
 
-use crate::login::valid_name;
+use crate::profile::valid_name;
 
 /// The login plugin channel Velocity answers with player info.
 pub const CHANNEL: Ident<&str> = ident!("velocity:player_info");
