@@ -1022,6 +1022,27 @@ mod tests {
     }
 
     #[test]
+    fn the_readme_and_the_config_reference_name_every_key_and_its_variable() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        for doc in ["README.md", "docs/config.md"] {
+            let text = fs::read_to_string(root.join(doc)).expect("read the docs");
+            for (key, _) in KEYS {
+                assert!(
+                    text.contains(&format!("`{key}`")) || grouped(&text, key),
+                    "{doc} lacks `{key}`"
+                );
+                let var = env_var_name(key);
+                assert!(text.contains(&var), "{doc} lacks {var}");
+            }
+        }
+    }
+
+    /// Keys documented together, as `world.spawn.x`, `world.spawn.z`.
+    fn grouped(text: &str, key: &str) -> bool {
+        text.contains(&format!("`{key}`,")) || text.contains(&format!(", `{key}`"))
+    }
+
+    #[test]
     fn empty_file_gives_defaults() {
         let file = TempConfig::new("");
         let config = file.load(&[]).expect("empty file loads");
