@@ -11,6 +11,9 @@
 //! `Flush` timer commits them, so a crash can lose an update the replica
 //! received but never acknowledged.
 
+// The helpers of a test may unwrap too: a panic there is a failed test.
+#![allow(clippy::unwrap_used)]
+
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};

@@ -8,6 +8,9 @@
 //! To show the check has teeth, a scripted run gives one node a disk that
 //! silently stops persisting, and the check must fail.
 
+// The helpers of a test may unwrap too: a panic there is a failed test.
+#![allow(clippy::unwrap_used)]
+
 mod linearizability;
 
 use std::collections::BTreeMap;

@@ -1,6 +1,9 @@
 //! Register nodes over real transports on 127.0.0.1, several in one process,
 //! each replica on its own redb file. Every wait is bounded.
 
+// The helpers of a test may unwrap too: a panic there is a failed test.
+#![allow(clippy::unwrap_used)]
+
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};

@@ -1,6 +1,9 @@
 //! The replica and coordinator state machines, driven by hand message by
 //! message, so each test decides exactly what is lost, duplicated or late.
 
+// The helpers of a test may unwrap too: a panic there is a failed test.
+#![allow(clippy::unwrap_used)]
+
 use std::collections::BTreeMap;
 use std::time::Duration;
 

@@ -15,6 +15,9 @@
 //!
 //! `TESSERA_SIM_SEED` replays one seed; the ignored test runs many.
 
+// The helpers of a test may unwrap too: a panic there is a failed test.
+#![allow(clippy::unwrap_used)]
+
 mod common;
 #[path = "common/sim_placement.rs"]
 mod sim_placement;

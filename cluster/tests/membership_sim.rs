@@ -3,6 +3,9 @@
 //! isolated node rejoins. Time is virtual, so the seconds of failure
 //! detection cost little real time.
 
+// The helpers of a test may unwrap too: a panic there is a failed test.
+#![allow(clippy::unwrap_used)]
+
 mod common;
 #[path = "common/wait.rs"]
 mod wait;

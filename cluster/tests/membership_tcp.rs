@@ -2,6 +2,9 @@
 //! process, with the default (LAN) failure-detection timings. Every wait is
 //! bounded; the measured detection times are printed (`--nocapture`).
 
+// The helpers of a test may unwrap too: a panic there is a failed test.
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::time::{Duration, Instant};

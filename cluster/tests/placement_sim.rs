@@ -9,6 +9,9 @@
 //! election timeouts from its own thread-local RNG, so the interleaving of
 //! elections can differ between runs. The checks hold for every run.
 
+// The helpers of a test may unwrap too: a panic there is a failed test.
+#![allow(clippy::unwrap_used)]
+
 mod common;
 #[path = "common/sim_placement.rs"]
 mod sim_placement;

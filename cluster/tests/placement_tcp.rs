@@ -2,6 +2,9 @@
 //! forwarding, learners, leader failure, restarts from disk, snapshots.
 //! Every wait is bounded by a deadline; nothing sleeps for long.
 
+// The helpers of a test may unwrap too: a panic there is a failed test.
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::future::Future;

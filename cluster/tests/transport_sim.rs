@@ -2,6 +2,9 @@
 //! between two of them, and its repair. Time is virtual, so the seconds of
 //! heartbeats and timeouts below cost little real time.
 
+// The helpers of a test may unwrap too: a panic there is a failed test.
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::net::SocketAddr;

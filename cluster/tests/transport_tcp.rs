@@ -1,6 +1,9 @@
 //! The transport over real TCP on 127.0.0.1, several nodes in one process.
 //! Every wait is bounded: a broken transport fails a test, it never hangs it.
 
+// The helpers of a test may unwrap too: a panic there is a failed test.
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::collections::HashMap;

@@ -32,6 +32,9 @@
 //! message interleavings inside the transport can differ between runs of a
 //! seed. The checks hold for every run.
 
+// The helpers of a test may unwrap too: a panic there is a failed test.
+#![allow(clippy::unwrap_used)]
+
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
