@@ -5,7 +5,7 @@
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use crate::messages::EntityId;
+use crate::ids::EntityId;
 
 /// Bits of the counter; the node number sits above them.
 const LOCAL_BITS: u32 = 24;

@@ -7,12 +7,14 @@ pub mod chunk_packet;
 pub mod clock;
 pub mod coords;
 pub mod entity_ids;
+mod feed;
 pub mod framing;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod gen;
 pub mod handoff;
 mod hardness;
+mod ids;
 pub mod journal;
 pub mod messages;
 pub mod metrics;

@@ -14,8 +14,9 @@ use valence_protocol::packets::play::{
 use valence_protocol::{ByteAngle, ChunkPos, GameMode, ItemStack, RawBytes, VarInt};
 
 use crate::coords::chunk_of_point;
+use crate::feed::FeedEvent;
 use crate::framing::Framing;
-use crate::messages::{EntityId, FeedEvent};
+use crate::ids::EntityId;
 
 /// Farthest a client may claim to have moved in one packet before it is
 /// put back where the server last saw it.

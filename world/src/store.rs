@@ -18,26 +18,16 @@ use valence_protocol::nbt::Compound;
 use valence_protocol::ChunkPos;
 
 use crate::anvil::aside::keep_aside;
-use crate::anvil::durable::{io, lock_file, replace};
+use crate::anvil::durable::{lock_file, replace};
+use crate::anvil::error::io;
 use crate::anvil::region_file::{self, RawChunk, RegionFile, EXTERNAL};
 use crate::anvil::{chunk_nbt, legacy};
 use crate::chunk::Chunk;
 use crate::coords::{RegionGrid, RegionPos};
 
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    #[error("cannot read or write {path}: {source}")]
-    Io {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    #[error("{path} is damaged: {reason}")]
-    Corrupt { path: PathBuf, reason: String },
-    #[error("{path} is from another Minecraft version: {reason}")]
-    OtherVersion { path: PathBuf, reason: String },
-    #[error("{path} not written: this node no longer owns the region")]
-    Fenced { path: PathBuf },
-}
+// The error of every store operation, defined with the Anvil helpers the
+// store is built on and named here beside the store.
+pub use crate::anvil::error::StoreError;
 
 /// The chunks of a Tessera region as they were saved, and the ones that
 /// could not be read.

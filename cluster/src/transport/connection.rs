@@ -11,15 +11,12 @@ use tracing::{debug, info, warn};
 
 use super::cipher::{CipherError, Opener, Sealer, SessionKeys};
 use super::frame::{self, FrameError, HEADER_LEN};
-use super::handle::{Inner, Install};
 use super::handshake::{Handshake, HandshakeError, HandshakeMsg, MAX_HANDSHAKE_FRAME};
+use super::net::AnyStream;
 use super::peer::{Link, Outbox, Peer, PeerState};
+use super::shared::{Inner, Install};
 use super::stats::add;
 use super::{Envelope, NodeId};
-
-/// A socket of any network implementation.
-pub(crate) trait AnyStream: AsyncRead + AsyncWrite + Unpin + Send {}
-impl<T: AsyncRead + AsyncWrite + Unpin + Send> AnyStream for T {}
 
 /// The reader keeps its buffer across the handshake, so bytes the peer sent
 /// right after its last handshake message are not lost.

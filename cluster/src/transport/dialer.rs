@@ -9,11 +9,11 @@ use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 use tracing::{debug, info, info_span, warn, Instrument, Span};
 
 use super::cipher::SessionKeys;
-use super::connection::{self, buffered, AnyStream, LinkError};
-use super::handle::Inner;
+use super::connection::{self, buffered, LinkError};
 use super::handshake::{Handshake, HandshakeError};
-use super::net::Listener;
+use super::net::{AnyStream, Listener};
 use super::peer::{Peer, PeerState};
+use super::shared::Inner;
 use super::stats::add;
 use super::NodeId;
 

@@ -71,6 +71,7 @@ mod net;
 mod peer;
 mod rpc;
 mod secret;
+mod shared;
 mod stats;
 
 use std::sync::{Mutex, MutexGuard, PoisonError};

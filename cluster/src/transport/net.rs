@@ -4,6 +4,7 @@
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
+use std::pin::Pin;
 
 use tokio::io::{AsyncRead, AsyncWrite};
 
@@ -26,6 +27,18 @@ pub trait Listener: Send + 'static {
 
     fn local_addr(&self) -> io::Result<SocketAddr>;
 }
+
+/// A socket of any network implementation.
+pub(crate) trait AnyStream: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> AnyStream for T {}
+
+/// Opens a connection on whatever `Network` the transport was started with;
+/// boxed so the transport's state is not generic over the network.
+pub(crate) type Connector = Box<
+    dyn Fn(SocketAddr) -> Pin<Box<dyn Future<Output = io::Result<Box<dyn AnyStream>>> + Send>>
+        + Send
+        + Sync,
+>;
 
 /// Real TCP through tokio.
 #[derive(Debug, Clone, Copy, Default)]

@@ -5,8 +5,8 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use super::durable::{io, replace};
-use crate::store::StoreError;
+use super::durable::replace;
+use super::error::{io, StoreError};
 
 /// A copy of `bytes`, the damaged contents of `path`. Each load of the same
 /// damaged file finds the copy made the first time instead of making more.

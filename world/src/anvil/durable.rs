@@ -5,14 +5,7 @@ use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use crate::store::StoreError;
-
-pub fn io(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
-    move |source| StoreError::Io {
-        path: path.to_owned(),
-        source,
-    }
-}
+use super::error::{io, StoreError};
 
 /// The temporary file a replacement of `path` is written to first; one a
 /// crash left behind is simply overwritten by the next replacement.

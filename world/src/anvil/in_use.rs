@@ -6,8 +6,7 @@
 use std::fs::{File, OpenOptions, TryLockError};
 use std::path::{Path, PathBuf};
 
-use super::durable::io;
-use crate::store::StoreError;
+use super::error::{io, StoreError};
 
 fn lock_path(data_dir: &Path) -> PathBuf {
     data_dir.join("region").join(".locks").join("world.lock")

@@ -11,9 +11,8 @@ use flate2::Compression;
 use valence_protocol::nbt::{Compound, List, Value};
 
 use super::chunk_nbt::DATA_VERSION;
-use super::durable::io;
+use super::error::{io, StoreError};
 use super::gzip::gunzip;
-use crate::store::StoreError;
 
 /// The level format version vanilla has written since 1.9 (Anvil).
 const ANVIL_VERSION: i32 = 19133;

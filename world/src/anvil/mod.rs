@@ -4,6 +4,7 @@
 pub(crate) mod aside;
 pub mod chunk_nbt;
 pub(crate) mod durable;
+pub(crate) mod error;
 mod gzip;
 pub mod in_use;
 pub(crate) mod legacy;

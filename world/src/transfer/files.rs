@@ -4,8 +4,7 @@ use std::fs;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use crate::anvil::durable::io;
-use crate::store::StoreError;
+use crate::anvil::error::{io, StoreError};
 
 /// A region file's place: `r.X.Z.mca` holds chunks X·32.. and Z·32...
 pub type FileKey = (i32, i32);

@@ -15,8 +15,8 @@ pub use export::{export, ExportReport};
 pub use import::{import, ImportOptions, ImportReport};
 pub use progress::Progress;
 
+use crate::anvil::error::StoreError;
 use crate::journal::JournalError;
-use crate::store::StoreError;
 
 /// A chunk of the source world that did not check out.
 #[derive(Debug, Clone, PartialEq)]

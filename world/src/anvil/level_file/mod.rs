@@ -9,9 +9,9 @@ use std::path::{Path, PathBuf};
 use tracing::error;
 
 use super::aside::keep_aside;
-use super::durable::{io, lock_file, replace};
+use super::durable::{lock_file, replace};
+use super::error::{io, StoreError};
 use super::level_dat::LevelDat;
-use crate::store::StoreError;
 
 const LEVEL: &str = "level.dat";
 const OLD: &str = "level.dat_old";
