@@ -1,7 +1,5 @@
 //! Identities and the version tags that order a register's values.
 
-use std::fmt;
-
 use serde::{Deserialize, Serialize};
 
 /// The key of one register. Keys are namespaced strings such as `user:<name>`.
@@ -10,17 +8,9 @@ pub type Key = String;
 /// The content of one register; `None` means never written, or deleted.
 pub type Value = Option<Vec<u8>>;
 
-/// A node of the cluster, as the transport addresses it.
-#[derive(
-    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
-)]
-pub struct NodeId(pub u64);
-
-impl fmt::Display for NodeId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "node {}", self.0)
-    }
-}
+/// A node of the cluster: the transport's id, so a replica's peer is the
+/// node a message came from, with no conversion between two kinds of id.
+pub use tessera_cluster::NodeId;
 
 /// Distinguishes the successive runs of one node's process.
 ///
@@ -42,12 +32,17 @@ pub struct Incarnation(pub u64);
 /// writes sits on a minority of replicas would compute the same next
 /// timestamp again and give the same tag to a different value, and replicas
 /// (and the read fast path) treat equal tags as equal values.
-#[derive(
-    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
-)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct WriterId {
     pub node: NodeId,
     pub incarnation: Incarnation,
+}
+
+/// Nobody: the writer of a register nobody has written (`Tag::ZERO`).
+impl Default for WriterId {
+    fn default() -> Self {
+        Tag::ZERO.writer
+    }
 }
 
 /// The version of a register's value: ordered by timestamp, then writer.

@@ -56,7 +56,7 @@ use local_replica::LocalReplica;
 use pending::PendingOps;
 use stats::Counters;
 use task::{Command, NodeTask};
-use wire::{register_id, Outbound};
+use wire::Outbound;
 
 use crate::register::{
     Coordinator, Incarnation, Key, MemoryStore, RedbStore, Replica, ReplicaGroup, Store,
@@ -129,8 +129,8 @@ impl RegisterNode {
         store: S,
         config: RegisterNodeConfig,
     ) -> Result<Self, StartError> {
-        let id = register_id(transport.node_id());
-        let group = ReplicaGroup::new(group.into_iter().map(register_id))?;
+        let id = transport.node_id();
+        let group = ReplicaGroup::new(group)?;
         let incarnation = config.incarnation.unwrap_or_else(wall_clock_incarnation);
         let started = Instant::now();
         let counters = Arc::new(Counters::default());

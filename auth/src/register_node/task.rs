@@ -137,7 +137,7 @@ impl<S: Store + Send + 'static> NodeTask<S> {
     }
 
     fn on_frame(&mut self, frame: &transport::Envelope, turn: &mut Turn) {
-        let from = wire::register_id(frame.from);
+        let from = frame.from;
         for msg in wire::decode(&frame.body) {
             match msg {
                 Ok(msg) => self.deliver(from, msg, turn),

@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use tessera_cluster::transport::{self, Topic, Transport, TransportError};
+use tessera_cluster::transport::{Topic, Transport, TransportError};
 use tracing::{debug, warn};
 
 use super::stats::{add, Counters};
@@ -14,15 +14,6 @@ use crate::register::{Message, NodeId};
 /// A batch is sent once it reaches this size, even mid-turn, so one frame
 /// never holds up the peer's reader for long.
 const MAX_BATCH_BYTES: usize = 64 * 1024;
-
-/// The register's name for a transport node; the ids are the same numbers.
-pub(super) fn register_id(id: transport::NodeId) -> NodeId {
-    NodeId(id.0)
-}
-
-pub(super) fn transport_id(id: NodeId) -> transport::NodeId {
-    transport::NodeId(id.0)
-}
 
 /// Messages to peers, gathered per peer until [`Outbound::flush`].
 pub(super) struct Outbound {
@@ -77,7 +68,7 @@ impl Outbound {
     }
 
     fn send(&self, to: NodeId, body: Vec<u8>) {
-        let error = match self.transport.send(transport_id(to), Topic::Register, body) {
+        let error = match self.transport.send(to, Topic::Register, body) {
             Ok(()) => return,
             Err(error) => error,
         };
