@@ -17,7 +17,7 @@ use tessera_world::framing::Framing;
 use tessera_world::gen::Flat;
 use tessera_world::journal::Journals;
 use tessera_world::messages::{
-    BlockChange, Delivery, FeedEvent, Precondition, RegionMsg, ToSession,
+    BlockChange, Delivery, FeedEvent, NodeId, Precondition, RegionMsg, ToSession,
 };
 use tessera_world::routing::SingleNode;
 use tessera_world::store::RegionStore;
@@ -97,14 +97,14 @@ fn main() {
     let rt = tokio::runtime::Runtime::new().expect("a tokio runtime");
     rt.block_on(async {
         let world = World::new(WorldSettings {
-            node: 1,
+            node: NodeId(1),
             generator: Arc::new(Flat),
             grid: RegionGrid { size: 1 },
             framing: Framing::default(),
             biome: 0,
             spawn: (0, -60, 0),
             clock: tessera_world::clock::WorldClock::new(0, 0, true),
-            placement: Arc::new(SingleNode(1)),
+            placement: Arc::new(SingleNode(NodeId(1))),
             store: Some(RegionStore::open(args.dir.clone()).expect("a region store")),
             journals: Some(Journals::new(&args.dir, 1)),
             autosave: Duration::from_secs(3600),

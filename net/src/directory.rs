@@ -19,7 +19,7 @@ pub struct RemotePlayer {
     pub name: String,
     /// The profile's properties (the signed skin in online mode), for tab lists.
     pub properties: Vec<Property>,
-    pub node: u64,
+    pub node: NodeId,
     #[serde(with = "tessera_world::wire::protocol")]
     pub game_mode: GameMode,
 }
@@ -87,14 +87,14 @@ impl Directory {
         }
     }
 
-    pub(crate) fn send_to(&self, node: u64, msg: &FrontendMsg) {
+    pub(crate) fn send_to(&self, node: NodeId, msg: &FrontendMsg) {
         let Some(transport) = self.transport.get() else {
             return;
         };
         match Envelope::encode_body(msg) {
             Ok(body) => {
-                if let Err(e) = transport.send(NodeId(node), Topic::Frontend, body) {
-                    debug!(node, "frontend message not sent: {e}");
+                if let Err(e) = transport.send(node, Topic::Frontend, body) {
+                    debug!(%node, "frontend message not sent: {e}");
                 }
             }
             Err(e) => warn!("frontend message does not encode: {e}"),

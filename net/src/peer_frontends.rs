@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use tessera_cluster::{Topic, Transport};
+use tessera_cluster::{NodeId, Topic, Transport};
 use tracing::warn;
 use uuid::Uuid;
 use valence_protocol::Text;
@@ -27,7 +27,7 @@ impl Frontend {
         tokio::spawn(async move {
             while let Some(envelope) = inbox.recv().await {
                 match envelope.decode_body::<FrontendMsg>() {
-                    Ok(msg) => frontend.handle_peer_message(envelope.from.0, msg),
+                    Ok(msg) => frontend.handle_peer_message(envelope.from, msg),
                     Err(e) => warn!(from = %envelope.from, "undecodable frontend message: {e}"),
                 }
             }
@@ -35,7 +35,7 @@ impl Frontend {
         Ok(())
     }
 
-    fn handle_peer_message(&self, node: u64, msg: FrontendMsg) {
+    fn handle_peer_message(&self, node: NodeId, msg: FrontendMsg) {
         let players = &self.players;
         match msg {
             FrontendMsg::Joined(player) => {
@@ -68,7 +68,7 @@ impl Frontend {
             }
             FrontendMsg::Message(json) => match serde_json::from_str::<Text>(&json) {
                 Ok(text) => players.broadcast_message(text),
-                Err(e) => warn!(node, "bad message text: {e}"),
+                Err(e) => warn!(%node, "bad message text: {e}"),
             },
             FrontendMsg::Kick { name, reason } => {
                 if let Some(player) = players.get(&name) {
@@ -81,12 +81,12 @@ impl Frontend {
 
     /// A node joined, or came back: tell it who is here, and ask it who is
     /// there (it may not see us as new).
-    pub fn node_up(&self, node: u64) {
+    pub fn node_up(&self, node: NodeId) {
         self.tell_who_is_here(node);
         self.directory.send_to(node, &FrontendMsg::WhoIsThere);
     }
 
-    fn tell_who_is_here(&self, node: u64) {
+    fn tell_who_is_here(&self, node: NodeId) {
         for player in self.players.all() {
             self.directory.send_to(
                 node,
@@ -96,7 +96,7 @@ impl Frontend {
     }
 
     /// A node is gone: its players are gone with it.
-    pub fn node_down(&self, node: u64) {
+    pub fn node_down(&self, node: NodeId) {
         let gone: Vec<Uuid> = {
             let mut remote = self.directory.remote();
             let gone = remote

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use bytes::Bytes;
 use tessera_world::coords::RegionPos;
 use tessera_world::framing::Framing;
-use tessera_world::messages::{Delivery, EntityId, FeedEvent, SessionAddr, ToSession};
+use tessera_world::messages::{Delivery, EntityId, FeedEvent, NodeId, SessionAddr, ToSession};
 use tessera_world::World;
 
 use crate::directory::RemotePlayer;
@@ -64,7 +64,7 @@ impl OnlinePlayer {
     }
 
     /// How other nodes see this player.
-    pub fn as_remote(&self, node: u64) -> RemotePlayer {
+    pub fn as_remote(&self, node: NodeId) -> RemotePlayer {
         RemotePlayer {
             uuid: self.uuid,
             name: self.name.clone(),

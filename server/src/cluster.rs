@@ -52,7 +52,7 @@ struct RaftPlacement {
 impl Placement for RaftPlacement {
     fn owner(&self, region: RegionPos) -> Option<Ownership> {
         self.service.owner(key(region)).map(|o| Ownership {
-            node: o.node.0,
+            node: o.node,
             epoch: o.epoch,
         })
     }
@@ -254,20 +254,20 @@ async fn place_on_request(
 
 /// Tells the world about every ownership change its replica applies.
 async fn follow_table(placement: PlacementService, world: Arc<World>) {
-    let mut known: HashMap<RegionKey, Option<u64>> = HashMap::new();
+    let mut known: HashMap<RegionKey, Option<NodeId>> = HashMap::new();
     let mut events = placement.subscribe();
     loop {
-        let changed: Vec<(RegionKey, Option<u64>)> = match events.recv().await {
+        let changed: Vec<(RegionKey, Option<NodeId>)> = match events.recv().await {
             Ok(TableEvent::Applied { applied, .. }) => applied
                 .changed
                 .into_iter()
-                .map(|(k, owner)| (k, owner.map(|o| o.node.0)))
+                .map(|(k, owner)| (k, owner.map(|o| o.node)))
                 .collect(),
             Ok(TableEvent::Replaced { .. })
             | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => placement
                 .table()
                 .regions()
-                .map(|(k, o)| (k, Some(o.node.0)))
+                .map(|(k, o)| (k, Some(o.node)))
                 .collect(),
             Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
         };
@@ -292,7 +292,7 @@ async fn follow_members(
         match events.recv().await {
             Ok(MemberEvent::Up(node, addr)) => {
                 info!(%node, %addr, "node up");
-                frontend.node_up(node.0);
+                frontend.node_up(node);
                 // The node takes its share of live regions itself (see
                 // `announce_self`): one plan, not one per voter.
                 if placement.is_voter() {
@@ -303,8 +303,8 @@ async fn follow_members(
             }
             Ok(MemberEvent::Down(node)) => {
                 warn!(%node, "node down; its regions move to live nodes");
-                frontend.node_down(node.0);
-                world.node_gone(node.0);
+                frontend.node_down(node);
+                world.node_gone(node);
                 if placement.is_voter() {
                     if let Err(e) = placement.on_node_down(node).await {
                         warn!(%node, "could not move the dead node's regions: {e}");

@@ -136,7 +136,7 @@ fn nodes(node: &Node) -> String {
         cluster.placement.leader().map(|n| n.0)
     );
     for member in members {
-        let id = member.id.0;
+        let id = member.id;
         let players = if id == node.world.node {
             local_players
         } else {

@@ -33,22 +33,25 @@ impl ClusterLinks {
         Self { transport }
     }
 
-    fn send<T: Serialize>(&self, node: u64, topic: Topic, body: &T) -> Result<(), Undelivered> {
+    fn send<T: Serialize>(&self, node: NodeId, topic: Topic, body: &T) -> Result<(), Undelivered> {
         let body = Envelope::encode_body(body).map_err(|e| {
             warn!("message to node {node} does not encode: {e}");
             Undelivered::NoRoute(node)
         })?;
-        self.transport
-            .send(NodeId(node), topic, body)
-            .map_err(|e| match e {
-                TransportError::Backpressure(_) => Undelivered::Congested(node),
-                _ => Undelivered::NoRoute(node),
-            })
+        self.transport.send(node, topic, body).map_err(|e| match e {
+            TransportError::Backpressure(_) => Undelivered::Congested(node),
+            _ => Undelivered::NoRoute(node),
+        })
     }
 }
 
 impl RemoteLinks for ClusterLinks {
-    fn to_region(&self, node: u64, region: RegionPos, msg: RegionMsg) -> Result<(), Undelivered> {
+    fn to_region(
+        &self,
+        node: NodeId,
+        region: RegionPos,
+        msg: RegionMsg,
+    ) -> Result<(), Undelivered> {
         self.send(node, Topic::Region, &ToRegion { region, msg })
     }
 
@@ -63,7 +66,7 @@ impl RemoteLinks for ClusterLinks {
         )
     }
 
-    fn batch(&self, node: u64, batch: NodeBatch) -> Result<(), Undelivered> {
+    fn batch(&self, node: NodeId, batch: NodeBatch) -> Result<(), Undelivered> {
         self.send(node, Topic::Session, &ToSessions::Batch(batch))
     }
 }

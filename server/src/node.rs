@@ -7,7 +7,7 @@ use std::time::Duration;
 use anyhow::Context;
 use base64::Engine;
 use tessera_auth::accounts::{Accounts, LocalRegisters, PlayerRecords};
-use tessera_cluster::Vitals;
+use tessera_cluster::{NodeId, Vitals};
 use tessera_net::frontend::Auth;
 use tessera_net::limits::AddressLimits;
 use tessera_net::online::OnlineMode;
@@ -34,7 +34,7 @@ use crate::remote_refusals::RemoteRefusals;
 
 const ICON_FILE: &str = "server-icon.png";
 /// The id of a node that runs without a cluster.
-pub const SINGLE_NODE: u64 = 1;
+pub const SINGLE_NODE: NodeId = NodeId(1);
 
 pub struct Node {
     pub frontend: Arc<Frontend>,
@@ -100,7 +100,7 @@ fn forwarding(server: &ServerConfig) -> Option<Arc<VelocityForwarding>> {
 
 /// The authentication service of a node without a cluster, over its own
 /// register store.
-fn open_accounts(data_dir: &Path, node: u64) -> anyhow::Result<Arc<Accounts>> {
+fn open_accounts(data_dir: &Path, node: NodeId) -> anyhow::Result<Arc<Accounts>> {
     std::fs::create_dir_all(data_dir)
         .with_context(|| format!("cannot create {}", data_dir.display()))?;
     let path = data_dir.join(format!("register-{node}.redb"));
@@ -192,12 +192,12 @@ impl Node {
         let framing = Framing {
             threshold: config.server.compression_threshold,
         };
-        let (node, cluster, placement): (u64, Option<ClusterStart>, Arc<dyn Placement>) =
+        let (node, cluster, placement): (NodeId, Option<ClusterStart>, Arc<dyn Placement>) =
             match &config.cluster {
                 Some(cluster) => {
                     let (start, placement) =
                         ClusterStart::begin(cluster, &config.world.data_dir).await?;
-                    (cluster.node_id, Some(start), placement)
+                    (NodeId(cluster.node_id), Some(start), placement)
                 }
                 None => (SINGLE_NODE, None, Arc::new(SingleNode(SINGLE_NODE))),
             };

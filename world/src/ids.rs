@@ -5,8 +5,9 @@
 
 use serde::{Deserialize, Serialize};
 
-/// Identifies a node of the cluster.
-pub type NodeId = u64;
+/// Identifies a node of the cluster: the transport's id, so a session's
+/// node is the node messages for it are sent to.
+pub use tessera_cluster::NodeId;
 /// Identifies one client connection on its node for as long as it lasts.
 pub type SessionId = u64;
 /// A protocol entity id; unique across the whole cluster.

@@ -60,14 +60,14 @@ impl WorldSettings {
     /// tests start from.
     pub(crate) fn for_test(generator: Arc<dyn Generator>) -> Self {
         Self {
-            node: 1,
+            node: NodeId(1),
             generator,
             grid: RegionGrid { size: 32 },
             framing: Framing::default(),
             biome: 0,
             spawn: (0, -60, 0),
             clock: WorldClock::new(0, 0, true),
-            placement: Arc::new(crate::routing::SingleNode(1)),
+            placement: Arc::new(crate::routing::SingleNode(NodeId(1))),
             store: None,
             journals: None,
             autosave: Duration::from_secs(5),
@@ -165,7 +165,7 @@ impl World {
             unplaced: Mutex::new(HashMap::new()),
             ownership: tokio::sync::broadcast::channel(1024).0,
             sessions: Mutex::new(HashMap::new()),
-            entity_ids: EntityIds::new(settings.node),
+            entity_ids: EntityIds::new(settings.node.0),
             next_handoff: AtomicU64::new(handoff_ids_start()),
             next_teleport: AtomicI32::new(1),
             next_session: AtomicU64::new(1),
@@ -214,7 +214,7 @@ impl World {
     /// A handoff id no other node hands out, nor this node before a restart.
     pub fn next_handoff_id(&self) -> u64 {
         let local = self.next_handoff.fetch_add(1, Ordering::Relaxed) & HANDOFF_ID_MASK;
-        self.node << 48 | local
+        self.node.0 << 48 | local
     }
 
     pub fn next_teleport_id(&self) -> i32 {
@@ -314,7 +314,7 @@ impl World {
             .collect();
         for region in regions {
             if let Err(e) = region.try_send(RegionMail::Msg(RegionMsg::NodeGone { node })) {
-                warn!(node, "a region was not told of a dead node: {e}");
+                warn!(%node, "a region was not told of a dead node: {e}");
             }
         }
     }

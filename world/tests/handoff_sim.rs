@@ -257,7 +257,7 @@ fn send_all(transport: &Transport, shared: &Mutex<Shared>, rng: &mut StdRng, sen
                     entity: addr.id as EntityId,
                     msg,
                 });
-                (addr.node, Topic::Session, body)
+                (addr.node.0, Topic::Session, body)
             }
         };
         let body = body.expect("sim messages encode");
@@ -538,7 +538,7 @@ async fn front(seed: u64, shared: Arc<Mutex<Shared>>) -> turmoil::Result {
     let mut inbox = transport.subscribe(Topic::Session)?;
     let mut rng = StdRng::seed_from_u64(seed ^ 0xf407);
     let addr = |entity: EntityId| SessionAddr {
-        node: front_id,
+        node: NodeId(front_id),
         id: entity as u64,
     };
     let fresh = |entity: EntityId, position: DVec3| {

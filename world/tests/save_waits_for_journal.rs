@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use tessera_cluster::Mailbox;
+use tessera_cluster::{Mailbox, NodeId};
 use tessera_world::coords::RegionGrid;
 use tessera_world::framing::Framing;
 use tessera_world::gen::Flat;
@@ -123,14 +123,14 @@ async fn a_change_the_journal_never_took_is_not_saved_into_the_region_files() {
     let dir = TempDir::new();
     let grid = RegionGrid { size: 1 };
     let world = World::new(WorldSettings {
-        node: 1,
+        node: NodeId(1),
         generator: Arc::new(Flat),
         grid,
         framing: Framing::default(),
         biome: 0,
         spawn: (0, -60, 0),
         clock: tessera_world::clock::WorldClock::new(0, 0, true),
-        placement: Arc::new(SingleNode(1)),
+        placement: Arc::new(SingleNode(NodeId(1))),
         store: Some(RegionStore::open(dir.0.clone()).expect("a region store")),
         journals: Some(Journals::new(&dir.0, 1)),
         autosave: Duration::from_secs(3600),

@@ -378,11 +378,15 @@ mod tests {
     use valence_protocol::math::DVec3;
 
     use super::*;
+    use crate::messages::NodeId;
 
     const A: RegionPos = RegionPos { x: 0, z: 0 };
     const B: RegionPos = RegionPos { x: 1, z: 0 };
     const C: RegionPos = RegionPos { x: 2, z: 0 };
-    const SESSION: SessionAddr = SessionAddr { node: 1, id: 1 };
+    const SESSION: SessionAddr = SessionAddr {
+        node: NodeId(1),
+        id: 1,
+    };
     const NO_EPOCH: (Option<u64>, Option<u64>) = (None, None);
 
     fn player() -> PlayerState {

@@ -412,7 +412,7 @@ impl Region {
             .map(|(entity, _)| *entity)
             .collect();
         if !gone.is_empty() {
-            info!(region = %self.pos(), node, players = gone.len(), "the players of a dead node leave");
+            info!(region = %self.pos(), %node, players = gone.len(), "the players of a dead node leave");
         }
         for entity in gone {
             self.release(entity, u64::MAX);
@@ -518,7 +518,7 @@ impl Region {
         }
         for (node, batch) in sorted.remote {
             if let Err(e) = self.world.to_node(node, batch) {
-                warn!(region = %self.pos(), node, "tick output not sent: {e}");
+                warn!(region = %self.pos(), %node, "tick output not sent: {e}");
             }
         }
     }

@@ -110,17 +110,23 @@ mod tests {
         let chunk = ChunkPos::new(0, 0);
         let viewers: HashSet<SessionAddr> = [(1, 1), (1, 2), (2, 1), (2, 2), (2, 3)]
             .into_iter()
-            .map(|(node, id)| SessionAddr { node, id })
+            .map(|(node, id)| SessionAddr {
+                node: NodeId(node),
+                id,
+            })
             .collect();
         let mut outbox = Outbox::default();
         outbox.feed(chunk, FeedEvent::Packets(Bytes::from_static(b"move")));
         outbox.unicast(
-            SessionAddr { node: 2, id: 3 },
+            SessionAddr {
+                node: NodeId(2),
+                id: 3,
+            },
             FeedEvent::Packets(Bytes::from_static(b"ack")),
         );
-        let sorted = outbox.sort(1, |c| (c == chunk).then_some(&viewers));
+        let sorted = outbox.sort(NodeId(1), |c| (c == chunk).then_some(&viewers));
         assert_eq!(sorted.local.len(), 2);
-        let batch = &sorted.remote[&2];
+        let batch = &sorted.remote[&NodeId(2)];
         assert_eq!(batch.feeds.len(), 1);
         assert_eq!(batch.sessions.len(), 3);
         let batch = sorted.remote.into_values().next().unwrap();
