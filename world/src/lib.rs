@@ -12,12 +12,15 @@ pub mod framing;
 pub mod fuzzing;
 pub mod gen;
 pub mod handoff;
+#[cfg(test)]
+mod handoff_count_tests;
 mod hardness;
 pub mod journal;
 pub mod messages;
 pub mod metrics;
 pub mod player;
 mod region;
+pub mod region_metrics;
 pub mod registry;
 pub mod routing;
 pub mod store;
