@@ -33,7 +33,7 @@ enum Kind {
 
 /// Every key the file may set (dotted path, type). Keys not listed here are
 /// rejected, so a misspelt key fails loudly instead of leaving a default.
-const KEYS: [(&str, Kind); 34] = [
+const KEYS: [(&str, Kind); 35] = [
     ("server.bind", Kind::String),
     ("server.motd", Kind::String),
     ("server.max_players", Kind::Integer),
@@ -50,6 +50,7 @@ const KEYS: [(&str, Kind); 34] = [
         "server.status_requests_per_address_per_second",
         Kind::Integer,
     ),
+    ("server.log", Kind::String),
     ("world.generator", Kind::String),
     ("world.seed", Kind::Integer),
     ("world.spawn.x", Kind::Integer),
@@ -87,6 +88,11 @@ const ALIASES: [(&str, &str); 9] = [
     ("ENABLE_QUERY", "query.enabled"),
     ("QUERY_PORT", "query.port"),
 ];
+
+/// The libraries' own INFO lines (openraft's votes and replication, foca's
+/// probes) are noise to an operator; `server.log = "info"` or `RUST_LOG`
+/// brings them back.
+pub const DEFAULT_LOG: &str = "info,openraft=warn,foca=warn";
 
 /// Mojang's session server, which online mode asks whether a player is who it says.
 const DEFAULT_SESSION_SERVER: &str = "https://sessionserver.mojang.com";
@@ -247,6 +253,9 @@ pub struct ServerConfig {
     pub connections_per_address_per_second: u32,
     /// Server list pings one address may have answered a second (and at once).
     pub status_requests_per_address_per_second: u32,
+    /// Which log lines are written, as `RUST_LOG` directives; checked
+    /// here, so a typo is a config error rather than a silent default.
+    pub log: String,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -638,7 +647,20 @@ fn server_config(settings: &Settings, config_dir: &Path) -> Result<ServerConfig,
             100_000,
             DEFAULT_STATUS_RATE,
         )?,
+        log: settings.string(
+            "server.log",
+            "log directives such as \"info,openraft=warn\" (a level, or target=level, comma-separated)",
+            DEFAULT_LOG.to_owned(),
+            |text| valid_log_directives(text).then(|| text.to_owned()),
+        )?,
     })
+}
+
+/// Whether `text` parses as `RUST_LOG` directives, every one of them:
+/// a directive the filter cannot read would otherwise be dropped with a
+/// warning nobody sees, leaving the log quieter than asked.
+pub fn valid_log_directives(text: &str) -> bool {
+    !text.trim().is_empty() && tracing_subscriber::EnvFilter::builder().parse(text).is_ok()
 }
 
 fn world_config(settings: &Settings, config_dir: &Path) -> Result<WorldConfig, ConfigError> {
@@ -1022,6 +1044,7 @@ mod tests {
         assert_eq!(server.max_connections_per_address, 2000);
         assert_eq!(server.connections_per_address_per_second, 200);
         assert_eq!(server.status_requests_per_address_per_second, 20);
+        assert_eq!(server.log, "info,openraft=warn,foca=warn");
         let world = &config.world;
         assert_eq!(world.generator, GeneratorKind::Terrain);
         assert_eq!(world.seed, 0);
@@ -1258,6 +1281,29 @@ mod tests {
         let message = file.error(&[("TESSERA_SERVER_SESSION_SERVER", "sessionserver.mojang.com")]);
         assert!(
             message.starts_with("`server.session_server` must be an http:// or https:// URL"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn the_log_key_takes_directives_and_names_itself_when_one_is_wrong() {
+        let file = TempConfig::new("[server]\nlog = \"debug,openraft=info\"\n");
+        let config = file.load(&[]).expect("loads");
+        assert_eq!(config.server.log, "debug,openraft=info");
+        let config = file.load(&[("TESSERA_SERVER_LOG", "warn")]).expect("loads");
+        assert_eq!(config.server.log, "warn");
+        for wrong in ["info,openraft=loud", "", "tessera=[", "info,,=warn"] {
+            let message = file.error(&[("TESSERA_SERVER_LOG", wrong)]);
+            assert!(
+                message.starts_with("`server.log` must be log directives")
+                    && message.ends_with("in environment variable TESSERA_SERVER_LOG"),
+                "{wrong:?}: {message}"
+            );
+        }
+        let file = TempConfig::new("[server]\nlog = 3\n");
+        let message = file.error(&[]);
+        assert!(
+            message.starts_with("`server.log` must be a string"),
             "{message}"
         );
     }
