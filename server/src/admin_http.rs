@@ -117,6 +117,12 @@ async fn metrics(State(admin): State<Admin>) -> impl IntoResponse {
         &admin.tps,
     );
     crate::persist_metrics::render(&mut body, &admin.node.world);
+    crate::handoff_metrics::render(&mut body, &admin.node.world);
+    crate::register_metrics::render(
+        &mut body,
+        admin.node.world.node.0,
+        &admin.node.register_metrics,
+    );
     render_remote_refusals(&mut body, &admin.node.remote_refusals);
     if let Some(cluster) = &admin.node.cluster {
         render_register(&mut body, &cluster.register.stats());

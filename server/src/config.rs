@@ -33,7 +33,7 @@ enum Kind {
 
 /// Every key the file may set (dotted path, type). Keys not listed here are
 /// rejected, so a misspelt key fails loudly instead of leaving a default.
-const KEYS: [(&str, Kind); 35] = [
+const KEYS: [(&str, Kind); 36] = [
     ("server.bind", Kind::String),
     ("server.motd", Kind::String),
     ("server.max_players", Kind::Integer),
@@ -51,6 +51,7 @@ const KEYS: [(&str, Kind); 35] = [
         Kind::Integer,
     ),
     ("server.stop_grace_seconds", Kind::Integer),
+    ("server.log", Kind::String),
     ("world.generator", Kind::String),
     ("world.seed", Kind::Integer),
     ("world.spawn.x", Kind::Integer),
@@ -89,6 +90,11 @@ const ALIASES: [(&str, &str); 10] = [
     ("QUERY_PORT", "query.port"),
     ("STOP_DURATION", "server.stop_grace_seconds"),
 ];
+
+/// The libraries' own INFO lines (openraft's votes and replication, foca's
+/// probes) are noise to an operator; `server.log = "info"` or `RUST_LOG`
+/// brings them back.
+pub const DEFAULT_LOG: &str = "info,openraft=warn,foca=warn";
 
 /// Mojang's session server, which online mode asks whether a player is who it says.
 const DEFAULT_SESSION_SERVER: &str = "https://sessionserver.mojang.com";
@@ -255,6 +261,9 @@ pub struct ServerConfig {
     /// How long a stop may take to hand regions to live peers before it
     /// saves what is left and exits.
     pub stop_grace_seconds: u32,
+    /// Which log lines are written, as `RUST_LOG` directives; checked
+    /// here, so a typo is a config error rather than a silent default.
+    pub log: String,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -652,7 +661,20 @@ fn server_config(settings: &Settings, config_dir: &Path) -> Result<ServerConfig,
             3600,
             DEFAULT_STOP_GRACE_SECONDS,
         )?,
+        log: settings.string(
+            "server.log",
+            "log directives such as \"info,openraft=warn\" (a level, or target=level, comma-separated)",
+            DEFAULT_LOG.to_owned(),
+            |text| valid_log_directives(text).then(|| text.to_owned()),
+        )?,
     })
+}
+
+/// Whether `text` parses as `RUST_LOG` directives, every one of them:
+/// a directive the filter cannot read would otherwise be dropped with a
+/// warning nobody sees, leaving the log quieter than asked.
+pub fn valid_log_directives(text: &str) -> bool {
+    !text.trim().is_empty() && tracing_subscriber::EnvFilter::builder().parse(text).is_ok()
 }
 
 fn world_config(settings: &Settings, config_dir: &Path) -> Result<WorldConfig, ConfigError> {
@@ -1057,6 +1079,7 @@ mod tests {
         assert_eq!(server.max_connections_per_address, 2000);
         assert_eq!(server.connections_per_address_per_second, 200);
         assert_eq!(server.status_requests_per_address_per_second, 20);
+        assert_eq!(server.log, "info,openraft=warn,foca=warn");
         let world = &config.world;
         assert_eq!(world.generator, GeneratorKind::Terrain);
         assert_eq!(world.seed, 0);
@@ -1293,6 +1316,29 @@ mod tests {
         let message = file.error(&[("TESSERA_SERVER_SESSION_SERVER", "sessionserver.mojang.com")]);
         assert!(
             message.starts_with("`server.session_server` must be an http:// or https:// URL"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn the_log_key_takes_directives_and_names_itself_when_one_is_wrong() {
+        let file = TempConfig::new("[server]\nlog = \"debug,openraft=info\"\n");
+        let config = file.load(&[]).expect("loads");
+        assert_eq!(config.server.log, "debug,openraft=info");
+        let config = file.load(&[("TESSERA_SERVER_LOG", "warn")]).expect("loads");
+        assert_eq!(config.server.log, "warn");
+        for wrong in ["info,openraft=loud", "", "tessera=[", "info,,=warn"] {
+            let message = file.error(&[("TESSERA_SERVER_LOG", wrong)]);
+            assert!(
+                message.starts_with("`server.log` must be log directives")
+                    && message.ends_with("in environment variable TESSERA_SERVER_LOG"),
+                "{wrong:?}: {message}"
+            );
+        }
+        let file = TempConfig::new("[server]\nlog = 3\n");
+        let message = file.error(&[]);
+        assert!(
+            message.starts_with("`server.log` must be a string"),
             "{message}"
         );
     }

@@ -7,6 +7,7 @@ mod cluster_moves;
 mod console;
 mod console_accounts;
 mod console_terminal;
+mod handoff_metrics;
 mod level;
 mod links;
 mod node;
@@ -15,6 +16,7 @@ mod progress;
 mod prometheus;
 mod query;
 mod rcon;
+mod register_metrics;
 mod remote_refusals;
 mod vanilla_metrics;
 mod world_transfer;
@@ -60,6 +62,7 @@ async fn run(log: console_terminal::LogOutput) -> anyhow::Result<()> {
     };
     let path = args.config;
     let config = config::load(&path, std::env::vars())?;
+    start_log(&config.server.log, log.clone())?;
     let data_dir = config.world.data_dir.clone();
     let offline = match args.command {
         Command::Serve => None,
@@ -124,20 +127,27 @@ async fn run(log: console_terminal::LogOutput) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The libraries' own INFO lines (openraft's votes and replication, foca's
-/// probes) are noise to an operator; `RUST_LOG=info` brings them back.
-const DEFAULT_LOG: &str = "info,openraft=warn,foca=warn";
+/// Starts logging with `RUST_LOG` when it is set, else with `server.log`.
+/// Only once the config is read, as the config names the filter: what
+/// fails before is returned to `main`, which prints it.
+fn start_log(configured: &str, out: console_terminal::LogOutput) -> anyhow::Result<()> {
+    let filter = match std::env::var("RUST_LOG") {
+        Ok(env) if !env.trim().is_empty() => EnvFilter::builder()
+            .parse(&env)
+            .map_err(|e| anyhow::anyhow!("RUST_LOG {env:?} is not log directives: {e}"))?,
+        _ => EnvFilter::builder().parse_lossy(configured),
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(out)
+        .with_ansi(std::io::stderr().is_terminal())
+        .try_init()
+        .map_err(|e| anyhow::anyhow!("cannot start logging: {e}"))
+}
 
 #[tokio::main]
 async fn main() -> ExitCode {
     let log = console_terminal::LogOutput::default();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_LOG)),
-        )
-        .with_writer(log.clone())
-        .with_ansi(std::io::stderr().is_terminal())
-        .init();
     match run(log).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

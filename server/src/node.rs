@@ -30,6 +30,7 @@ use tracing::{error, info, warn};
 use crate::cluster::{Cluster, ClusterStart};
 use crate::config::{Config, Forwarding, ServerConfig};
 use crate::level;
+use crate::register_metrics::{RegisterMetrics, Timed};
 use crate::remote_refusals::RemoteRefusals;
 
 const ICON_FILE: &str = "server-icon.png";
@@ -44,6 +45,8 @@ pub struct Node {
     pub vitals: Vitals,
     /// What RCON and Query refused, for `/metrics`.
     pub remote_refusals: RemoteRefusals,
+    /// How long the user register's reads and writes take, for `/metrics`.
+    pub register_metrics: Arc<RegisterMetrics>,
     /// The world's level.dat as read at start; saves add the time.
     level: LevelDat,
     data_dir: std::path::PathBuf,
@@ -100,13 +103,17 @@ fn forwarding(server: &ServerConfig) -> Option<Arc<VelocityForwarding>> {
 
 /// The authentication service of a node without a cluster, over its own
 /// register store.
-fn open_accounts(data_dir: &Path, node: NodeId) -> anyhow::Result<Arc<Accounts>> {
+fn open_accounts(
+    data_dir: &Path,
+    node: NodeId,
+    metrics: Arc<RegisterMetrics>,
+) -> anyhow::Result<Arc<Accounts>> {
     std::fs::create_dir_all(data_dir)
         .with_context(|| format!("cannot create {}", data_dir.display()))?;
     let path = data_dir.join(format!("register-{node}.redb"));
-    let registers =
+    let inner =
         LocalRegisters::open(&path).with_context(|| format!("cannot open {}", path.display()))?;
-    Ok(Arc::new(Accounts::new(Arc::new(registers))))
+    Ok(Arc::new(Accounts::new(Arc::new(Timed { inner, metrics }))))
 }
 
 /// Longest start-up waits for the journaled players' states to reach their
@@ -223,9 +230,13 @@ impl Node {
             spawn: level.spawn,
             clock: level::clock(&level),
         });
+        let register_metrics = Arc::new(RegisterMetrics::default());
         let accounts = match &cluster {
-            Some(start) => Arc::new(Accounts::new(Arc::new(start.register.clone()))),
-            None => open_accounts(&config.world.data_dir, node)?,
+            Some(start) => Arc::new(Accounts::new(Arc::new(Timed {
+                inner: start.register.clone(),
+                metrics: register_metrics.clone(),
+            }))),
+            None => open_accounts(&config.world.data_dir, node, register_metrics.clone())?,
         };
         let records = accounts.player_records();
         world.set_player_recovery(player_recovery::spawn_writer(records.clone()));
@@ -283,6 +294,7 @@ impl Node {
             cluster,
             vitals,
             remote_refusals: RemoteRefusals::default(),
+            register_metrics,
             level,
             data_dir: data_dir.clone(),
             stop_grace: Duration::from_secs(u64::from(config.server.stop_grace_seconds)),

@@ -7,7 +7,17 @@ use tessera_world::metrics::TickHistogram;
 /// A histogram, its series labelled with `labels` (such as `node="1"`, or
 /// empty for none).
 pub fn histogram(out: &mut String, name: &str, help: &str, labels: &str, h: &TickHistogram) {
-    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} histogram");
+    header(out, name, help, "histogram");
+    histogram_series(out, name, labels, h);
+}
+
+/// The HELP and TYPE lines of a family, written once before its series.
+pub fn header(out: &mut String, name: &str, help: &str, kind: &str) {
+    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+}
+
+/// One labelled histogram of a family whose header is written.
+pub fn histogram_series(out: &mut String, name: &str, labels: &str, h: &TickHistogram) {
     let (bucket, plain) = if labels.is_empty() {
         (String::new(), String::new())
     } else {

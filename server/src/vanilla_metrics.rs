@@ -1,11 +1,13 @@
 //! The series Minecraft exporters and their dashboards already use
 //! (`mc_players_online_total`, `mc_tps`, `mc_tick_duration_seconds`,
-//! `mc_loaded_chunks_total`), labelled with the node, beside Tessera's own.
+//! `mc_loaded_chunks_total`), labelled with the node (and the tick time
+//! also with the region), beside Tessera's own.
 
 use std::fmt::Write;
 use std::sync::Mutex;
 use std::time::Instant;
 
+use crate::prometheus;
 use tessera_net::Frontend;
 use tessera_world::World;
 
@@ -75,11 +77,29 @@ pub fn render(out: &mut String, frontend: &Frontend, world: &World, tps: &TpsSam
         "gauge",
         format!("{:.2}", tps.tps(world)),
     );
-    crate::prometheus::histogram(
+    tick_durations(out, world);
+}
+
+/// The node's tick time, and each running region's (labelled `region`)
+/// beside it: the series without a region label is the node's total, so
+/// a sum over the family must pick one kind (`region=""` or `region!=""`).
+fn tick_durations(out: &mut String, world: &World) {
+    let name = "mc_tick_duration_seconds";
+    let node = world.node;
+    prometheus::header(
         out,
-        "mc_tick_duration_seconds",
-        "Time this node's regions spent per tick.",
+        name,
+        "Time this node's regions spent per tick: the node's total, and per region running here (label region).",
+        "histogram",
+    );
+    prometheus::histogram_series(
+        out,
+        name,
         &format!("node=\"{node}\""),
         &world.metrics.ticks(),
     );
+    for region in world.metrics.regions.snapshot() {
+        let labels = format!("node=\"{node}\",region=\"{}\"", region.pos);
+        prometheus::histogram_series(out, name, &labels, &region.ticks);
+    }
 }

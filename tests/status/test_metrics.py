@@ -15,7 +15,8 @@ from test_status import REPO, Server, idle_bot
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    srv = Server(tmp_path_factory.mktemp("tessera-metrics"))
+    # without the login gate a player is saved when it leaves: a register write to see
+    srv = Server(tmp_path_factory.mktemp("tessera-metrics"), extra="\n[auth]\nrequire_login = false\n")
     yield srv
     srv.close()
 
@@ -34,20 +35,38 @@ def scrape(server) -> dict[str, list]:
 
 
 def value(families, name, suffix="", **labels) -> float:
+    """The sample with exactly these labels (besides a histogram's le): the node's total of
+    mc_tick_duration_seconds, not one of its regions'."""
     for sample in families[name]:
-        if sample.name == name + suffix and all(sample.labels.get(k) == v for k, v in labels.items()):
+        own = {k: v for k, v in sample.labels.items() if k != "le"}
+        if sample.name == name + suffix and own == labels:
             return sample.value
-    raise AssertionError(f"no sample {name}{suffix} {labels}")
+    raise AssertionError(f"no sample {name}{suffix} {labels}; have {families[name]}")
+
+
+def regions(families, name) -> dict[str, float]:
+    """The _count of each region's histogram in a family, by region label."""
+    return {s.labels["region"]: s.value for s in families[name]
+            if s.name == name + "_count" and "region" in s.labels}
 
 
 def test_every_line_parses_and_the_vanilla_names_are_there(server):
     families = scrape(server)
     for name in ["tessera_players_online", "tessera_chunks_loaded", "tessera_tick_duration_seconds",
                  "mc_players_online_total", "mc_players_max", "mc_loaded_chunks_total", "mc_tps",
-                 "mc_tick_duration_seconds"]:
+                 "mc_tick_duration_seconds", "tessera_register_operation_seconds",
+                 "tessera_register_operation_failures", "tessera_region_handoffs",
+                 "tessera_journal_unsaved_changes", "tessera_journal_unsaved_bytes",
+                 "tessera_journal_oldest_unsaved_seconds"]:
         assert name in families, f"{name} missing; have {sorted(families)}"
     assert value(families, "mc_players_online_total", node="1") == 0
     assert value(families, "mc_players_max", node="1") == 23
+    for direction in ["in", "out"]:
+        assert value(families, "tessera_region_handoffs", "_total", node="1", direction=direction) == 0
+    for op in ["read", "write"]:
+        assert value(families, "tessera_register_operation_failures", "_total", node="1", op=op) == 0
+        value(families, "tessera_register_operation_seconds", "_count", node="1", op=op)
+    assert value(families, "tessera_journal_oldest_unsaved_seconds", node="1") >= 0
 
 
 def test_the_series_follow_a_bot_that_plays(server):
@@ -61,6 +80,25 @@ def test_the_series_follow_a_bot_that_plays(server):
         assert value(during, "mc_tick_duration_seconds", "_count", node="1") > ticks_before
         tps = value(during, "mc_tps", node="1")
         assert 15 <= tps <= 20, f"mc_tps {tps} on an idle server"
+        # the bot stands in a region of this node: that region ticks, and only running regions
+        # are listed
+        ticking = regions(during, "mc_tick_duration_seconds")
+        assert ticking and all(r.startswith("r.") for r in ticking), ticking
+        assert max(ticking.values()) > 0, ticking
+        assert len(ticking) == value(during, "tessera_regions"), ticking
+        # a join reads the player's record from the register
+        reads = value(during, "tessera_register_operation_seconds", "_count", node="1", op="read")
+        assert reads > value(before, "tessera_register_operation_seconds", "_count", node="1", op="read")
+        assert value(during, "tessera_register_operation_failures", "_total", node="1", op="read") == 0
+    # leaving writes the player's record back
+    deadline = time.time() + 10
+    while True:
+        after = scrape(server)
+        writes = value(after, "tessera_register_operation_seconds", "_count", node="1", op="write")
+        if writes > value(before, "tessera_register_operation_seconds", "_count", node="1", op="write"):
+            break
+        assert time.time() < deadline, "no register write after the bot left"
+        time.sleep(0.2)
 
 
 def test_every_series_the_grafana_dashboard_plots_is_exported(server):

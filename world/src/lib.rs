@@ -13,6 +13,8 @@ pub mod framing;
 pub mod fuzzing;
 pub mod gen;
 pub mod handoff;
+#[cfg(test)]
+mod handoff_count_tests;
 mod hardness;
 mod ids;
 pub mod journal;
@@ -20,6 +22,7 @@ pub mod messages;
 pub mod metrics;
 pub mod player;
 mod region;
+pub mod region_metrics;
 pub mod registry;
 pub mod routing;
 pub mod store;

@@ -3,6 +3,8 @@
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::Duration;
 
+use crate::region_metrics::RegionSeries;
+
 /// Upper bounds (seconds) of the tick-duration histogram buckets; a tick
 /// must stay under 50 ms for 20 TPS.
 pub const TICK_BUCKETS: [f64; 8] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1];
@@ -30,7 +32,7 @@ pub struct TickHistogram {
 }
 
 impl Histogram {
-    fn new(bounds: &'static [f64]) -> Self {
+    pub fn new(bounds: &'static [f64]) -> Self {
         Self {
             bounds,
             buckets: (0..=bounds.len()).map(|_| AtomicU64::new(0)).collect(),
@@ -83,6 +85,12 @@ pub struct WorldMetrics {
     pub damaged_files: AtomicU64,
     /// Chunks whose generator panicked twice in a row.
     pub chunk_generation_failures: AtomicU64,
+    /// Tick time and journal lag of each region running here.
+    pub regions: RegionSeries,
+    /// Regions this node stopped because another node took them over, and
+    /// regions it took over from another node.
+    pub handoffs_out: AtomicU64,
+    pub handoffs_in: AtomicU64,
 }
 
 impl Default for WorldMetrics {
@@ -98,6 +106,9 @@ impl Default for WorldMetrics {
             persist_failing: AtomicI64::new(0),
             damaged_files: AtomicU64::new(0),
             chunk_generation_failures: AtomicU64::new(0),
+            regions: RegionSeries::default(),
+            handoffs_out: AtomicU64::new(0),
+            handoffs_in: AtomicU64::new(0),
         }
     }
 }

@@ -275,11 +275,10 @@ impl World {
     pub async fn placement_changed(self: &Arc<Self>, region: RegionPos, from: Option<NodeId>) {
         let owner = self.placement.owner(region);
         if owner.is_some_and(|o| o.node != self.node) {
-            let local = lock(&self.regions).remove(&region);
-            if let Some(local) = local {
-                let _ = local.actor.send(RegionMail::Stop).await;
-                let _ = local.task.await;
-            }
+            self.stop_released(region).await;
+        }
+        if owner.is_some_and(|o| o.node == self.node) && from.is_some_and(|f| f != self.node) {
+            self.metrics.handoffs_in.fetch_add(1, Ordering::Relaxed);
         }
         let waiting = lock(&self.unplaced).remove(&region).unwrap_or_default();
         for msg in waiting {
@@ -298,8 +297,15 @@ impl World {
     /// node and no longer permits it here (mail that starts it again waits,
     /// and is dropped when the move commits).
     pub async fn release_region(&self, region: RegionPos) {
+        self.stop_released(region).await;
+    }
+
+    /// Stops the actor of a region another node takes over, if one runs
+    /// here; counted once, whichever of placement's two paths came first.
+    async fn stop_released(&self, region: RegionPos) {
         let local = lock(&self.regions).remove(&region);
         if let Some(local) = local {
+            self.metrics.handoffs_out.fetch_add(1, Ordering::Relaxed);
             let _ = local.actor.send(RegionMail::Stop).await;
             let _ = local.task.await;
         }

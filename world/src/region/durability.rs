@@ -377,6 +377,13 @@ impl Region {
         match result {
             Ok(bytes) => {
                 self.world.metrics.journal_bytes(bytes);
+                // Only block changes wait for a region file save; a batch of
+                // player states alone makes no save due.
+                if !batch.changes.is_empty() {
+                    self.series
+                        .lag()
+                        .journaled(batch.changes.len(), bytes, Instant::now());
+                }
                 if self.durability.retry.take().is_some() {
                     info!(region = %self.pos(), "journal writable again");
                 }

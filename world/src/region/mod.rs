@@ -33,6 +33,7 @@ use crate::messages::{
     EntityId, FeedEvent, NodeId, PlayerInput, RegionMsg, SessionAddr, ToSession,
 };
 use crate::player::PlayerState;
+use crate::region_metrics::RegionEntry;
 use crate::routing::Undelivered;
 use crate::world::World;
 use outbox::Outbox;
@@ -121,11 +122,14 @@ pub struct Region {
     reported_failing: bool,
     unused: unload::Unused,
     ticks: u64,
+    /// This region's own series on `/metrics`, gone when the actor ends.
+    series: RegionEntry,
 }
 
 impl Region {
     pub fn new(pos: RegionPos, me: ActorRef<RegionMail>, world: Arc<World>) -> Self {
         Self {
+            series: world.metrics.regions.start(pos),
             pos,
             me,
             world,
@@ -186,7 +190,9 @@ impl Region {
                     }
                     let started = Instant::now();
                     self.contained("tick", Region::tick);
-                    self.world.metrics.record_tick(started.elapsed());
+                    let took = started.elapsed();
+                    self.world.metrics.record_tick(took);
+                    self.series.ticks.record(took.as_secs_f64());
                     if self.ticks.is_multiple_of(unload::SWEEP_EVERY_TICKS)
                         && self.idle_long_enough(started)
                         && self.world.retire_region(self.pos, &self.me, || mailbox.is_empty())

@@ -230,6 +230,9 @@ impl Region {
         // so those segments (and an outdated owner's) are gone soon.
         if restored.replayed > 0 {
             self.persistence.dirty = true;
+            self.series
+                .lag()
+                .journaled(restored.replayed, 0, Instant::now());
         }
         for state in restored.players.values() {
             self.world.recovered_player(state.clone());
@@ -310,6 +313,7 @@ impl Region {
             checkpoint.carry(self.durability.carried_players());
         }
         let chunks = self.changed_chunks();
+        self.series.lag().save_started();
         let world = self.world.clone();
         let pos = self.pos();
         // Changes left out as not yet durable still need a save.
@@ -348,6 +352,7 @@ impl Region {
             Ok(Saved { result, unfinished }) => (result, unfinished),
             Err(e) => (Err(e.to_string()), None),
         };
+        self.series.lag().save_finished(result.is_ok());
         match result {
             Ok(()) => {
                 if self.persistence.retry.take().is_some() {
