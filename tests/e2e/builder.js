@@ -155,4 +155,15 @@ async function creativeWithStone (server, bot) {
   await h.sleep(200)
 }
 
-module.exports = { plan, Ledger, run, check, teleport, creativeWithStone }
+// A fresh operator `name` joins `server` of cluster fixture `fx`, goes to
+// `area` and checks the ledger there; returns how many confirmed states it saw.
+async function checkThrough (fx, server, name, area, ledger, label) {
+  const checker = await fx.join(server, name, { op: true })
+  await teleport(server, checker, area.x, area.z)
+  const kept = check(checker, ledger, label)
+  checker.quit()
+  fx.clients.delete(checker)
+  return kept
+}
+
+module.exports = { plan, Ledger, run, check, checkThrough, teleport, creativeWithStone }

@@ -44,13 +44,8 @@ async function regionOf (via, owner, avoid = []) {
   return centre(name)
 }
 
-async function check (server, name, area, ledger, label) {
-  const checker = await fx.join(server, name, { op: true })
-  await builder.teleport(server, checker, area.x, area.z)
-  const kept = builder.check(checker, ledger, label)
-  checker.quit()
-  fx.clients.delete(checker)
-  return kept
+function check (server, name, area, ledger, label) {
+  return builder.checkThrough(fx, server, name, area, ledger, label)
 }
 
 // Builds in `area` through `server` until `moveAt` confirmations, then runs

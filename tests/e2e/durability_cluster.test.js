@@ -48,13 +48,8 @@ async function movedOff (via, node, timeout = 30000) {
   await h.waitFor(async () => (await h.listRegions(via, node)).placed === 0, { timeout, interval: 250, message: `node ${node}'s regions to move` })
 }
 
-async function check (server, name, area, ledger, label) {
-  const checker = await fx.join(server, name, { op: true })
-  await builder.teleport(server, checker, area.x, area.z)
-  const kept = builder.check(checker, ledger, label)
-  checker.quit()
-  fx.clients.delete(checker)
-  return kept
+function check (server, name, area, ledger, label) {
+  return builder.checkThrough(fx, server, name, area, ledger, label)
 }
 
 test('three nodes share one world folder', { timeout: 120000 }, async () => {
