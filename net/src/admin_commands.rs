@@ -122,20 +122,19 @@ async fn world_rule_command(
         at_ms: now_ms(),
     };
     let result = match words {
-        ["time", "set", when] => {
-            let day_time = time_of_day(when)?;
+        ["time", how @ ("set" | "add"), value] => {
+            // `set` shows the time as given, `add` the time of day it reached.
+            let (day_time, shown) = if *how == "set" {
+                let day_time = time_of_day(value)?;
+                (day_time, day_time)
+            } else {
+                let day_time = clock.now().1.saturating_add(parse_ticks(value)?);
+                (day_time, day_time.rem_euclid(DAY))
+            };
             let done = accounts
                 .edit_world_rules(|r| r.day_set = Some(set_day(day_time)))
                 .await;
-            done.map(|_| format!("Set the time to {day_time}"))
-        }
-        ["time", "add", amount] => {
-            let added = parse_ticks(amount)?;
-            let day_time = clock.now().1.saturating_add(added);
-            let done = accounts
-                .edit_world_rules(|r| r.day_set = Some(set_day(day_time)))
-                .await;
-            done.map(|_| format!("Set the time to {}", day_time.rem_euclid(DAY)))
+            done.map(|_| format!("Set the time to {shown}"))
         }
         ["time", "query", what] => {
             let (age, day) = clock.now();
