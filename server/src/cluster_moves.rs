@@ -22,6 +22,17 @@ pub struct Drained {
     pub to: BTreeSet<u64>,
 }
 
+/// Why a drain did not run or did not finish.
+#[derive(Debug, thiserror::Error)]
+pub enum DrainError {
+    #[error("node {0} hosts no regions (drained or down)")]
+    NotPlaceable(NodeId),
+    #[error("node {0} is the only live node: its regions have nowhere to go")]
+    Alone(NodeId),
+    #[error("the regions moved, but node {node} is still placeable: {why}")]
+    StillPlaceable { node: NodeId, why: String },
+}
+
 fn name(region: RegionKey) -> String {
     format!("r.{}.{}", region.x, region.z)
 }
@@ -75,19 +86,13 @@ impl Cluster {
     /// Moves every region of `node` to the other live nodes, one at a time,
     /// then takes `node` out of placement so it is given no new regions.
     /// Its players stay connected, their regions served from other nodes.
-    pub async fn drain_node(&self, node: NodeId) -> Result<Drained, String> {
+    pub async fn drain_node(&self, node: NodeId) -> Result<Drained, DrainError> {
         let table = self.placement.table();
         if !table.is_live(node) {
-            return Err(format!(
-                "node {} hosts no regions (drained or down)",
-                node.0
-            ));
+            return Err(DrainError::NotPlaceable(node));
         }
         if !table.live_nodes().any(|n| n != node) {
-            return Err(format!(
-                "node {} is the only live node: its regions have nowhere to go",
-                node.0
-            ));
+            return Err(DrainError::Alone(node));
         }
         let mut drained = Drained::default();
         let mut tried = BTreeSet::new();
@@ -120,12 +125,13 @@ impl Cluster {
         }
         // Whatever is left (a failed move, a region placed in between) moves
         // as a departed node's regions do, after its lease runs out.
-        self.placement.on_node_down(node).await.map_err(|e| {
-            format!(
-                "the regions moved, but node {} is still placeable: {e}",
-                node.0
-            )
-        })?;
+        self.placement
+            .on_node_down(node)
+            .await
+            .map_err(|e| DrainError::StillPlaceable {
+                node,
+                why: e.to_string(),
+            })?;
         info!(
             node = node.0,
             moved = drained.moved,
@@ -138,7 +144,7 @@ impl Cluster {
     /// The console's `drain`.
     pub async fn drain(&self, node: NodeId) -> Result<String, String> {
         let started = Instant::now();
-        let drained = self.drain_node(node).await?;
+        let drained = self.drain_node(node).await.map_err(|e| e.to_string())?;
         let to: Vec<String> = drained.to.iter().map(u64::to_string).collect();
         let failed = match drained.failed {
             0 => String::new(),

@@ -28,6 +28,7 @@ use tokio::net::TcpListener;
 use tracing::{error, info, warn};
 
 use crate::cluster::{Cluster, ClusterStart};
+use crate::cluster_moves::DrainError;
 use crate::config::{Config, Forwarding, ServerConfig};
 use crate::level;
 use crate::register_metrics::{RegisterMetrics, Timed};
@@ -163,12 +164,7 @@ impl Node {
     /// the stop saves them.
     async fn hand_over(&self, cluster: &Cluster) {
         let me = cluster.placement.node_id();
-        let table = cluster.placement.table();
-        if !table.is_live(me) || !table.live_nodes().any(|n| n != me) {
-            info!("no live peer to hand regions to: saving them here");
-            return;
-        }
-        let owned = table.regions_of(me).count();
+        let owned = cluster.placement.table().regions_of(me).count();
         match tokio::time::timeout(self.stop_grace, cluster.drain_node(me)).await {
             Ok(Ok(drained)) => info!(
                 owned,
@@ -177,6 +173,9 @@ impl Node {
                 to = ?drained.to,
                 "handed this node's regions to live peers"
             ),
+            Ok(Err(DrainError::Alone(_) | DrainError::NotPlaceable(_))) => {
+                info!("no live peer to hand regions to: saving them here")
+            }
             Ok(Err(e)) => warn!("regions not handed over: {e}; saving them here"),
             Err(_) => warn!(
                 grace = ?self.stop_grace,
