@@ -182,7 +182,7 @@ fn main() {
         }
         let seconds = first.map_or(0.0, |at| at.elapsed().as_secs_f64());
         latencies.sort_unstable();
-        let m = &world.metrics;
+        let m = &world.metrics();
         let fsync = m.journal_fsync.snapshot();
         let batches = m.group_commit.snapshot();
         let changes = m.journal_changes.load(std::sync::atomic::Ordering::Relaxed);

@@ -66,7 +66,7 @@ pub struct Frontend {
 
 impl Frontend {
     pub fn new(config: FrontendConfig, world: Arc<World>, auth: Auth) -> Arc<Self> {
-        let framing = world.framing;
+        let framing = world.framing();
         Arc::new(Self {
             players: Players::new(world.clone(), config.max_players as usize, framing),
             registries: Registries::vanilla(),

@@ -90,7 +90,7 @@ impl Frontend {
         for player in self.players.all() {
             self.directory.send_to(
                 node,
-                &FrontendMsg::Joined(player.as_remote(self.world.node)),
+                &FrontendMsg::Joined(player.as_remote(self.world.node())),
             );
         }
     }

@@ -100,7 +100,7 @@ fn ready_parts(node: &Node) -> (StatusCode, &'static str) {
         Some(cluster) if cluster.placement.leader().is_none() => {
             (StatusCode::SERVICE_UNAVAILABLE, "no placement leader\n")
         }
-        _ if node.world.metrics.regions_failing_to_persist() > 0 => (
+        _ if node.world.metrics().regions_failing_to_persist() > 0 => (
             StatusCode::SERVICE_UNAVAILABLE,
             "regions cannot persist their changes\n",
         ),
@@ -120,7 +120,7 @@ async fn metrics(State(admin): State<Admin>) -> impl IntoResponse {
     crate::handoff_metrics::render(&mut body, &admin.node.world);
     crate::register_metrics::render(
         &mut body,
-        admin.node.world.node.0,
+        admin.node.world.node().0,
         &admin.node.register_metrics,
     );
     render_remote_refusals(&mut body, &admin.node.remote_refusals);
@@ -237,7 +237,7 @@ fn render(frontend: &Frontend, world: &World) -> String {
         "tessera_chunks_loaded",
         "Chunks held by this node's regions.",
         "gauge",
-        world.metrics.loaded_chunks().to_string(),
+        world.metrics().loaded_chunks().to_string(),
     );
     gauge(
         "tessera_connections_total",
@@ -268,7 +268,7 @@ fn render(frontend: &Frontend, world: &World) -> String {
         "Chunks whose generator panicked twice in a row (they stay empty for a minute).",
         "counter",
         world
-            .metrics
+            .metrics()
             .chunk_generation_failures
             .load(std::sync::atomic::Ordering::Relaxed)
             .to_string(),
@@ -303,7 +303,7 @@ fn render(frontend: &Frontend, world: &World) -> String {
         "tessera_tick_duration_seconds",
         "Time regions spent per tick.",
         "",
-        &world.metrics.ticks(),
+        &world.metrics().ticks(),
     );
     out
 }

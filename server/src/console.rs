@@ -123,7 +123,7 @@ fn nodes(node: &Node) -> String {
     let Some(cluster) = &node.cluster else {
         return format!(
             "1 node (no cluster): node {} alive, {} regions, {local_players} players",
-            node.world.node,
+            node.world.node(),
             node.world.region_count()
         );
     };
@@ -137,7 +137,7 @@ fn nodes(node: &Node) -> String {
     );
     for member in members {
         let id = member.id;
-        let players = if id == node.world.node {
+        let players = if id == node.world.node() {
             local_players
         } else {
             remote.iter().filter(|p| p.node == id).count()

@@ -8,8 +8,8 @@ use tessera_world::World;
 
 pub fn render(out: &mut String, world: &World) {
     let name = "tessera_region_handoffs_total";
-    let node = world.node;
-    let m = &world.metrics;
+    let node = world.node();
+    let m = &world.metrics();
     let _ = writeln!(
         out,
         "# HELP {name} Regions this node released to another node (direction out) and took over from one (direction in).\n\

@@ -95,7 +95,7 @@ pub fn serve_inbound(transport: &Transport, world: Arc<World>) -> Result<(), Tra
             match envelope.decode_body::<ToSessions>() {
                 Ok(ToSessions::One { session, msg }) => {
                     let addr = SessionAddr {
-                        node: world.node,
+                        node: world.node(),
                         id: session,
                     };
                     if let Err(e) = world.to_session(addr, msg) {

@@ -126,7 +126,7 @@ const RECOVERY_WITHIN: Duration = Duration::from_secs(30);
 /// than the player's record goes into the record: a crash between a
 /// placement and the next save of the record gives no item back.
 async fn recover_players(world: &World, records: &PlayerRecords) {
-    let Some(journals) = world.journals.clone() else {
+    let Some(journals) = world.journals().cloned() else {
         return;
     };
     let scanned = tokio::task::spawn_blocking(move || journals.scan_players()).await;

@@ -18,7 +18,7 @@ fn counter(out: &mut String, name: &str, kind: &str, help: &str, value: impl std
 }
 
 pub fn render(out: &mut String, world: &World) {
-    let m = &world.metrics;
+    let m = &world.metrics();
     counter(
         out,
         "tessera_journal_changes_total",
@@ -76,9 +76,9 @@ pub fn render(out: &mut String, world: &World) {
 /// replay, and how long the oldest of it has waited for a save (it grows
 /// past the autosave interval only while saves fail or cannot keep up).
 fn journal_lag(out: &mut String, world: &World) {
-    let node = world.node;
+    let node = world.node();
     let total = world
-        .metrics
+        .metrics()
         .regions
         .snapshot()
         .iter()

@@ -2,7 +2,7 @@
 
 use std::fmt::Write;
 
-use tessera_world::metrics::TickHistogram;
+use tessera_world::histogram::TickHistogram;
 
 /// A histogram, its series labelled with `labels` (such as `node="1"`, or
 /// empty for none).

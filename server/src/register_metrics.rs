@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use tessera_auth::accounts::{RegisterFuture, Registers};
 use tessera_auth::register::StoreHealth;
-use tessera_world::metrics::Histogram;
+use tessera_world::histogram::Histogram;
 
 use crate::prometheus;
 

@@ -23,7 +23,7 @@ pub struct TpsSampler {
 impl TpsSampler {
     pub fn new(world: &World) -> Self {
         Self {
-            last: Mutex::new((Instant::now(), world.metrics.ticks().count)),
+            last: Mutex::new((Instant::now(), world.metrics().ticks().count)),
         }
     }
 
@@ -31,7 +31,7 @@ impl TpsSampler {
     /// no region runs (nothing is behind).
     fn tps(&self, world: &World) -> f64 {
         let now = Instant::now();
-        let ticks = world.metrics.ticks().count;
+        let ticks = world.metrics().ticks().count;
         let mut last = self.last.lock().unwrap_or_else(|e| e.into_inner());
         let (at, before) = *last;
         *last = (now, ticks);
@@ -46,7 +46,7 @@ impl TpsSampler {
 }
 
 pub fn render(out: &mut String, frontend: &Frontend, world: &World, tps: &TpsSampler) {
-    let node = world.node;
+    let node = world.node();
     let mut series = |name: &str, help: &str, kind: &str, value: String| {
         let _ = writeln!(
             out,
@@ -69,7 +69,7 @@ pub fn render(out: &mut String, frontend: &Frontend, world: &World, tps: &TpsSam
         "mc_loaded_chunks_total",
         "Chunks loaded in this node's regions.",
         "gauge",
-        world.metrics.loaded_chunks().to_string(),
+        world.metrics().loaded_chunks().to_string(),
     );
     series(
         "mc_tps",
@@ -85,7 +85,7 @@ pub fn render(out: &mut String, frontend: &Frontend, world: &World, tps: &TpsSam
 /// a sum over the family must pick one kind (`region=""` or `region!=""`).
 fn tick_durations(out: &mut String, world: &World) {
     let name = "mc_tick_duration_seconds";
-    let node = world.node;
+    let node = world.node();
     prometheus::header(
         out,
         name,
@@ -96,9 +96,9 @@ fn tick_durations(out: &mut String, world: &World) {
         out,
         name,
         &format!("node=\"{node}\""),
-        &world.metrics.ticks(),
+        &world.metrics().ticks(),
     );
-    for region in world.metrics.regions.snapshot() {
+    for region in world.metrics().regions.snapshot() {
         let labels = format!("node=\"{node}\",region=\"{}\"", region.pos);
         prometheus::histogram_series(out, name, &labels, &region.ticks);
     }

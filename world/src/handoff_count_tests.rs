@@ -27,7 +27,7 @@ impl Placement for Owner {
 }
 
 fn counts(world: &World) -> (u64, u64) {
-    let m = &world.metrics;
+    let m = &world.metrics();
     (
         m.handoffs_out.load(Ordering::Relaxed),
         m.handoffs_in.load(Ordering::Relaxed),
@@ -50,7 +50,7 @@ async fn handoffs_count_regions_that_leave_and_arrive() {
         .to_region(pos, RegionMsg::NodeGone { node: NodeId(9) })
         .unwrap();
     let deadline = Instant::now() + Duration::from_secs(5);
-    while world.metrics.regions.snapshot().is_empty() {
+    while world.metrics().regions.snapshot().is_empty() {
         assert!(Instant::now() < deadline, "the region never started");
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
@@ -59,7 +59,7 @@ async fn handoffs_count_regions_that_leave_and_arrive() {
     world.placement_changed(pos, Some(NodeId(1))).await;
     assert_eq!(counts(&world), (1, 0), "released once, however it is told");
     assert!(
-        world.metrics.regions.snapshot().is_empty(),
+        world.metrics().regions.snapshot().is_empty(),
         "its series went with it"
     );
 

@@ -16,6 +16,7 @@ pub mod handoff;
 #[cfg(test)]
 mod handoff_count_tests;
 mod hardness;
+pub mod histogram;
 mod ids;
 pub mod journal;
 pub mod messages;

@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use crate::coords::RegionPos;
-use crate::metrics::{Histogram, TickHistogram, TICK_BUCKETS};
+use crate::histogram::{Histogram, TickHistogram, TICK_BUCKETS};
 
 /// Journaled changes the region files do not hold yet.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError, Weak};
 use std::time::Duration;
 
 use tessera_cluster::{
@@ -25,7 +25,7 @@ use crate::gen::Generator;
 use crate::journal::{JournalPlayer, Journals};
 use crate::messages::{NodeBatch, NodeId, RegionMsg, SessionAddr, SessionId, ToSession};
 use crate::metrics::WorldMetrics;
-use crate::region::{LoadedChunk, Region, RegionMail};
+use crate::region::{LoadedChunk, Region, RegionContext, RegionHost, RegionMail};
 use crate::routing::{OwnerChange, Ownership, Placement, RemoteLinks, Undelivered};
 use crate::store::RegionStore;
 
@@ -82,24 +82,15 @@ struct LocalRegion {
 }
 
 pub struct World {
-    pub node: NodeId,
-    pub generator: Arc<dyn Generator>,
-    pub grid: RegionGrid,
-    pub framing: Framing,
-    pub biome: u32,
-    pub metrics: Arc<WorldMetrics>,
+    context: Arc<RegionContext>,
+    /// This world, for the regions it starts to hold.
+    me: Weak<World>,
     spawn: (i32, i32, i32),
     pub clock: WorldClock,
     placement: Arc<dyn Placement>,
-    pub store: Option<RegionStore>,
-    pub journals: Option<Journals>,
-    pub autosave: Duration,
     /// `/save-off`: autosaves wait; saves at a handoff, a stop or
     /// `/save-all` still run, as they must for nothing to be lost.
     autosave_paused: std::sync::atomic::AtomicBool,
-    /// How long a region with no players, no chunks and nothing unsaved
-    /// keeps running before it stops (it starts again when needed).
-    pub region_idle: Duration,
     remote: OnceLock<Arc<dyn RemoteLinks>>,
     /// Where the players' states a region replayed go, to be written into
     /// their records.
@@ -144,21 +135,24 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 
 impl World {
     pub fn new(settings: WorldSettings) -> Arc<Self> {
-        Arc::new(Self {
-            node: settings.node,
-            generator: settings.generator,
-            grid: settings.grid,
-            framing: settings.framing,
-            biome: settings.biome,
-            metrics: Arc::new(WorldMetrics::default()),
+        Arc::new_cyclic(|me| Self {
+            context: Arc::new(RegionContext {
+                node: settings.node,
+                grid: settings.grid,
+                framing: settings.framing,
+                generator: settings.generator,
+                biome: settings.biome,
+                store: settings.store,
+                journals: settings.journals,
+                autosave: settings.autosave,
+                region_idle: settings.region_idle,
+                metrics: Arc::new(WorldMetrics::default()),
+            }),
+            me: me.clone(),
             spawn: settings.spawn,
             clock: settings.clock,
             placement: settings.placement,
-            store: settings.store,
-            journals: settings.journals,
-            autosave: settings.autosave,
             autosave_paused: std::sync::atomic::AtomicBool::new(false),
-            region_idle: settings.region_idle,
             remote: OnceLock::new(),
             recovered: OnceLock::new(),
             regions: Mutex::new(HashMap::new()),
@@ -173,6 +167,22 @@ impl World {
                 std::thread::available_parallelism().map_or(2, usize::from),
             )),
         })
+    }
+
+    pub fn node(&self) -> NodeId {
+        self.context.node
+    }
+
+    pub fn framing(&self) -> Framing {
+        self.context.framing
+    }
+
+    pub fn metrics(&self) -> &Arc<WorldMetrics> {
+        &self.context.metrics
+    }
+
+    pub fn journals(&self) -> Option<&Journals> {
+        self.context.journals.as_ref()
     }
 
     /// Connects this world to the other nodes; set once, at start-up.
@@ -190,16 +200,6 @@ impl World {
         }
     }
 
-    /// A region replayed a player's state: its record may be older.
-    pub fn recovered_player(&self, state: JournalPlayer) {
-        let Some(sink) = self.recovered.get() else {
-            return;
-        };
-        if let Err(e) = sink.try_send(state) {
-            warn!("a replayed player state is not written to its record: {e}");
-        }
-    }
-
     /// Where a new player appears: in the middle of the spawn block.
     pub fn spawn_point(&self) -> DVec3 {
         let (x, y, z) = self.spawn;
@@ -211,43 +211,20 @@ impl World {
         self.entity_ids.allocate()
     }
 
-    /// A handoff id no other node hands out, nor this node before a restart.
-    pub fn next_handoff_id(&self) -> u64 {
-        let local = self.next_handoff.fetch_add(1, Ordering::Relaxed) & HANDOFF_ID_MASK;
-        self.node.0 << 48 | local
-    }
-
     pub fn next_teleport_id(&self) -> i32 {
         self.next_teleport.fetch_add(1, Ordering::Relaxed)
     }
 
-    /// The epoch under which this node owns `region`, if it owns it.
-    pub fn epoch_of(&self, region: RegionPos) -> Option<u64> {
-        self.placement
-            .owner(region)
-            .filter(|owner| owner.node == self.node)
-            .map(|owner| owner.epoch)
-    }
-
-    /// The node that owns `region` now and its epoch, if it has an owner.
-    pub fn owner_of(&self, region: RegionPos) -> Option<Ownership> {
-        self.placement.owner(region)
-    }
-
     pub fn region_of_point(&self, x: f64, z: f64) -> RegionPos {
-        self.grid.region_of_point(x, z)
+        self.context.grid.region_of_point(x, z)
     }
 
     pub fn region_of_chunk(&self, chunk: ChunkPos) -> RegionPos {
-        self.grid.region_of_chunk(chunk)
+        self.context.grid.region_of_chunk(chunk)
     }
 
     /// Sends a message to a region, on this node or the one that owns it.
-    pub fn to_region(
-        self: &Arc<Self>,
-        region: RegionPos,
-        msg: RegionMsg,
-    ) -> Result<(), Undelivered> {
+    pub fn to_region(&self, region: RegionPos, msg: RegionMsg) -> Result<(), Undelivered> {
         let Some(owner) = self.placement.owner(region) else {
             let mut unplaced = lock(&self.unplaced);
             let waiting = unplaced.entry(region).or_default();
@@ -257,9 +234,9 @@ impl World {
             waiting.push(msg);
             return Ok(());
         };
-        if owner.node == self.node {
+        if owner.node == self.context.node {
             return self
-                .local_region(region)
+                .local_region(region)?
                 .try_send(RegionMail::Msg(msg))
                 .map_err(undelivered);
         }
@@ -274,11 +251,16 @@ impl World {
     /// tells sessions so they can re-attach.
     pub async fn placement_changed(self: &Arc<Self>, region: RegionPos, from: Option<NodeId>) {
         let owner = self.placement.owner(region);
-        if owner.is_some_and(|o| o.node != self.node) {
+        if owner.is_some_and(|o| o.node != self.context.node) {
             self.stop_released(region).await;
         }
-        if owner.is_some_and(|o| o.node == self.node) && from.is_some_and(|f| f != self.node) {
-            self.metrics.handoffs_in.fetch_add(1, Ordering::Relaxed);
+        if owner.is_some_and(|o| o.node == self.context.node)
+            && from.is_some_and(|f| f != self.context.node)
+        {
+            self.context
+                .metrics
+                .handoffs_in
+                .fetch_add(1, Ordering::Relaxed);
         }
         let waiting = lock(&self.unplaced).remove(&region).unwrap_or_default();
         for msg in waiting {
@@ -305,7 +287,10 @@ impl World {
     async fn stop_released(&self, region: RegionPos) {
         let local = lock(&self.regions).remove(&region);
         if let Some(local) = local {
-            self.metrics.handoffs_out.fetch_add(1, Ordering::Relaxed);
+            self.context
+                .metrics
+                .handoffs_out
+                .fetch_add(1, Ordering::Relaxed);
             let _ = local.actor.send(RegionMail::Stop).await;
             let _ = local.task.await;
         }
@@ -330,12 +315,6 @@ impl World {
         self.ownership.subscribe()
     }
 
-    /// Whether this node may run `region` now: it owns it and, in a
-    /// cluster, holds the lease that keeps other nodes from running it.
-    pub fn may_tick(&self, region: RegionPos) -> bool {
-        self.placement.tick_epoch(region).is_some()
-    }
-
     /// The regions this node runs now.
     pub fn local_regions(&self) -> Vec<RegionPos> {
         lock(&self.regions).keys().copied().collect()
@@ -343,7 +322,7 @@ impl World {
 
     /// Sends a message to a session, on this node or another.
     pub fn to_session(&self, addr: SessionAddr, msg: ToSession) -> Result<(), Undelivered> {
-        if addr.node == self.node {
+        if addr.node == self.context.node {
             let actor = lock(&self.sessions).get(&addr.id).cloned();
             return actor
                 .ok_or(Undelivered::Gone)?
@@ -356,19 +335,11 @@ impl World {
         }
     }
 
-    /// Sends a region's tick output for the sessions of another node.
-    pub fn to_node(&self, node: NodeId, batch: NodeBatch) -> Result<(), Undelivered> {
-        match self.remote.get() {
-            Some(remote) => remote.batch(node, batch),
-            None => Err(Undelivered::NoRoute(node)),
-        }
-    }
-
     /// Hands a batch that came from another node to this node's sessions.
     pub fn deliver_batch(&self, batch: NodeBatch) {
         for (session, deliveries) in batch.into_deliveries() {
             let addr = SessionAddr {
-                node: self.node,
+                node: self.context.node,
                 id: session,
             };
             if self
@@ -390,7 +361,7 @@ impl World {
         lock(&self.sessions).insert(id, actor);
         (
             SessionAddr {
-                node: self.node,
+                node: self.context.node,
                 id,
             },
             inbox,
@@ -402,24 +373,25 @@ impl World {
     }
 
     /// The actor of a region this node owns, started if it is not running yet.
-    fn local_region(self: &Arc<Self>, pos: RegionPos) -> ActorRef<RegionMail> {
+    /// Fails only while the world is being dropped.
+    fn local_region(&self, pos: RegionPos) -> Result<ActorRef<RegionMail>, Undelivered> {
         let mut regions = lock(&self.regions);
         if let Some(region) = regions.get(&pos) {
-            return region.actor.clone();
+            return Ok(region.actor.clone());
         }
+        let host: Arc<dyn RegionHost> = self.me.upgrade().ok_or(Undelivered::Gone)?;
         let (actor, inbox) = mailbox(REGION_MAILBOX);
         // The mailbox outlives a panicked run, so a restarted region keeps its address.
         let inbox = Arc::new(AsyncMutex::new(inbox));
-        let world = self.clone();
         let me = actor.clone();
         let task = supervise(
             format!("region {pos}"),
             RestartBudget::default(),
             move |_restarts| {
-                let (world, me, inbox) = (world.clone(), me.clone(), inbox.clone());
+                let (host, me, inbox) = (host.clone(), me.clone(), inbox.clone());
                 async move {
                     let mut inbox = inbox.lock().await;
-                    Region::new(pos, me, world).run(&mut inbox).await
+                    Region::new(pos, me, host).run(&mut inbox).await
                 }
             },
         );
@@ -430,26 +402,7 @@ impl World {
                 task,
             },
         );
-        actor
-    }
-
-    /// An idle region stops: taken out of the regions here if it is still
-    /// this node's actor for `pos` and `nothing_waiting` (checked under the
-    /// lock, so no mail can reach it after) holds. Mail sent later starts
-    /// a new actor, which reads what this one saved.
-    pub fn retire_region(
-        &self,
-        pos: RegionPos,
-        me: &ActorRef<RegionMail>,
-        nothing_waiting: impl FnOnce() -> bool,
-    ) -> bool {
-        let mut regions = lock(&self.regions);
-        let mine = regions.get(&pos).is_some_and(|r| r.actor.same_actor(me));
-        if !mine || !nothing_waiting() {
-            return false;
-        }
-        regions.remove(&pos);
-        true
+        Ok(actor)
     }
 
     pub fn region_count(&self) -> usize {
@@ -467,17 +420,111 @@ impl World {
             .collect()
     }
 
-    /// Generates and encodes a chunk on the worker pool, then hands it to
-    /// its region. At most one chunk per core is in the works at a time:
-    /// a join storm queues its chunks instead of starting a thread each.
-    /// A generator that panics is tried once more; if it panics again the
-    /// region is told the chunk failed, instead of waiting for it forever.
-    pub fn load_chunk(&self, chunk: ChunkPos, region: ActorRef<RegionMail>) {
-        let generator = self.generator.clone();
-        let framing = self.framing;
-        let biome = self.biome;
+    pub fn pause_autosave(&self, paused: bool) {
+        self.autosave_paused
+            .store(paused, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Saves every region of this node into the region files and waits
+    /// until they are on disk: how many regions were saved, and how many
+    /// could not be (their changes stay in the journal).
+    pub async fn save_all(&self) -> (usize, usize) {
+        let regions: Vec<ActorRef<RegionMail>> = lock(&self.regions)
+            .values()
+            .map(|local| local.actor.clone())
+            .collect();
+        let mut replies = Vec::new();
+        for region in regions {
+            let (reply, answer) = tokio::sync::oneshot::channel();
+            if region.send(RegionMail::Save(reply)).await.is_ok() {
+                replies.push(answer);
+            }
+        }
+        let (mut saved, mut failed) = (0, 0);
+        for answer in replies {
+            match answer.await {
+                Ok(true) => saved += 1,
+                _ => failed += 1,
+            }
+        }
+        (saved, failed)
+    }
+
+    /// Stops every region after it sends what it still holds.
+    pub async fn stop(&self) {
+        let regions: Vec<LocalRegion> = lock(&self.regions).drain().map(|(_, r)| r).collect();
+        for region in regions {
+            let _ = region.actor.send(RegionMail::Stop).await;
+            let _ = region.task.await;
+        }
+    }
+}
+
+impl RegionHost for World {
+    fn context(&self) -> &Arc<RegionContext> {
+        &self.context
+    }
+
+    fn to_region(&self, region: RegionPos, msg: RegionMsg) -> Result<(), Undelivered> {
+        World::to_region(self, region, msg)
+    }
+
+    fn to_session(&self, addr: SessionAddr, msg: ToSession) -> Result<(), Undelivered> {
+        World::to_session(self, addr, msg)
+    }
+
+    fn to_node(&self, node: NodeId, batch: NodeBatch) -> Result<(), Undelivered> {
+        match self.remote.get() {
+            Some(remote) => remote.batch(node, batch),
+            None => Err(Undelivered::NoRoute(node)),
+        }
+    }
+
+    fn may_tick(&self, region: RegionPos) -> bool {
+        self.placement.tick_epoch(region).is_some()
+    }
+
+    fn epoch_of(&self, region: RegionPos) -> Option<u64> {
+        self.placement
+            .owner(region)
+            .filter(|owner| owner.node == self.context.node)
+            .map(|owner| owner.epoch)
+    }
+
+    fn owner_of(&self, region: RegionPos) -> Option<Ownership> {
+        self.placement.owner(region)
+    }
+
+    fn next_handoff_id(&self) -> u64 {
+        let local = self.next_handoff.fetch_add(1, Ordering::Relaxed) & HANDOFF_ID_MASK;
+        self.context.node.0 << 48 | local
+    }
+
+    fn next_teleport_id(&self) -> i32 {
+        World::next_teleport_id(self)
+    }
+
+    fn retire_region(
+        &self,
+        pos: RegionPos,
+        me: &ActorRef<RegionMail>,
+        nothing_waiting: &dyn Fn() -> bool,
+    ) -> bool {
+        let mut regions = lock(&self.regions);
+        let mine = regions.get(&pos).is_some_and(|r| r.actor.same_actor(me));
+        if !mine || !nothing_waiting() {
+            return false;
+        }
+        regions.remove(&pos);
+        true
+    }
+
+    fn load_chunk(&self, chunk: ChunkPos, region: ActorRef<RegionMail>) {
+        let generator = self.context.generator.clone();
+        let framing = self.context.framing;
+        let biome = self.context.biome;
         let workers = self.workers.clone();
-        let metrics = self.metrics.clone();
+        let metrics = self.context.metrics.clone();
         tokio::spawn(async move {
             let Ok(permit) = workers.acquire_owned().await else {
                 return;
@@ -514,47 +561,17 @@ impl World {
         });
     }
 
-    /// Saves every region of this node into the region files and waits
-    /// until they are on disk: how many regions were saved, and how many
-    /// could not be (their changes stay in the journal).
-    pub fn pause_autosave(&self, paused: bool) {
-        self.autosave_paused
-            .store(paused, std::sync::atomic::Ordering::Relaxed);
+    fn recovered_player(&self, state: JournalPlayer) {
+        let Some(sink) = self.recovered.get() else {
+            return;
+        };
+        if let Err(e) = sink.try_send(state) {
+            warn!("a replayed player state is not written to its record: {e}");
+        }
     }
 
-    pub fn autosave_paused(&self) -> bool {
+    fn autosave_paused(&self) -> bool {
         self.autosave_paused
             .load(std::sync::atomic::Ordering::Relaxed)
-    }
-
-    pub async fn save_all(&self) -> (usize, usize) {
-        let regions: Vec<ActorRef<RegionMail>> = lock(&self.regions)
-            .values()
-            .map(|local| local.actor.clone())
-            .collect();
-        let mut replies = Vec::new();
-        for region in regions {
-            let (reply, answer) = tokio::sync::oneshot::channel();
-            if region.send(RegionMail::Save(reply)).await.is_ok() {
-                replies.push(answer);
-            }
-        }
-        let (mut saved, mut failed) = (0, 0);
-        for answer in replies {
-            match answer.await {
-                Ok(true) => saved += 1,
-                _ => failed += 1,
-            }
-        }
-        (saved, failed)
-    }
-
-    /// Stops every region after it sends what it still holds.
-    pub async fn stop(&self) {
-        let regions: Vec<LocalRegion> = lock(&self.regions).drain().map(|(_, r)| r).collect();
-        for region in regions {
-            let _ = region.actor.send(RegionMail::Stop).await;
-            let _ = region.task.await;
-        }
     }
 }

@@ -59,7 +59,7 @@ impl Session {
         self.place(&state);
         self.send_game_join();
         let directory = &frontend.directory;
-        directory.announce_joined(self.me.as_remote(frontend.world.node));
+        directory.announce_joined(self.me.as_remote(frontend.world.node()));
         players.broadcast(players.tab_entries(std::slice::from_ref(&self.me), &[]));
         self.conn
             .queue_framed(&players.tab_entries(&players.all(), &directory.remote_players()));

@@ -35,7 +35,7 @@ struct ItemUse {
 impl Region {
     /// Acknowledges a player's action; after the changes before it are durable.
     fn ack(&mut self, session: SessionAddr, sequence: i32) {
-        let packet = self.world.framing.frame(&PlayerActionResponseS2c {
+        let packet = self.ctx.framing.frame(&PlayerActionResponseS2c {
             sequence: VarInt(sequence),
         });
         self.confirm_unicast(session, FeedEvent::Packets(packet));
@@ -62,11 +62,11 @@ impl Region {
             creative,
         };
         let chunk = ChunkPos::from_block_pos(pos);
-        if self.world.grid.contains(self.pos(), chunk) {
+        if self.ctx.grid.contains(self.pos(), chunk) {
             self.handle(RegionMsg::Dig(dig));
         } else {
-            let region = self.world.region_of_chunk(chunk);
-            if let Err(e) = self.world.to_region(region, RegionMsg::Dig(dig)) {
+            let region = self.ctx.grid.region_of_chunk(chunk);
+            if let Err(e) = self.host.to_region(region, RegionMsg::Dig(dig)) {
                 warn!(region = %self.pos(), to = %region, "dig not sent: {e}");
             }
         }
@@ -150,7 +150,7 @@ impl Region {
 
     fn show_cracks(&mut self, entity: EntityId, pos: BlockPos, stage: u8) {
         let chunk = ChunkPos::from_block_pos(pos);
-        let packet = self.world.framing.frame(&BlockBreakingProgressS2c {
+        let packet = self.ctx.framing.frame(&BlockBreakingProgressS2c {
             entity_id: VarInt(entity),
             position: pos,
             destroy_stage: stage,
@@ -191,7 +191,7 @@ impl Region {
             ack: Some((session, sequence)),
         };
         let chunk = ChunkPos::from_block_pos(target);
-        let here = self.world.grid.contains(self.pos(), chunk);
+        let here = self.ctx.grid.contains(self.pos(), chunk);
         if here && matches!(self.chunks.get(&chunk), Some(Slot::Ready(_))) {
             let uses = uses.map(|slot| ItemUse { entity, slot });
             return self.apply_change_using(change, uses);
@@ -207,8 +207,8 @@ impl Region {
         if here {
             return self.handle(RegionMsg::SetBlock(change));
         }
-        let region = self.world.region_of_chunk(chunk);
-        if let Err(e) = self.world.to_region(region, RegionMsg::SetBlock(change)) {
+        let region = self.ctx.grid.region_of_chunk(chunk);
+        if let Err(e) = self.host.to_region(region, RegionMsg::SetBlock(change)) {
             warn!(region = %self.pos(), to = %region, "block change not sent: {e}");
         }
     }
@@ -217,7 +217,7 @@ impl Region {
     /// state goes into the journal with the changes noted so far, and the
     /// client sees its slot once that is durable.
     fn take_one(&mut self, entity: EntityId, slot: usize) {
-        let framing = self.world.framing;
+        let framing = self.ctx.framing;
         let Some(player) = self.players.get_mut(&entity) else {
             return;
         };
@@ -239,7 +239,7 @@ impl Region {
     }
 
     pub(super) fn creative_slot(&mut self, entity: EntityId, slot: i16, item: Option<ItemStack>) {
-        let framing = self.world.framing;
+        let framing = self.ctx.framing;
         let Some(player) = self.players.get_mut(&entity) else {
             return;
         };
@@ -260,7 +260,7 @@ impl Region {
     }
 
     pub(super) fn held_slot(&mut self, entity: EntityId, slot: u8) {
-        let framing = self.world.framing;
+        let framing = self.ctx.framing;
         let Some(player) = self.players.get_mut(&entity) else {
             return;
         };
@@ -309,7 +309,7 @@ impl Region {
         } else {
             current
         };
-        let update = self.world.framing.frame(&BlockUpdateS2c {
+        let update = self.ctx.framing.frame(&BlockUpdateS2c {
             position: change.pos,
             block_id: VarInt(i32::from(shown.to_raw())),
         });
@@ -336,7 +336,7 @@ impl Region {
 
     fn refuse_to(&mut self, session: SessionAddr, pos: BlockPos, sequence: i32) {
         if let Some(state) = self.block_at(pos) {
-            let update = self.world.framing.frame(&BlockUpdateS2c {
+            let update = self.ctx.framing.frame(&BlockUpdateS2c {
                 position: pos,
                 block_id: VarInt(i32::from(state.to_raw())),
             });

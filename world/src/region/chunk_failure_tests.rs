@@ -68,7 +68,7 @@ async fn a_chunk_whose_generator_panics_once_loads_on_the_second_try() {
     assert!(matches!(region.chunks.get(&FLAKY), Some(Slot::Ready(_))));
     assert_eq!(
         world
-            .metrics
+            .metrics()
             .chunk_generation_failures
             .load(Ordering::Relaxed),
         0
@@ -97,7 +97,7 @@ async fn a_chunk_that_keeps_panicking_is_reported_and_what_waited_goes_on() {
     assert!(matches!(region.chunks.get(&BROKEN), Some(Slot::Failed(_))));
     assert_eq!(
         world
-            .metrics
+            .metrics()
             .chunk_generation_failures
             .load(Ordering::Relaxed),
         1

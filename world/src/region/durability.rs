@@ -320,7 +320,7 @@ impl Region {
 
     /// Sends the open batch to disk if nothing else is on its way.
     pub(super) fn commit(&mut self) {
-        let permitted = self.world.may_tick(self.pos);
+        let permitted = self.host.may_tick(self.pos);
         let durability = &mut self.durability;
         if durability.writing.is_some() || durability.open.is_empty() {
             return;
@@ -344,13 +344,13 @@ impl Region {
         let batch = std::mem::take(&mut durability.open);
         let record = batch.record(writer.next_seq());
         durability.in_flight = Some(batch);
-        let world = self.world.clone();
+        let metrics = self.ctx.metrics.clone();
         durability.writing = Some(tokio::task::spawn_blocking(move || {
             let started = Instant::now();
             let result = writer.append(&record);
             let took = started.elapsed();
             if result.is_ok() {
-                world.metrics.journal_batch(record.changes.len(), took);
+                metrics.journal_batch(record.changes.len(), took);
             }
             Appended {
                 writer,
@@ -376,7 +376,7 @@ impl Region {
         };
         match result {
             Ok(bytes) => {
-                self.world.metrics.journal_bytes(bytes);
+                self.ctx.metrics.journal_bytes(bytes);
                 // Only block changes wait for a region file save; a batch of
                 // player states alone makes no save due.
                 if !batch.changes.is_empty() {
@@ -387,8 +387,8 @@ impl Region {
                 if self.durability.retry.take().is_some() {
                     info!(region = %self.pos(), "journal writable again");
                 }
-                let still_ours = self.world.may_tick(self.pos())
-                    && self.world.epoch_of(self.pos()) == Some(epoch);
+                let still_ours =
+                    self.host.may_tick(self.pos()) && self.host.epoch_of(self.pos()) == Some(epoch);
                 self.durability.forget_pending(&batch);
                 for state in batch.players.values() {
                     remember(&mut self.durability.durable_players, state.clone());

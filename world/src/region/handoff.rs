@@ -18,7 +18,7 @@ impl Region {
     /// Sends a message for a player that already left to the region it went to.
     pub(super) fn forward(&mut self, entity: EntityId, msg: RegionMsg) {
         if let Some(to) = self.handoffs.forward_to(Instant::now(), entity) {
-            if let Err(e) = self.world.to_region(to, msg) {
+            if let Err(e) = self.host.to_region(to, msg) {
                 debug!(region = %self.pos(), %to, "forward failed: {e}");
             }
         }
@@ -30,14 +30,15 @@ impl Region {
             return;
         };
         let target = self
-            .world
+            .ctx
+            .grid
             .region_of_point(player.state.position.x, player.state.position.z);
-        let handoff = self.world.next_handoff_id();
+        let handoff = self.host.next_handoff_id();
         debug!(region = %self.pos(), to = %target, player = %player.state.name, handoff, "handing off");
         // Viewers must see the player leave this region's chunk before the
         // adopter shows it in the next one.
         self.flush();
-        let epoch = self.world.owner_of(target).map(|o| o.epoch);
+        let epoch = self.host.owner_of(target).map(|o| o.epoch);
         let adopt = self.handoffs.depart(
             Instant::now(),
             handoff,
@@ -64,7 +65,7 @@ impl Region {
         session: SessionAddr,
     ) {
         debug!(region = %self.pos(), player = %state.name, handoff, hop = state.hop, "adoption offered");
-        let mine = self.world.epoch_of(self.pos());
+        let mine = self.host.epoch_of(self.pos());
         let out = self
             .handoffs
             .adopt(handoff, (epoch, mine), from, state, session);
@@ -83,7 +84,7 @@ impl Region {
         let now = Instant::now();
         let mut out = Vec::new();
         for target in self.handoffs.targets() {
-            let epoch = self.world.owner_of(target).map(|o| o.epoch);
+            let epoch = self.host.owner_of(target).map(|o| o.epoch);
             out.extend(self.handoffs.target_owner(now, target, epoch));
         }
         out.extend(self.handoffs.tick(now));
@@ -97,7 +98,7 @@ impl Region {
                 Output::ToRegion(to, msg) => {
                     // An adopt is sent again until acknowledged, and each
                     // retry is acknowledged again.
-                    if let Err(e) = self.world.to_region(to, msg) {
+                    if let Err(e) = self.host.to_region(to, msg) {
                         warn!(region = %self.pos(), %to, "handoff message not sent: {e}");
                     }
                 }
@@ -105,7 +106,7 @@ impl Region {
                     if let ToSession::HandoffAbandoned(state) = &msg {
                         warn!(region = %self.pos(), player = %state.name, "handoff abandoned; the session decides");
                     }
-                    if let Err(e) = self.world.to_session(session, msg) {
+                    if let Err(e) = self.host.to_session(session, msg) {
                         debug!(region = %self.pos(), ?session, "session not told: {e}");
                         if e == Undelivered::Gone {
                             sessions_gone.insert(session);

@@ -7,12 +7,15 @@ mod blocks;
 mod chunk_failure_tests;
 mod durability;
 mod handoff;
+mod host;
 mod movement;
 mod outbox;
 mod permit;
 mod persistence;
 mod restore;
 mod unload;
+#[cfg(test)]
+mod unload_tests;
 mod view;
 
 use std::collections::{HashMap, HashSet};
@@ -35,7 +38,7 @@ use crate::messages::{
 use crate::player::PlayerState;
 use crate::region_metrics::RegionEntry;
 use crate::routing::Undelivered;
-use crate::world::World;
+pub use host::{RegionContext, RegionHost};
 use outbox::Outbox;
 
 pub const TICK: Duration = Duration::from_millis(50);
@@ -106,7 +109,8 @@ struct Player {
 pub struct Region {
     pos: RegionPos,
     me: ActorRef<RegionMail>,
-    world: Arc<World>,
+    ctx: Arc<RegionContext>,
+    host: Arc<dyn RegionHost>,
     chunks: HashMap<ChunkPos, Slot>,
     players: HashMap<EntityId, Player>,
     /// Blocks of this region being dug, by the digging entity (which may
@@ -127,12 +131,14 @@ pub struct Region {
 }
 
 impl Region {
-    pub fn new(pos: RegionPos, me: ActorRef<RegionMail>, world: Arc<World>) -> Self {
+    pub fn new(pos: RegionPos, me: ActorRef<RegionMail>, host: Arc<dyn RegionHost>) -> Self {
+        let ctx = host.context().clone();
         Self {
-            series: world.metrics.regions.start(pos),
+            series: ctx.metrics.regions.start(pos),
             pos,
             me,
-            world,
+            ctx,
+            host,
             chunks: HashMap::new(),
             players: HashMap::new(),
             diggers: HashMap::new(),
@@ -191,11 +197,11 @@ impl Region {
                     let started = Instant::now();
                     self.contained("tick", Region::tick);
                     let took = started.elapsed();
-                    self.world.metrics.record_tick(took);
+                    self.ctx.metrics.record_tick(took);
                     self.series.ticks.record(took.as_secs_f64());
                     if self.ticks.is_multiple_of(unload::SWEEP_EVERY_TICKS)
                         && self.idle_long_enough(started)
-                        && self.world.retire_region(self.pos, &self.me, || mailbox.is_empty())
+                        && self.host.retire_region(self.pos, &self.me, &|| mailbox.is_empty())
                     {
                         info!(region = %self.pos(), "idle region stopped");
                         self.forget_persist_health();
@@ -299,7 +305,7 @@ impl Region {
     fn start_loading(&mut self, chunk: ChunkPos) {
         if !self.ready_from_save(chunk) {
             self.chunks.insert(chunk, Slot::Loading(Vec::new()));
-            self.world.load_chunk(chunk, self.me.clone());
+            self.host.load_chunk(chunk, self.me.clone());
         }
     }
 
@@ -316,7 +322,7 @@ impl Region {
     }
 
     fn chunk_ready(&mut self, pos: ChunkPos, data: LoadedChunk) {
-        self.world.metrics.chunk_loaded();
+        self.ctx.metrics.chunk_loaded();
         let slot = ChunkSlot {
             chunk: data.chunk,
             packet: Some(data.packet),
@@ -363,7 +369,7 @@ impl Region {
 
     /// Sends a session a message outside the tick's batch.
     fn tell(&self, session: SessionAddr, msg: ToSession) {
-        if let Err(e) = self.world.to_session(session, msg) {
+        if let Err(e) = self.host.to_session(session, msg) {
             debug!(region = %self.pos(), ?session, "session not told: {e}");
         }
     }
@@ -379,7 +385,7 @@ impl Region {
             later.apply_to(&mut state);
         }
         let chunk = state.chunk();
-        self.outbox.feed(chunk, state.entered(&self.world.framing));
+        self.outbox.feed(chunk, state.entered(&self.ctx.framing));
         let entity = state.entity;
         self.players.insert(entity, Player { state, session });
         if later.is_some() {
@@ -398,7 +404,7 @@ impl Region {
             }
             None => {
                 if let LeaveOutcome::Forward(to) = outcome {
-                    if let Err(e) = self.world.to_region(to, RegionMsg::Leave { entity }) {
+                    if let Err(e) = self.host.to_region(to, RegionMsg::Leave { entity }) {
                         debug!(region = %self.pos(), %to, "leave not forwarded: {e}");
                     }
                 }
@@ -507,23 +513,23 @@ impl Region {
         let chunks = &self.chunks;
         let sorted = self
             .outbox
-            .sort(self.world.node, |pos| match chunks.get(&pos) {
+            .sort(self.ctx.node, |pos| match chunks.get(&pos) {
                 Some(Slot::Ready(slot)) => Some(&slot.viewers),
                 _ => None,
             });
         for (id, deliveries) in sorted.local {
             let addr = SessionAddr {
-                node: self.world.node,
+                node: self.ctx.node,
                 id,
             };
-            match self.world.to_session(addr, ToSession::Deliver(deliveries)) {
+            match self.host.to_session(addr, ToSession::Deliver(deliveries)) {
                 Ok(()) => {}
                 Err(Undelivered::Full) => self.drop_slow_viewer(addr),
                 Err(_) => self.forget_viewer(addr),
             }
         }
         for (node, batch) in sorted.remote {
-            if let Err(e) = self.world.to_node(node, batch) {
+            if let Err(e) = self.host.to_node(node, batch) {
                 warn!(region = %self.pos(), %node, "tick output not sent: {e}");
             }
         }
@@ -542,11 +548,11 @@ impl Region {
     fn drop_slow_viewer(&mut self, session: SessionAddr) {
         warn!(region = %self.pos(), session = session.id, "session not keeping up; disconnecting it");
         self.forget_viewer(session);
-        let world = self.world.clone();
+        let host = self.host.clone();
         tokio::spawn(async move {
             for _ in 0..50 {
                 let msg = ToSession::Disconnect("Your connection could not keep up".into());
-                if world.to_session(session, msg).is_ok() {
+                if host.to_session(session, msg).is_ok() {
                     return;
                 }
                 tokio::time::sleep(std::time::Duration::from_millis(100)).await;

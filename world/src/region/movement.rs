@@ -87,7 +87,7 @@ impl Region {
         look: Option<(f32, f32)>,
         on_ground: bool,
     ) {
-        let framing = self.world.framing;
+        let framing = self.ctx.framing;
         let Some(player) = self.players.get_mut(&entity) else {
             return;
         };
@@ -118,7 +118,7 @@ impl Region {
     /// Shows viewers a player's new position; moves its entity between chunk
     /// feeds and hands it off when it left this region.
     fn relocated(&mut self, entity: EntityId, before: &PlayerState, packets: bytes::Bytes) {
-        let framing = self.world.framing;
+        let framing = self.ctx.framing;
         let Some(player) = self.players.get(&entity) else {
             return;
         };
@@ -141,7 +141,7 @@ impl Region {
             },
         );
         self.left_chunk(entity, from, to);
-        if self.world.grid.contains(self.pos(), to) {
+        if self.ctx.grid.contains(self.pos(), to) {
             self.outbox.feed(to, entered);
         } else {
             self.hand_off(entity);
@@ -150,7 +150,7 @@ impl Region {
 
     /// Moves a player where the server says, whatever the client thinks.
     pub(super) fn teleport(&mut self, entity: EntityId, to: DVec3) {
-        let framing = self.world.framing;
+        let framing = self.ctx.framing;
         let Some(player) = self.players.get_mut(&entity) else {
             return self.forward(entity, crate::messages::RegionMsg::Teleport { entity, to });
         };
@@ -159,7 +159,7 @@ impl Region {
         }
         let before = player.state.clone();
         player.state.position = to;
-        let teleport_id = self.world.next_teleport_id();
+        let teleport_id = self.host.next_teleport_id();
         player.state.awaiting_teleport = Some(teleport_id);
         let packet = framing.frame(&PlayerPositionLookS2c {
             position: to,
@@ -194,7 +194,7 @@ impl Region {
     }
 
     pub(super) fn set_game_mode(&mut self, entity: EntityId, mode: GameMode) {
-        let framing = self.world.framing;
+        let framing = self.ctx.framing;
         let Some(player) = self.players.get_mut(&entity) else {
             return self.forward(
                 entity,
@@ -226,7 +226,7 @@ impl Region {
             Hand::Main => SWING_MAIN_ARM,
             Hand::Off => SWING_OFF_HAND,
         };
-        let packet = self.world.framing.frame(&EntityAnimationS2c {
+        let packet = self.ctx.framing.frame(&EntityAnimationS2c {
             entity_id: VarInt(entity),
             animation,
         });
@@ -240,7 +240,7 @@ impl Region {
     }
 
     pub(super) fn update_flags(&mut self, entity: EntityId, change: impl FnOnce(&mut PlayerState)) {
-        let framing = self.world.framing;
+        let framing = self.ctx.framing;
         let Some(player) = self.players.get_mut(&entity) else {
             return;
         };

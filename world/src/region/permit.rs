@@ -43,9 +43,9 @@ impl Region {
     /// Handles `msg`, and what waited before it, if the region may act now;
     /// otherwise keeps it waiting. Returns whether the region may act.
     pub(super) fn through_gate(&mut self, gate: &mut Gate, msg: Option<RegionMsg>) -> bool {
-        let permitted = self.world.may_tick(self.pos());
+        let permitted = self.host.may_tick(self.pos());
         gate.update(self.pos(), permitted, || {
-            self.world.epoch_of(self.pos()).is_some()
+            self.host.epoch_of(self.pos()).is_some()
         });
         if !permitted {
             gate.held.extend(msg);

@@ -23,8 +23,8 @@ use crate::chunk::Chunk;
 use crate::coords::{RegionGrid, RegionPos};
 use crate::gen::Generator;
 use crate::journal::{Checkpoint, JournalError, JournalPlayer, JournalWriter, Journals};
+use crate::metrics::WorldMetrics;
 use crate::store::{RegionStore, StoreError};
-use crate::world::World;
 
 const FIRST_RETRY: Duration = Duration::from_millis(200);
 const LAST_RETRY: Duration = Duration::from_secs(10);
@@ -74,13 +74,12 @@ fn restore(
     region: RegionPos,
     epoch: u64,
     generator: &dyn Generator,
-    world: &World,
+    metrics: &WorldMetrics,
 ) -> Result<Restored, LoadError> {
     let (replay, writer) = journals.take_over(region, epoch)?;
     let loaded = store.load(&grid, region)?;
     for damaged in &loaded.damaged {
-        world
-            .metrics
+        metrics
             .damaged_files
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         error!(
@@ -168,23 +167,24 @@ impl Region {
         &mut self,
         mailbox: &mut Mailbox<RegionMail>,
     ) -> Option<Vec<RegionMail>> {
-        let (Some(store), Some(journals)) = (self.world.store.clone(), self.world.journals.clone())
+        let (Some(store), Some(journals)) = (self.ctx.store.clone(), self.ctx.journals.clone())
         else {
             return Some(Vec::new());
         };
         let pos = self.pos();
-        let Some(epoch) = self.world.epoch_of(pos) else {
+        let Some(epoch) = self.host.epoch_of(pos) else {
             self.durability = Durability::unavailable(Unavailable::Fenced);
             return Some(Vec::new());
         };
         let mut early = Vec::new();
         let mut backoff = FIRST_RETRY;
         loop {
-            let (store, journals, world) = (store.clone(), journals.clone(), self.world.clone());
-            let generator = self.world.generator.clone();
-            let grid = self.world.grid;
+            let (store, journals) = (store.clone(), journals.clone());
+            let metrics = self.ctx.metrics.clone();
+            let generator = self.ctx.generator.clone();
+            let grid = self.ctx.grid;
             let restored = tokio::task::spawn_blocking(move || {
-                restore(&store, &journals, grid, pos, epoch, &*generator, &world)
+                restore(&store, &journals, grid, pos, epoch, &*generator, &metrics)
             })
             .await;
             let e = match restored {
@@ -235,7 +235,7 @@ impl Region {
                 .journaled(restored.replayed, 0, Instant::now());
         }
         for state in restored.players.values() {
-            self.world.recovered_player(state.clone());
+            self.host.recovered_player(state.clone());
         }
         self.durability = Durability::journaled(restored.writer, restored.players);
         self.report_persist_health();
@@ -246,7 +246,7 @@ impl Region {
         let Some(blocks) = self.persistence.take_saved(chunk) else {
             return false;
         };
-        self.world.metrics.chunk_loaded();
+        self.ctx.metrics.chunk_loaded();
         let slot = ChunkSlot {
             chunk: blocks,
             packet: None,
@@ -283,12 +283,12 @@ impl Region {
         let persistence = &self.persistence;
         let due = persistence.dirty
             && persistence.saving.is_none()
-            && !self.world.autosave_paused()
+            && !self.host.autosave_paused()
             && match persistence.retry {
                 Some((at, _)) => Instant::now() >= at,
                 None => persistence
                     .last_save
-                    .is_none_or(|at| at.elapsed() >= self.world.autosave),
+                    .is_none_or(|at| at.elapsed() >= self.ctx.autosave),
             };
         if due {
             self.start_save();
@@ -298,7 +298,7 @@ impl Region {
     /// Saves the chunks as they are now; the journal moves on to a new
     /// segment, and the ones before are removed once the save is on disk.
     fn start_save(&mut self) -> bool {
-        let Some(store) = self.world.store.clone() else {
+        let Some(store) = self.ctx.store.clone() else {
             return false;
         };
         if self.durability.is_writing() || !self.durability.accepts_saves() {
@@ -314,7 +314,7 @@ impl Region {
         }
         let chunks = self.changed_chunks();
         self.series.lag().save_started();
-        let world = self.world.clone();
+        let (host, metrics) = (self.host.clone(), self.ctx.metrics.clone());
         let pos = self.pos();
         // Changes left out as not yet durable still need a save.
         self.persistence.dirty = self.durability.has_pending();
@@ -322,11 +322,11 @@ impl Region {
         self.persistence.saving = Some(tokio::task::spawn_blocking(move || {
             let started = Instant::now();
             let still_owner =
-                || world.may_tick(pos) && !fence.as_ref().is_some_and(|f| f.newer_owner());
+                || host.may_tick(pos) && !fence.as_ref().is_some_and(|f| f.newer_owner());
             match store.save(&chunks, &still_owner) {
                 Ok(()) => {
                     let took = started.elapsed();
-                    world.metrics.saves.record(took.as_secs_f64());
+                    metrics.saves.record(took.as_secs_f64());
                     if let Some(Err(e)) = checkpoint.map(Checkpoint::finish) {
                         warn!(region = %pos, "saved, but old journal segments stay: {e}");
                     }
@@ -382,9 +382,9 @@ impl Region {
         if failing != self.reported_failing {
             self.reported_failing = failing;
             if failing {
-                self.world.metrics.persist_failing();
+                self.ctx.metrics.persist_failing();
             } else {
-                self.world.metrics.persist_recovered();
+                self.ctx.metrics.persist_recovered();
             }
         }
     }
@@ -404,7 +404,7 @@ impl Region {
         // A region this node may no longer run leaves the region files to
         // the owner after it, which replays the journal.
         for _ in 0..ATTEMPTS {
-            if !self.persistence.dirty || !self.world.may_tick(self.pos()) || !self.start_save() {
+            if !self.persistence.dirty || !self.host.may_tick(self.pos()) || !self.start_save() {
                 break;
             }
             if let Some(saving) = self.persistence.saving.as_mut() {
@@ -427,7 +427,7 @@ impl Region {
     /// A region that stops no longer counts among those failing to persist.
     pub(super) fn forget_persist_health(&mut self) {
         if std::mem::take(&mut self.reported_failing) {
-            self.world.metrics.persist_recovered();
+            self.ctx.metrics.persist_recovered();
         }
     }
 }

@@ -38,7 +38,7 @@ impl Region {
     /// Shows a player its whole inventory and hand, and the others what
     /// it holds.
     pub(super) fn show_inventory(&mut self, entity: EntityId) {
-        let framing = self.world.framing;
+        let framing = self.ctx.framing;
         let Some(player) = self.players.get(&entity) else {
             return;
         };

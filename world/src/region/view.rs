@@ -22,8 +22,8 @@ impl Region {
     /// Sends a subscriber the chunk as it is now and the players standing in
     /// it, then adds it to the chunk's feed.
     pub(super) fn send_chunk(&mut self, chunk: ChunkPos, session: SessionAddr) {
-        let framing = self.world.framing;
-        let biome = self.world.biome;
+        let framing = self.ctx.framing;
+        let biome = self.ctx.biome;
         let Some(Slot::Ready(slot)) = self.chunks.get_mut(&chunk) else {
             return;
         };
