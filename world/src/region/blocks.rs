@@ -34,7 +34,7 @@ struct ItemUse {
 
 impl Region {
     /// Acknowledges a player's action; after the changes before it are durable.
-    fn ack(&mut self, session: SessionAddr, sequence: i32) {
+    pub(super) fn ack(&mut self, session: SessionAddr, sequence: i32) {
         let packet = self.ctx.framing.frame(&PlayerActionResponseS2c {
             sequence: VarInt(sequence),
         });
@@ -274,7 +274,7 @@ impl Region {
     }
 
     /// The block at `pos`, if its chunk belongs to this region and is loaded.
-    fn block_at(&self, pos: BlockPos) -> Option<BlockState> {
+    pub(super) fn block_at(&self, pos: BlockPos) -> Option<BlockState> {
         block_in(&self.chunks, pos)
     }
 

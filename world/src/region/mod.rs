@@ -1,6 +1,8 @@
 //! A region actor: owns a square of chunks and the players standing in them,
 //! and ticks on its own at 20 TPS.
 
+#[cfg(test)]
+mod alone_tests;
 mod block_rules;
 mod blocks;
 #[cfg(test)]
@@ -33,7 +35,7 @@ use crate::chunk::Chunk;
 use crate::coords::RegionPos;
 use crate::handoff::{LeaveOutcome, RegionHandoffs};
 use crate::messages::{
-    EntityId, FeedEvent, NodeId, PlayerInput, RegionMsg, SessionAddr, ToSession,
+    BlockChange, Dig, EntityId, FeedEvent, NodeId, PlayerInput, RegionMsg, SessionAddr, ToSession,
 };
 use crate::player::PlayerState;
 use crate::region_metrics::RegionEntry;
@@ -242,6 +244,9 @@ impl Region {
     }
 
     fn handle(&mut self, msg: RegionMsg) {
+        if self.misrouted(&msg) {
+            return self.refuse_misrouted(msg);
+        }
         if let Some(chunk) = self.chunk_needed(&msg) {
             match self.chunks.get_mut(&chunk) {
                 Some(Slot::Ready(_)) => {}
@@ -280,6 +285,36 @@ impl Region {
             RegionMsg::Unsubscribe { chunk, session } => self.unsubscribe(chunk, session),
             RegionMsg::SetBlock(change) => self.apply_block_change(change),
             RegionMsg::Dig(dig) => self.timed_dig(dig),
+        }
+    }
+
+    /// A message about a block or a chunk of another region: only a node
+    /// whose grid differs from its sender's sends one (regions route their
+    /// changes by the grid), and taking it would give this region a copy
+    /// of a chunk it does not own.
+    fn misrouted(&self, msg: &RegionMsg) -> bool {
+        let chunk = match msg {
+            RegionMsg::SetBlock(change) => ChunkPos::from_block_pos(change.pos),
+            RegionMsg::Dig(dig) => ChunkPos::from_block_pos(dig.pos),
+            RegionMsg::Subscribe { chunk, .. } => *chunk,
+            _ => return false,
+        };
+        !self.ctx.grid.contains(self.pos, chunk)
+    }
+
+    /// Answers a misrouted change so its client stops predicting it; a
+    /// misrouted subscription gets no chunk.
+    fn refuse_misrouted(&mut self, msg: RegionMsg) {
+        warn!(region = %self.pos(), "a message for another region's chunk is refused: {msg:?}");
+        match msg {
+            RegionMsg::SetBlock(BlockChange {
+                ack: Some((session, sequence)),
+                ..
+            })
+            | RegionMsg::Dig(Dig {
+                session, sequence, ..
+            }) => self.ack(session, sequence),
+            _ => {}
         }
     }
 
