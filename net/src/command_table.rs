@@ -25,6 +25,8 @@ pub enum Place {
 #[derive(Debug)]
 pub struct CommandInfo {
     pub name: &'static str,
+    /// Other names it answers to, as vanilla's and the login plugins' are.
+    pub aliases: &'static [&'static str],
     /// The level a player needs in game; the console has them all.
     pub level: u8,
     pub place: Place,
@@ -60,28 +62,36 @@ const fn command(
 ) -> CommandInfo {
     CommandInfo {
         name,
+        aliases: &[],
         level,
         place,
         arguments,
     }
 }
 
+impl CommandInfo {
+    const fn or(self, aliases: &'static [&'static str]) -> Self {
+        Self { aliases, ..self }
+    }
+}
+
 use Place::{Anywhere, Console, InGame};
 
 pub const COMMANDS: &[CommandInfo] = &[
-    command("help", EVERYONE, Anywhere, ""),
+    command("help", EVERYONE, Anywhere, "").or(&["?"]),
     command("list", EVERYONE, Anywhere, ""),
-    command("msg", EVERYONE, Anywhere, "<player> <message>"),
+    command("msg", EVERYONE, Anywhere, "<player> <message>").or(&["tell", "w"]),
     command("spawn", EVERYONE, InGame, ""),
-    command("register", EVERYONE, InGame, "<password> <password>"),
-    command("login", EVERYONE, InGame, "<password>"),
+    command("register", EVERYONE, InGame, "<password> <password>").or(&["reg"]),
+    command("login", EVERYONE, InGame, "<password>").or(&["l"]),
     command("changepassword", EVERYONE, InGame, "<old> <new>"),
     command(
         "tp",
         CHEAT_LEVEL,
         Anywhere,
         "[<player>] <x> <y> <z> | [<player>] <target>",
-    ),
+    )
+    .or(&["teleport"]),
     command(
         "gamemode",
         CHEAT_LEVEL,
@@ -134,8 +144,24 @@ pub const COMMANDS: &[CommandInfo] = &[
     command("stop", OWNER_LEVEL, Console, ""),
 ];
 
+/// The command a name or an alias names.
 pub fn find(name: &str) -> Option<&'static CommandInfo> {
-    COMMANDS.iter().find(|c| c.name == name)
+    COMMANDS
+        .iter()
+        .find(|c| c.name == name || c.aliases.contains(&name))
+}
+
+/// A command line's words, its first one the command's own name if it is
+/// an alias: every place that runs commands takes lines apart here, so
+/// an alias runs, is checked and is kept out of the log as its command.
+pub fn words(line: &str) -> Vec<&str> {
+    let mut words: Vec<&str> = line.split_whitespace().collect();
+    if let Some(first) = words.first_mut() {
+        if let Some(command) = find(first) {
+            *first = command.name;
+        }
+    }
+    words
 }
 
 /// The level a command needs in game, if it needs one; `None` for commands
@@ -227,6 +253,28 @@ mod tests {
         let console: Vec<&str> = on_console().map(|c| c.name).collect();
         assert!(console.contains(&"stop") && console.contains(&"time"));
         assert!(!console.contains(&"spawn") && !console.contains(&"login"));
+    }
+
+    #[test]
+    fn an_alias_is_its_command_wherever_it_is_typed() {
+        assert_eq!(words("teleport Alex 1 2 3"), ["tp", "Alex", "1", "2", "3"]);
+        assert_eq!(words("  tell Alex hi "), ["msg", "Alex", "hi"]);
+        assert_eq!(words("l secret"), ["login", "secret"]);
+        assert_eq!(words("nope x"), ["nope", "x"]);
+        assert_eq!(required_level("teleport"), Some(CHEAT_LEVEL));
+        assert_eq!(
+            words("msg l"),
+            ["msg", "l"],
+            "only the first word is a command"
+        );
+        let mut every: Vec<&str> = COMMANDS
+            .iter()
+            .flat_map(|c| std::iter::once(c.name).chain(c.aliases.iter().copied()))
+            .collect();
+        let count = every.len();
+        every.sort_unstable();
+        every.dedup();
+        assert_eq!(every.len(), count, "no name or alias is two commands");
     }
 
     #[test]

@@ -51,7 +51,7 @@ pub enum Next {
 /// whether to stop.
 async fn execute(node: &Node, line: &str) -> (String, Next) {
     let frontend = &node.frontend;
-    let words: Vec<&str> = line.split_whitespace().collect();
+    let words = command_table::words(line);
     let output = match words.as_slice() {
         ["nodes"] => nodes(node),
         ["regions"] => regions(node, None),
@@ -75,7 +75,7 @@ async fn execute(node: &Node, line: &str) -> (String, Next) {
             None => format!("Not a node id: {id}"),
         },
         [] => String::new(),
-        ["help"] | ["?"] => command_table::help(command_table::on_console(), false),
+        ["help"] => command_table::help(command_table::on_console(), false),
         ["list"] => frontend.list_line(),
         ["stop"] => return ("Stopping the server".to_owned(), Next::Stop),
         [command, ..] => match command_table::find(command) {
@@ -200,7 +200,7 @@ fn regions(node: &Node, only: Option<u64>) -> String {
 /// commands first, then the console's own. RCON runs its commands through
 /// here, so both offer the same commands with the same output.
 pub async fn run_line(node: &Node, line: &str) -> (String, Next) {
-    let words: Vec<&str> = line.split_whitespace().collect();
+    let words = command_table::words(line);
     match crate::console_accounts::execute(node, &words).await {
         Some(output) => (output, Next::Continue),
         None => execute(node, line).await,

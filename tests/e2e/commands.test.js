@@ -1,5 +1,5 @@
 'use strict'
-// In-game commands: /tp, /gamemode, /msg, /spawn, /list, /help (the players are ops; permissions.test.js covers non-ops).
+// In-game commands: /tp, /gamemode, /msg, /spawn, /list, /help and their aliases (the players are ops; permissions.test.js covers non-ops).
 const assert = require('node:assert/strict')
 const { Vec3 } = require('vec3')
 const h = require('./harness')
@@ -84,6 +84,18 @@ ctx.test('/msg <player> <text> reaches only that player', async ({ bot }) => {
   assert.deepEqual(leaked, [], 'Bystander received the private message')
   // it is not a public chat message either
   assert.ok(!b.chatLog.slice(sinceB).some((m) => m === '<Sender> /msg Target secret words 42'), 'the command was broadcast as chat')
+})
+
+ctx.test('aliases run their command: /tell, /w and /teleport', async ({ bot }) => {
+  const a = await bot('Alias', { op: true })
+  const b = await bot('Aliased', { op: true })
+  const since = b.chatLog.length
+  a.chat('/tell Aliased told you so')
+  a.chat('/w Aliased whispered too')
+  await h.waitForMessage(b, 'told you so', { since })
+  await h.waitForMessage(b, 'whispered too', { since })
+  a.chat('/teleport 12.5 -60 9.5')
+  await expectPosition(a, new Vec3(12.5, -60, 9.5), '/teleport 12.5 -60 9.5')
 })
 
 ctx.test('/spawn takes the bot back to the spawn point', async ({ bot }) => {

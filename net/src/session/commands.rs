@@ -204,22 +204,32 @@ fn arguments(name: &str) -> (bool, Vec<Spec>) {
 /// the player's op level changes. It offers what the command table gives
 /// that level, so the client completes nothing the server would refuse.
 pub fn command_tree(level: u8) -> CommandTreeS2c<'static> {
-    let children = command_table::in_game(level)
-        .map(|command| {
-            let (executable, children) = arguments(command.name);
-            literal(command.name, executable, children)
-        })
-        .collect();
-    let root = Spec {
+    let mut nodes = vec![Node {
+        children: Vec::new(),
         data: NodeData::Root,
         executable: false,
-        children,
-    };
-    let mut nodes = Vec::new();
-    let root_index = flatten(root, &mut nodes);
+        redirect_node: None,
+    }];
+    let mut children = Vec::new();
+    for command in command_table::in_game(level) {
+        let (executable, arguments) = arguments(command.name);
+        let index = flatten(literal(command.name, executable, arguments), &mut nodes);
+        children.push(VarInt(index));
+        // An alias is a node that redirects to its command, as vanilla's are.
+        for alias in command.aliases {
+            children.push(VarInt(nodes.len() as i32));
+            nodes.push(Node {
+                children: Vec::new(),
+                data: NodeData::Literal { name: alias },
+                executable,
+                redirect_node: Some(VarInt(index)),
+            });
+        }
+    }
+    nodes[0].children = children;
     CommandTreeS2c {
         commands: nodes,
-        root_index: VarInt(root_index),
+        root_index: VarInt(0),
     }
 }
 
@@ -234,8 +244,8 @@ impl Session {
 
     pub(super) fn run_command(&mut self, line: &str) {
         // Account commands carry passwords: only their name is logged.
-        let shown = match line.split_whitespace().next() {
-            Some(cmd @ ("register" | "login" | "changepassword")) => cmd,
+        let shown = match command_table::words(line).first() {
+            Some(cmd @ (&"register" | &"login" | &"changepassword")) => cmd,
             _ => line,
         };
         tracing::info!(target: "commands", player = %self.me.name, "/{shown}");
@@ -245,7 +255,7 @@ impl Session {
     }
 
     fn command(&mut self, line: &str) -> Result<(), String> {
-        let words: Vec<&str> = line.split_whitespace().collect();
+        let words = command_table::words(line);
         if self.account_command(&words) {
             return Ok(());
         }
@@ -336,12 +346,29 @@ mod tests {
     #[test]
     fn the_tree_offers_what_the_table_gives_each_level() {
         for level in 0..=4 {
-            let table: Vec<&str> = command_table::in_game(level).map(|c| c.name).collect();
+            let table: Vec<&str> = command_table::in_game(level)
+                .flat_map(|c| std::iter::once(c.name).chain(c.aliases.iter().copied()))
+                .collect();
             assert_eq!(names(level), table, "level {level}");
         }
         assert!(names(0).contains(&"msg") && !names(0).contains(&"tp"));
         assert!(names(2).contains(&"time") && !names(2).contains(&"kick"));
         assert!(names(3).contains(&"whitelist"));
+        assert!(names(0).contains(&"tell") && !names(0).contains(&"teleport"));
+    }
+
+    #[test]
+    fn an_alias_redirects_to_its_command() {
+        let tree = command_tree(2);
+        let index_of = |wanted: &str| {
+            tree.commands
+                .iter()
+                .position(|n| matches!(n.data, NodeData::Literal { name } if name == wanted))
+                .unwrap()
+        };
+        let teleport = &tree.commands[index_of("teleport")];
+        assert_eq!(teleport.redirect_node, Some(VarInt(index_of("tp") as i32)));
+        assert!(teleport.children.is_empty());
     }
 
     #[test]
@@ -353,6 +380,7 @@ mod tests {
                 || node
                     .children
                     .iter()
+                    .chain(&node.redirect_node)
                     .any(|c| reaches_executable(tree, c.0 as usize))
         }
         let root = &tree.commands[tree.root_index.0 as usize];

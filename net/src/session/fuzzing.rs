@@ -39,7 +39,7 @@ pub(crate) fn play_packet(frame: &PacketFrame) -> bool {
 /// gate's account commands, then the permission table and the arguments
 /// of the commands a player runs on itself.
 pub(crate) fn command(line: &str) {
-    let words: Vec<&str> = line.split_whitespace().collect();
+    let words = crate::command_table::words(line);
     for open in [false, true] {
         let _ = parse_account_command(&words, open);
     }

@@ -15,7 +15,7 @@ use valence_protocol::text::{Color, IntoText};
 use super::commands::{command_tree, unknown_command};
 use super::Session;
 use crate::admin_commands::{self, Issuer};
-use crate::command_table::{required_level, usage_error};
+use crate::command_table::{self, required_level, usage_error};
 use crate::frontend::Frontend;
 
 /// The entity status that gives the client op level 0; levels 1 to 4 follow.
@@ -130,7 +130,7 @@ impl Session {
     }
 
     fn run_permitted(&mut self, line: &str, level: u8) {
-        let words: Vec<&str> = line.split_whitespace().collect();
+        let words = command_table::words(line);
         let needed = words.first().and_then(|w| required_level(w));
         if needed.is_none_or(|needed| level < needed) {
             self.tell(unknown_command(line).color(Color::RED));
@@ -144,7 +144,7 @@ impl Session {
         let (frontend, sender) = (self.frontend.clone(), self.permissions.sender.clone());
         let (name, line) = (self.me.name.clone(), line.to_owned());
         tokio::spawn(async move {
-            let words: Vec<&str> = line.split_whitespace().collect();
+            let words = command_table::words(&line);
             let answer = admin_commands::execute(&frontend, Issuer::Player(&name), &words)
                 .await
                 .or_else(|| words.first().and_then(|w| usage_error(w, true)))
