@@ -5,7 +5,7 @@
 use std::time::{Duration, Instant};
 
 use tessera_world::coords::RegionPos;
-use tessera_world::handoff::Rejoin;
+use tessera_world::handoff::{Custody, Rejoin};
 use tessera_world::messages::RegionMsg;
 use tessera_world::player::PlayerState;
 
@@ -16,12 +16,35 @@ use super::Session;
 /// player every second.
 const OWNER_SILENCE: Duration = Duration::from_secs(10);
 
+/// The region that holds the player, as far as the session knows.
+pub(super) struct Owner {
+    /// Where input goes.
+    pub region: RegionPos,
+    /// How new the owner's copy of the player is, and when to join it again.
+    pub custody: Custody,
+    /// When the owner last said it holds the player (it does every second).
+    pub heard: Instant,
+    /// The player as its region last reported it.
+    pub last_state: Option<PlayerState>,
+}
+
+impl Owner {
+    pub(super) fn new(region: RegionPos, entity: tessera_world::messages::EntityId) -> Self {
+        Self {
+            region,
+            custody: Custody::new(entity),
+            heard: Instant::now(),
+            last_state: None,
+        }
+    }
+}
+
 impl Session {
     /// `region` says it holds the player at `hop`.
     pub(super) fn owner_changed(&mut self, region: RegionPos, hop: u64) {
-        let heard = self.custody.owner_changed(region, hop);
+        let heard = self.owner.custody.owner_changed(region, hop);
         if heard.owner {
-            self.owner_heard = Instant::now();
+            self.owner.heard = Instant::now();
             self.set_owner(region);
         }
         if let Some((stale, release)) = heard.release {
@@ -36,7 +59,11 @@ impl Session {
     pub(super) fn handoff_abandoned(&mut self, state: PlayerState) {
         let here = self.here();
         let now = Instant::now();
-        if let Some(rejoin) = self.custody.abandoned(now, state, here, self.position) {
+        if let Some(rejoin) = self
+            .owner
+            .custody
+            .abandoned(now, state, here, self.position)
+        {
             tracing::info!(region = %rejoin.region, "a handoff was abandoned; joining the player again");
             self.rejoin(rejoin);
         }
@@ -54,9 +81,11 @@ impl Session {
             )
         };
         let now = Instant::now();
-        let rejoin = self
-            .custody
-            .region_moved(now, region, self.owner, here, self.position, fresh);
+        let owner = self.owner.region;
+        let rejoin =
+            self.owner
+                .custody
+                .region_moved(now, region, owner, here, self.position, fresh);
         if let Some(rejoin) = rejoin {
             tracing::info!(%region, to = %rejoin.region, "re-attaching the player to the region's new owner");
             self.rejoin(rejoin);
@@ -68,14 +97,14 @@ impl Session {
     /// a node it believes dead, and a node wrongly believed dead comes back
     /// to find its players gone.
     pub(super) fn custody_tick(&mut self) {
-        if let Some(rejoin) = self.custody.tick(Instant::now()) {
+        if let Some(rejoin) = self.owner.custody.tick(Instant::now()) {
             tracing::info!(region = %rejoin.region, "re-join not confirmed yet; sending it again");
             self.rejoin(rejoin);
         }
-        if self.owner_heard.elapsed() > OWNER_SILENCE {
-            tracing::info!(region = %self.owner, "the player's region fell silent; joining the player again");
-            self.owner_heard = Instant::now();
-            self.region_moved(self.owner);
+        if self.owner.heard.elapsed() > OWNER_SILENCE {
+            tracing::info!(region = %self.owner.region, "the player's region fell silent; joining the player again");
+            self.owner.heard = Instant::now();
+            self.region_moved(self.owner.region);
         }
     }
 
@@ -93,7 +122,7 @@ impl Session {
             }
         }
         self.set_owner(region);
-        self.owner_heard = Instant::now();
+        self.owner.heard = Instant::now();
         let msg = RegionMsg::Join {
             player: Box::new(state),
             session: self.me.session,
@@ -112,7 +141,7 @@ impl Session {
 
     /// Input goes to `region` now; admin commands find the player there too.
     fn set_owner(&mut self, region: RegionPos) {
-        self.owner = region;
+        self.owner.region = region;
         *self
             .me
             .owner

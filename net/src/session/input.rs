@@ -97,7 +97,7 @@ impl Session {
         match frame.id {
             KeepAliveC2s::ID => {
                 let packet: KeepAliveC2s = decode(&frame)?;
-                self.keep_alive_answered(packet.id);
+                self.keep_alive.answered(packet.id);
             }
             TeleportConfirmC2s::ID => {
                 let packet: TeleportConfirmC2s = decode(&frame)?;

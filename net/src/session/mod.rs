@@ -8,6 +8,7 @@ mod custody;
 mod feed;
 mod input;
 mod join;
+mod keep_alive;
 mod packet_check;
 pub use join::ban_message;
 #[doc(hidden)]
@@ -22,11 +23,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tessera_cluster::Mailbox;
-use tessera_world::coords::RegionPos;
 use tessera_world::entity_ids::EntityLease;
-use tessera_world::handoff::Custody;
 use tessera_world::messages::{EntityId, RegionMsg, ToSession};
-use tessera_world::player::PlayerState;
 use tessera_world::routing::OwnerChange;
 use tracing::{info, warn};
 use valence_protocol::decode::PacketFrame;
@@ -45,11 +43,9 @@ use view::View;
 /// Most queued messages handled before a write, so a flood cannot delay
 /// the bytes already gathered for long.
 const DRAIN_AT_ONCE: usize = 256;
-const KEEP_ALIVE_EVERY: Duration = Duration::from_secs(10);
 /// Regions tick out of phase, so a player near a region corner gets several
 /// batches a tick; they are gathered and written together at most this often.
 const WRITE_EVERY: Duration = tessera_world::TICK;
-const KEEP_ALIVE_TIMEOUT: Duration = Duration::from_secs(30);
 
 enum Event {
     Packet(Result<PacketFrame, ClientError>),
@@ -75,20 +71,14 @@ pub struct Session {
     conn: Connection,
     me: Arc<OnlinePlayer>,
     inbox: Mailbox<ToSession>,
-    owner: RegionPos,
-    /// How new the owner's copy of the player is, and when to join it again.
-    custody: Custody,
-    /// When the owner last said it holds the player (it does every second).
-    owner_heard: Instant,
+    /// The region that holds the player, and what the session knows of it.
+    owner: custody::Owner,
     view: View,
     /// Entities the client shows, and the chunk each is in.
     visible: HashMap<EntityId, ChunkPos>,
     position: DVec3,
     teleport_pending: bool,
-    keep_alive: Option<(u64, Instant)>,
-    last_keep_alive_sent: Instant,
-    /// The player as its region last reported it.
-    last_state: Option<PlayerState>,
+    keep_alive: keep_alive::KeepAlive,
     /// Where the client connects from, for rate limits and IP bans.
     address: String,
     gate: auth::Gate,
@@ -144,17 +134,13 @@ impl Session {
             ),
             frontend,
             conn,
-            custody: Custody::new(me.entity),
-            owner_heard: Instant::now(),
+            owner: custody::Owner::new(owner, me.entity),
             me,
             inbox,
-            owner,
             visible: HashMap::new(),
             position,
             teleport_pending: false,
-            keep_alive: None,
-            last_keep_alive_sent: Instant::now(),
-            last_state: None,
+            keep_alive: keep_alive::KeepAlive::new(Instant::now()),
             address: peer,
             gate: auth::Gate::new(gate_open),
             saving: record::Saving::new(records),
@@ -284,8 +270,8 @@ impl Session {
                     .announce_game_mode(self.me.uuid, mode);
             }
             ToSession::Snapshot(state) => {
-                self.custody.snapshot((*state).clone());
-                self.last_state = Some(*state);
+                self.owner.custody.snapshot((*state).clone());
+                self.owner.last_state = Some(*state);
             }
             // Answers Leave; the session waits for it only while leaving.
             ToSession::Left(_) => {}
@@ -295,30 +281,21 @@ impl Session {
     }
 
     fn keep_alive(&mut self) -> Result<(), End> {
-        if let Some((_, sent)) = self.keep_alive {
-            if sent.elapsed() > KEEP_ALIVE_TIMEOUT {
-                return Err(End::Kick("Timed out".into()));
+        match self.keep_alive.due(Instant::now(), rand_id) {
+            keep_alive::Due::Nothing => {}
+            keep_alive::Due::Send(id) => {
+                self.conn.queue(&KeepAliveS2c { id });
+                self.urgent = true;
             }
-        } else if self.last_keep_alive_sent.elapsed() >= KEEP_ALIVE_EVERY {
-            let id = rand_id();
-            self.conn.queue(&KeepAliveS2c { id });
-            self.urgent = true;
-            self.keep_alive = Some((id, Instant::now()));
-            self.last_keep_alive_sent = Instant::now();
+            keep_alive::Due::TimedOut => return Err(End::Kick("Timed out".into())),
         }
         Ok(())
     }
 
-    fn keep_alive_answered(&mut self, id: u64) {
-        if self.keep_alive.is_some_and(|(expected, _)| expected == id) {
-            self.keep_alive = None;
-        }
-    }
-
     /// Sends a message to the region that owns the player.
     fn to_owner(&self, msg: RegionMsg) {
-        if let Err(e) = self.frontend.world.to_region(self.owner, msg) {
-            warn!(region = %self.owner, "input dropped: {e}");
+        if let Err(e) = self.frontend.world.to_region(self.owner.region, msg) {
+            warn!(region = %self.owner.region, "input dropped: {e}");
         }
     }
 

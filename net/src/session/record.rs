@@ -96,14 +96,14 @@ impl Session {
         let world = self.frontend.world.clone();
         let position = state.position;
         self.position = position;
-        self.owner = world.region_of_point(position.x, position.z);
+        self.owner.region = world.region_of_point(position.x, position.z);
         self.view = View::new(
             tessera_world::coords::chunk_of_point(position.x, position.z),
             i32::from(self.frontend.config.view_distance),
         );
         let me = &self.me;
         *me.position.lock().unwrap_or_else(PoisonError::into_inner) = position;
-        *me.owner.lock().unwrap_or_else(PoisonError::into_inner) = self.owner;
+        *me.owner.lock().unwrap_or_else(PoisonError::into_inner) = self.owner.region;
         *me.game_mode.lock().unwrap_or_else(PoisonError::into_inner) = state.game_mode;
     }
 
@@ -121,7 +121,7 @@ impl Session {
         &mut self,
         stored: Result<StoredPlayer, RegisterUnavailable>,
     ) -> Result<(), End> {
-        let mut saved = self.last_state.clone().unwrap_or_else(|| {
+        let mut saved = self.owner.last_state.clone().unwrap_or_else(|| {
             PlayerState::new(
                 self.me.uuid,
                 self.me.name.clone(),
@@ -176,7 +176,7 @@ impl Session {
         {
             return;
         }
-        let Some(state) = self.last_state.as_ref() else {
+        let Some(state) = self.owner.last_state.as_ref() else {
             return;
         };
         let records = saving.records.clone();
@@ -238,11 +238,11 @@ impl Session {
                 Ok(Some(ToSession::Left(state))) if state.entity == self.me.entity => {
                     return Some(*state);
                 }
-                Ok(Some(ToSession::Snapshot(state))) => self.last_state = Some(*state),
+                Ok(Some(ToSession::Snapshot(state))) => self.owner.last_state = Some(*state),
                 Ok(Some(_)) => {}
                 Ok(None) | Err(_) => {
                     info!(uuid = %self.me.uuid, "no final state from the region; saving the last snapshot");
-                    return self.last_state.take();
+                    return self.owner.last_state.take();
                 }
             }
         }
