@@ -3,6 +3,9 @@
 //! shared feed per viewer (O(N)); each session then copies the N moves into
 //! its socket buffer (O(N) each, O(N²) in all). Modelled with the world's
 //! own message types and the cluster's mailboxes, as regions use them.
+//! `one_by_one` sends the moves as separate events, as regions did before
+//! feeds were sealed; `sealed` joins them into one run (`ChunkFeed::sealed`),
+//! which a viewer copies in at most two slices around its own moves.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -29,12 +32,13 @@ impl Crowd {
             threshold: Some(256),
         };
         let moves = (0..n)
-            .map(|i| {
-                FeedEvent::Packets(framing.frame(&MoveRelativeS2c {
+            .map(|i| FeedEvent::Entity {
+                entity: i as i32,
+                packets: framing.frame(&MoveRelativeS2c {
                     entity_id: VarInt(i as i32),
                     delta: [700, 0, -300],
                     on_ground: true,
-                }))
+                }),
             })
             .collect();
         let viewers = (0..n)
@@ -47,11 +51,13 @@ impl Crowd {
     }
 
     /// The region's side: one feed for the chunk, one batch per viewer.
-    fn send(&self) -> Duration {
+    fn send(&self, sealed: bool) -> Duration {
         let start = Instant::now();
-        let feed = Arc::new(ChunkFeed {
-            chunk: ChunkPos::new(0, 0),
-            events: self.moves.clone(),
+        let (chunk, events) = (ChunkPos::new(0, 0), self.moves.clone());
+        let feed = Arc::new(if sealed {
+            ChunkFeed::sealed(chunk, events)
+        } else {
+            ChunkFeed { chunk, events }
         });
         for (actor, _, _) in &self.viewers {
             actor
@@ -61,18 +67,27 @@ impl Crowd {
         start.elapsed()
     }
 
-    /// The sessions' side: each takes its batch and queues the bytes.
+    /// The sessions' side: each takes its batch and queues the bytes but
+    /// its own moves, as a session does.
     fn receive(&mut self) -> Duration {
         let start = Instant::now();
-        for (_, inbox, out) in &mut self.viewers {
+        for (me, (_, inbox, out)) in self.viewers.iter_mut().enumerate() {
+            let me = me as i32;
             out.clear();
             while let Ok(ToSession::Deliver(items)) = inbox.try_recv() {
                 for item in items {
-                    if let Delivery::Chunk(feed) = item {
-                        for event in &feed.events {
-                            if let FeedEvent::Packets(bytes) = event {
-                                out.extend_from_slice(bytes);
+                    let Delivery::Chunk(feed) = item else {
+                        continue;
+                    };
+                    for event in &feed.events {
+                        match event {
+                            FeedEvent::Entity { entity, packets } if *entity != me => {
+                                out.extend_from_slice(packets);
                             }
+                            FeedEvent::Entities(run) => {
+                                run.shown_to(me, |part| out.extend_from_slice(part));
+                            }
+                            _ => {}
                         }
                     }
                 }
@@ -86,25 +101,30 @@ fn fanout(c: &mut Criterion) {
     let mut group = c.benchmark_group("fanout");
     for n in CROWDS {
         let mut crowd = Crowd::new(n);
-        group.bench_function(BenchmarkId::new("region_send", n), |b| {
-            b.iter_custom(|iters| {
-                let mut total = Duration::ZERO;
-                for _ in 0..iters {
-                    total += crowd.send();
-                    crowd.receive();
-                }
-                total
-            })
-        });
-        group.bench_function(BenchmarkId::new("tick_send_and_write", n), |b| {
-            b.iter_custom(|iters| {
-                let mut total = Duration::ZERO;
-                for _ in 0..iters {
-                    total += crowd.send() + crowd.receive();
-                }
-                total
-            })
-        });
+        for (kind, sealed) in [("one_by_one", false), ("sealed", true)] {
+            group.bench_function(BenchmarkId::new(format!("region_send/{kind}"), n), |b| {
+                b.iter_custom(|iters| {
+                    let mut total = Duration::ZERO;
+                    for _ in 0..iters {
+                        total += crowd.send(sealed);
+                        crowd.receive();
+                    }
+                    total
+                })
+            });
+            group.bench_function(
+                BenchmarkId::new(format!("tick_send_and_write/{kind}"), n),
+                |b| {
+                    b.iter_custom(|iters| {
+                        let mut total = Duration::ZERO;
+                        for _ in 0..iters {
+                            total += crowd.send(sealed) + crowd.receive();
+                        }
+                        total
+                    })
+                },
+            );
+        }
     }
     group.finish();
 }

@@ -37,6 +37,10 @@ impl Session {
                     self.conn.queue_framed(packets);
                 }
             }
+            FeedEvent::Entities(ref run) => {
+                let conn = &mut self.conn;
+                run.shown_to(self.me.entity, |part| conn.queue_framed(part));
+            }
             FeedEvent::EntityEntered {
                 entity,
                 chunk,

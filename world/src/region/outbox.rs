@@ -48,7 +48,7 @@ impl Outbox {
             let Some(viewers) = viewers_of(chunk).filter(|v| !v.is_empty()) else {
                 continue;
             };
-            let feed = Arc::new(ChunkFeed { chunk, events });
+            let feed = Arc::new(ChunkFeed::sealed(chunk, events));
             for addr in viewers {
                 if addr.node == local_node {
                     sorted
