@@ -44,6 +44,9 @@ pub use host::{RegionContext, RegionHost};
 use outbox::Outbox;
 
 pub const TICK: Duration = Duration::from_millis(50);
+/// Most mail handled after a wake before the tick and the journal get
+/// their turn again.
+const DRAIN_AT_ONCE: usize = 256;
 /// How often sessions get a copy of their player's state (one second).
 const SNAPSHOT_EVERY_TICKS: u64 = 20;
 
@@ -181,6 +184,16 @@ impl Region {
                     };
                     if self.mail(&mut gate, mail).await {
                         return Restart::Done;
+                    }
+                    // Mail that queued meanwhile is taken without another
+                    // round of the select: one wake for a burst of inputs.
+                    for _ in 0..DRAIN_AT_ONCE {
+                        let Ok(mail) = mailbox.try_recv() else {
+                            break;
+                        };
+                        if self.mail(&mut gate, mail).await {
+                            return Restart::Done;
+                        }
                     }
                 }
                 appended = async { self.durability.writing().expect("guarded").await }, if self.durability.is_writing() => {
