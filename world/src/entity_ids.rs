@@ -1,21 +1,25 @@
-//! Entity ids a node hands out: its node number in the top bits, so ids are
-//! unique cluster-wide, and a counter below that skips ids still in use when
+//! Entity ids a node hands out: its node number in the low bits, so ids are
+//! unique cluster-wide, and a counter above that skips ids still in use when
 //! it wraps, so a player online for days never shares an id with a newcomer.
+//! The node sits low because every entity packet carries the id as a
+//! varint: a few hundred players' ids take three bytes, not the four that
+//! a node number in the top bits costs each of them.
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use crate::ids::EntityId;
 
-/// Bits of the counter; the node number sits above them.
-const LOCAL_BITS: u32 = 24;
-const LOCAL_MAX: i32 = (1 << LOCAL_BITS) - 1;
-/// Node numbers that fit the 7 bits left in a positive `i32`.
-pub const MAX_NODE: u64 = (1 << (31 - LOCAL_BITS)) - 1;
+/// Bits of the node number; the counter sits above them.
+const NODE_BITS: u32 = 7;
+/// Node numbers that fit those bits.
+pub const MAX_NODE: u64 = (1 << NODE_BITS) - 1;
+/// The counter takes the 24 bits left in a positive `i32`.
+const LOCAL_MAX: i32 = (1 << (31 - NODE_BITS)) - 1;
 
 #[derive(Debug)]
 pub struct EntityIds {
-    prefix: i32,
+    node: i32,
     state: Arc<Mutex<Ids>>,
 }
 
@@ -56,7 +60,7 @@ impl EntityIds {
     fn starting_at(node: u64, next: i32) -> Self {
         let node = i32::try_from(node.min(MAX_NODE)).unwrap_or(0);
         Self {
-            prefix: node << LOCAL_BITS,
+            node,
             state: Arc::new(Mutex::new(Ids {
                 next,
                 live: HashSet::new(),
@@ -73,7 +77,7 @@ impl EntityIds {
             ids.next = if local == LOCAL_MAX { 1 } else { local + 1 };
             if ids.live.insert(local) {
                 return Some(EntityLease {
-                    id: self.prefix | local,
+                    id: local << NODE_BITS | self.node,
                     local,
                     state: self.state.clone(),
                 });
@@ -95,11 +99,17 @@ mod tests {
     fn ids_carry_the_node_and_differ_between_nodes() {
         let one = EntityIds::new(1).allocate().unwrap();
         let two = EntityIds::new(2).allocate().unwrap();
-        assert_eq!(one.id() >> LOCAL_BITS, 1);
-        assert_eq!(two.id() >> LOCAL_BITS, 2);
+        assert_eq!(one.id() & MAX_NODE as i32, 1);
+        assert_eq!(two.id() & MAX_NODE as i32, 2);
         assert_ne!(one.id(), two.id());
-        let last = EntityIds::new(MAX_NODE).allocate().unwrap();
-        assert!(last.id() > 0, "ids stay positive");
+        let last = EntityIds::starting_at(MAX_NODE, LOCAL_MAX)
+            .allocate()
+            .unwrap();
+        assert_eq!(last.id(), i32::MAX, "ids stay positive");
+        assert!(
+            one.id() < 1 << 14,
+            "a first player's id is a two-byte varint"
+        );
     }
 
     #[test]
@@ -107,15 +117,15 @@ mod tests {
         let ids = EntityIds::starting_at(3, LOCAL_MAX);
         let newest = ids.allocate().unwrap();
         let long_lived = ids.allocate().unwrap();
-        assert_eq!(long_lived.id() & LOCAL_MAX, 1, "the counter wrapped to 1");
+        assert_eq!(long_lived.id() >> NODE_BITS, 1, "the counter wrapped to 1");
         // Round again while both are held: the wrap passes over them.
         lock(&ids.state).next = LOCAL_MAX;
         let next = ids.allocate().unwrap();
-        assert_eq!(next.id() & LOCAL_MAX, 2);
+        assert_eq!(next.id() >> NODE_BITS, 2);
         drop(newest);
         lock(&ids.state).next = LOCAL_MAX;
         assert_eq!(
-            ids.allocate().unwrap().id() & LOCAL_MAX,
+            ids.allocate().unwrap().id() >> NODE_BITS,
             LOCAL_MAX,
             "a freed id is free again"
         );
