@@ -38,6 +38,15 @@ pub enum Phase {
     Play,
 }
 
+/// What `try_next_frame` found.
+pub enum Arrived {
+    Frame(PacketFrame),
+    /// Nothing whole is left and the socket is empty.
+    Drained,
+    /// The reads allowed are spent; the socket may hold more.
+    MoreWaiting,
+}
+
 pub struct Connection {
     metrics: Arc<NetMetrics>,
     limits: Arc<Limits>,
@@ -124,6 +133,52 @@ impl Connection {
             // frames before it.
             if let Err((refusal, detail)) = self.inbound.received(buf) {
                 self.refuse(refusal, &detail);
+            }
+        }
+    }
+
+    /// Waits until the socket has something to read, or is closed or
+    /// broken (which the next read reports). Cancel-safe.
+    pub async fn readable(&self) -> Result<(), ClientError> {
+        self.reader.readable().await.map_err(ClientError::Io)
+    }
+
+    /// The next whole packet among the bytes that have arrived, without
+    /// waiting: reads what the socket holds now, at most `reads` more
+    /// times (counted down, so one pass over a fast sender ends).
+    pub fn try_next_frame(&mut self, reads: &mut u32) -> Result<Arrived, ClientError> {
+        loop {
+            if let Some(frame) = self.inbound.next_frame()? {
+                NetMetrics::add(&self.metrics.packets_in, 1);
+                return Ok(Arrived::Frame(frame));
+            }
+            if *reads == 0 {
+                return Ok(Arrived::MoreWaiting);
+            }
+            *reads -= 1;
+            let mut buf = self.inbound.buffer();
+            let read = match self.reader.try_read_buf(&mut buf) {
+                Ok(0) => Err(ClientError::Closed),
+                Ok(n) => {
+                    NetMetrics::add(&self.metrics.bytes_in, n as u64);
+                    Ok(true)
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => Ok(false),
+                Err(e) => Err(ClientError::Io(e)),
+            };
+            // The buffer goes back even when nothing was read: it holds the
+            // decoder's spare capacity.
+            if let Err((refusal, detail)) = self.inbound.received(buf) {
+                self.refuse(refusal, &detail);
+            }
+            if !read? {
+                return Ok(match self.inbound.next_frame()? {
+                    Some(frame) => {
+                        NetMetrics::add(&self.metrics.packets_in, 1);
+                        Arrived::Frame(frame)
+                    }
+                    None => Arrived::Drained,
+                });
             }
         }
     }

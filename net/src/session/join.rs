@@ -221,6 +221,7 @@ impl Session {
             food_saturation: 5.0,
         });
         self.position = state.position;
+        self.spawned = true;
         self.recenter(center);
         self.start_gate();
     }

@@ -27,12 +27,11 @@ use tessera_world::entity_ids::EntityLease;
 use tessera_world::messages::{EntityId, RegionMsg, ToSession};
 use tessera_world::routing::OwnerChange;
 use tracing::{info, warn};
-use valence_protocol::decode::PacketFrame;
 use valence_protocol::math::DVec3;
 use valence_protocol::packets::play::{DisconnectS2c, KeepAliveS2c};
 use valence_protocol::{ChunkPos, GameMode, Text};
 
-use crate::connection::Connection;
+use crate::connection::{Arrived, Connection};
 use crate::error::ClientError;
 use crate::frontend::Frontend;
 use crate::limits::TokenBucket;
@@ -46,9 +45,20 @@ const DRAIN_AT_ONCE: usize = 256;
 /// Regions tick out of phase, so a player near a region corner gets several
 /// batches a tick; they are gathered and written together at most this often.
 const WRITE_EVERY: Duration = tessera_world::TICK;
+/// While something else wakes the session at least this often (a region's
+/// batch each tick), input is read at those wakes and the socket does not
+/// wake it on its own: one wake a tick for a busy player instead of one per
+/// packet as well. Longer than a tick, so a tick's batch comes first.
+const READ_PAUSE: Duration = Duration::from_millis(75);
+/// Reads of the socket in one pass, so a fast sender cannot hold the
+/// session in it.
+const READS_AT_ONCE: u32 = 16;
 
 enum Event {
-    Packet(Result<PacketFrame, ClientError>),
+    /// The socket has bytes: the read after the event takes them.
+    Readable(Result<(), ClientError>),
+    /// A while passed with no wake that read the socket: wait on it again.
+    ReadPause,
     Auth(auth::AuthEvent),
     Owner(OwnerChange),
     Message(Option<ToSession>),
@@ -87,6 +97,9 @@ pub struct Session {
     /// What was queued must go out now, not at the next paced write:
     /// spawning, teleports and keep-alives.
     urgent: bool,
+    /// The region took the player in: until then the mailbox stays open
+    /// between writes, so the spawn goes out the moment it comes.
+    spawned: bool,
     /// The player's op level, for commands and the command tree.
     permissions: permissions::Permissions,
     spam: spam::SpamScore,
@@ -145,6 +158,7 @@ impl Session {
             gate: auth::Gate::new(gate_open),
             saving: record::Saving::new(records),
             urgent: false,
+            spawned: false,
             permissions,
             spam: spam::SpamScore::new(),
             _entity: entity,
@@ -169,10 +183,19 @@ impl Session {
         let write_timer = tokio::time::sleep(Duration::ZERO);
         tokio::pin!(write_timer);
         let mut write_armed = false;
+        let read_pause = tokio::time::sleep(Duration::ZERO);
+        tokio::pin!(read_pause);
+        let mut wait_on_socket = true;
+        // Closed from a write until the next is due: what regions send
+        // meanwhile could only wait in the buffer, so it waits in the
+        // mailbox and the session wakes once a tick for all of it, not once
+        // per region's batch.
+        let mut inbox_open = true;
         loop {
             let event = tokio::select! {
-                frame = self.conn.next_frame() => Event::Packet(frame),
-                msg = self.inbox.recv() => Event::Message(msg),
+                ready = self.conn.readable(), if wait_on_socket => Event::Readable(ready),
+                () = &mut read_pause, if !wait_on_socket => Event::ReadPause,
+                msg = self.inbox.recv(), if inbox_open => Event::Message(msg),
                 Ok(change) = owners.recv() => Event::Owner(change),
                 Some(event) = self.gate.events.recv() => Event::Auth(event),
                 _ = timer.tick() => Event::Timer,
@@ -182,9 +205,13 @@ impl Session {
                     Event::Shutdown(shutdown.borrow().clone().unwrap_or_default())
                 }
             };
+            let read_now = !matches!(event, Event::ReadPause);
             let outcome = match event {
-                Event::Packet(Ok(frame)) => self.handle_packet(frame),
-                Event::Packet(Err(e)) => Err(End::from(e)),
+                Event::Readable(ready) => ready.map_err(End::from),
+                Event::ReadPause => {
+                    wait_on_socket = true;
+                    Ok(())
+                }
                 Event::Auth(event) => self.auth_event(event),
                 Event::Owner(change) => {
                     self.reattach(change);
@@ -203,6 +230,7 @@ impl Session {
                 }
                 Event::WriteDue => {
                     write_armed = false;
+                    inbox_open = true;
                     Ok(())
                 }
                 Event::Shutdown(reason) => Err(End::Kick(reason)),
@@ -211,8 +239,21 @@ impl Session {
                 return end;
             }
             // Batches that arrived meanwhile go out in the same write.
-            if let Err(end) = self.drain_inbox() {
-                return end;
+            if inbox_open {
+                if let Err(end) = self.drain_inbox() {
+                    return end;
+                }
+            }
+            if read_now {
+                match self.read_arrived() {
+                    Ok(more) => wait_on_socket = more,
+                    Err(end) => return end,
+                }
+                if !wait_on_socket {
+                    read_pause
+                        .as_mut()
+                        .reset((Instant::now() + READ_PAUSE).into());
+                }
             }
             if !self.conn.has_pending() {
                 continue;
@@ -225,9 +266,24 @@ impl Session {
                 if let Err(e) = self.conn.flush().await {
                     return End::Gone(e);
                 }
+                write_timer.as_mut().reset((now + WRITE_EVERY).into());
             } else if !write_armed {
                 write_timer.as_mut().reset(due.into());
-                write_armed = true;
+            }
+            write_armed = true;
+            inbox_open = !self.spawned;
+        }
+    }
+
+    /// Handles the packets that have arrived, without waiting; whether the
+    /// socket holds more than one pass read.
+    fn read_arrived(&mut self) -> Result<bool, End> {
+        let mut reads = READS_AT_ONCE;
+        loop {
+            match self.conn.try_next_frame(&mut reads)? {
+                Arrived::Frame(frame) => self.handle_packet(frame)?,
+                Arrived::Drained => return Ok(false),
+                Arrived::MoreWaiting => return Ok(true),
             }
         }
     }
