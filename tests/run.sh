@@ -61,7 +61,8 @@ install_python_deps() {
 }
 
 # The server reads every TESSERA_* variable as a config override (and rejects unknown ones), so
-# the variables of this script (TESSERA_BIN, TESSERA_SKIP_*, ...) are kept away from cargo.
+# the variables of this script (TESSERA_BIN, TESSERA_SKIP_*, ...) are kept away from cargo
+# and from the tests, which get TESSERA_BIN alone (and strip it before starting a server).
 without_tessera_env() {
   local unset_args=()
   local name
@@ -81,7 +82,7 @@ e2e_tests() {
   else
     files=(tests/e2e/*.test.js)
   fi
-  TESSERA_BIN="$BIN" node --test --test-concurrency=1 --test-reporter=spec "${files[@]}"
+  without_tessera_env TESSERA_BIN="$BIN" node --test --test-concurrency=1 --test-reporter=spec "${files[@]}"
 }
 
 swarm_smoke() { without_tessera_env bench/smoke.sh; }
@@ -94,7 +95,7 @@ install_chaos_deps() {
 
 chaos_test() {
   install_chaos_deps || return 1
-  TESSERA_BIN="$BIN" node --test --test-reporter=spec tests/chaos/chaos.test.js
+  without_tessera_env TESSERA_BIN="$BIN" node --test --test-reporter=spec tests/chaos/chaos.test.js
 }
 
 # Every fuzz target for a bounded time from its committed corpus (fuzz/README.md);
@@ -102,7 +103,7 @@ chaos_test() {
 # by the unit tests already) is slower per input but checks overflows and debug asserts.
 fuzz_smoke() { without_tessera_env cargo run -p tessera-fuzz --locked -- all --seconds 10; }
 
-status_tests() { TESSERA_BIN="$BIN" tests/.venv/bin/python -m pytest tests/status -v -rA --durations=0; }
+status_tests() { without_tessera_env TESSERA_BIN="$BIN" tests/.venv/bin/python -m pytest tests/status -v -rA --durations=0; }
 
 NODE_OK=1; PY_OK=1; BIN_OK=1
 part "install node test dependencies (npm ci)" install_node_deps || NODE_OK=0

@@ -10,7 +10,8 @@ const h = require('./harness')
 const ctx = h.setupServer({ name: 'permissions', config: { server: { view_distance: 2 } } })
 
 // In the command table's order (net/src/command_table.rs).
-const OPEN = ['help', 'list', 'msg', 'spawn', 'register', 'login', 'changepassword']
+// each command followed by its aliases (nodes that redirect to it), in the table's order
+const OPEN = ['help', '?', 'list', 'msg', 'tell', 'w', 'spawn', 'register', 'reg', 'login', 'l', 'changepassword']
 const CHEATS = ['tp', 'gamemode', 'say', 'time', 'weather', 'difficulty']
 const MODERATION = ['kick', 'ban', 'ban-ip', 'pardon', 'pardon-ip', 'op', 'deop', 'whitelist', 'users']
 
