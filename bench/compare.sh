@@ -82,12 +82,25 @@ run_base() { # <scenario> <file>
         --bots "$bots" --duration "$duration" "${extra[@]}" > "$2"
 }
 
+# Whether something already listens on the peer's port: the swarm would
+# play against it while the script measured the idle peer it started.
+port_taken() { (exec 3<> "/dev/tcp/127.0.0.1/$peer_port") 2> /dev/null; }
+
 run_peer() { # <scenario> <file>
+    if port_taken; then
+        echo "compare: something already listens on 127.0.0.1:$peer_port; stop it first" >&2
+        exit 1
+    fi
     peer_dir="$(mktemp -d)"
     (cd "$peer_dir" && exec "$peer") > "$peer_dir/log" 2>&1 &
     peer_pid=$!
     "$release/swarm" --port "$peer_port" --server-pid "$peer_pid" --wait-ready 60 \
         --scenario "$1" --bots "$bots" --duration "$duration" "${extra[@]}" > "$2"
+    if ! kill -0 "$peer_pid" 2> /dev/null; then
+        echo "compare: the peer exited during the run; its log:" >&2
+        cat "$peer_dir/log" >&2
+        exit 1
+    fi
     stop_peer
 }
 
