@@ -37,6 +37,11 @@ const DISPLACED: &str = "You logged in from another location";
 /// A client heard from this recently is playing: behind the login gate, a
 /// newcomer with its name is refused rather than let to kick it.
 const PLAYING_WITHIN: Duration = Duration::from_secs(10);
+/// How long a newcomer behind the gate waits for a session of its name
+/// whose client has just left to notice: a busy session reads its socket
+/// only when it wakes (`READ_PAUSE` at the longest), so a client that quits
+/// and comes straight back can find its old session still there.
+const DEPARTURE_WAIT: Duration = Duration::from_millis(500);
 /// Longest a new login waits for the session it replaces to end.
 const DISPLACE_WAIT: Duration = Duration::from_secs(5);
 
@@ -48,7 +53,7 @@ impl Session {
         let frontend = self.frontend.clone();
         let players = &frontend.players;
         self.check_admission().await?;
-        self.refuse_impostor()?;
+        self.refuse_impostor().await?;
         self.displace_older_login().await;
         match players.admit(self.me.clone()) {
             Err(AdmitError::Full) => return Err(End::Kick("The server is full!".into())),
@@ -101,24 +106,33 @@ impl Session {
     /// (AuthMe does the same). A session whose client went silent, or one
     /// never logged in, is still replaced, so a player whose client hung
     /// can come back at once.
-    fn refuse_impostor(&self) -> Result<(), End> {
+    async fn refuse_impostor(&self) -> Result<(), End> {
         if self.gate.open {
             return Ok(());
         }
+        let since = tokio::time::Instant::now();
+        while self.name_plays() {
+            if since.elapsed() >= DEPARTURE_WAIT {
+                let name = self.me.name.as_str();
+                tracing::info!(player = %name, address = %self.address, "refused: the name is already playing");
+                return Err(End::Kick(format!(
+                    "{name} is already playing on this server"
+                )));
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        Ok(())
+    }
+
+    /// Whether a player of this name is playing, here or on another node.
+    fn name_plays(&self) -> bool {
         let frontend = &self.frontend;
         let name = self.me.name.as_str();
         let playing_here = frontend
             .players
             .get(name)
             .is_some_and(|older| older.logged_in() && older.silent_for() < PLAYING_WITHIN);
-        let playing_elsewhere = frontend.directory.find(name).is_some();
-        if playing_here || playing_elsewhere {
-            tracing::info!(player = %name, address = %self.address, "refused: the name is already playing");
-            return Err(End::Kick(format!(
-                "{name} is already playing on this server"
-            )));
-        }
-        Ok(())
+        playing_here || frontend.directory.find(name).is_some()
     }
 
     /// A second login of a name ends the first one, as in vanilla: the old
