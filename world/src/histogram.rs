@@ -29,6 +29,21 @@ pub struct TickHistogram {
     pub sum_seconds: f64,
 }
 
+impl TickHistogram {
+    /// The upper bound of the bucket that holds the `q` quantile; `None`
+    /// with nothing observed, or when it lies above the last bound.
+    pub fn quantile(&self, q: f64) -> Option<f64> {
+        if self.count == 0 {
+            return None;
+        }
+        let rank = ((q * self.count as f64).ceil() as u64).max(1);
+        self.cumulative
+            .iter()
+            .find(|(_, below)| *below >= rank)
+            .map(|(bound, _)| *bound)
+    }
+}
+
 impl Histogram {
     pub fn new(bounds: &'static [f64]) -> Self {
         Self {
@@ -62,5 +77,25 @@ impl Histogram {
             count,
             sum_seconds: self.sum_millionths.load(Ordering::Relaxed) as f64 / 1e6,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_quantile_is_the_bound_of_the_bucket_that_holds_it() {
+        let histogram = Histogram::new(&TICK_BUCKETS);
+        assert_eq!(histogram.snapshot().quantile(0.5), None, "nothing seen");
+        for _ in 0..98 {
+            histogram.record(0.0003);
+        }
+        histogram.record(0.004);
+        histogram.record(0.2);
+        let snapshot = histogram.snapshot();
+        assert_eq!(snapshot.quantile(0.5), Some(0.0005));
+        assert_eq!(snapshot.quantile(0.99), Some(0.005));
+        assert_eq!(snapshot.quantile(1.0), None, "above the last bound");
     }
 }

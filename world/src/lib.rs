@@ -19,6 +19,7 @@ mod hardness;
 pub mod histogram;
 mod ids;
 pub mod journal;
+pub mod map;
 pub mod messages;
 pub mod metrics;
 pub mod player;

@@ -320,6 +320,25 @@ impl World {
         lock(&self.regions).keys().copied().collect()
     }
 
+    /// A look at a region running here, for the map; `None` when it does
+    /// not run here, is busy (its mailbox full: the map waits, not the
+    /// region) or stopped before it answered. Never starts a region.
+    pub async fn look_at_region(
+        &self,
+        region: RegionPos,
+        since: Option<crate::map::MapSince>,
+    ) -> Option<crate::map::RegionMap> {
+        let actor = lock(&self.regions).get(&region)?.actor.clone();
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        actor.try_send(RegionMail::Map { since, reply }).ok()?;
+        answer.await.ok()
+    }
+
+    /// The side of a region, in chunks.
+    pub fn region_size(&self) -> i32 {
+        self.context.grid.size
+    }
+
     /// Sends a message to a session, on this node or another.
     pub fn to_session(&self, addr: SessionAddr, msg: ToSession) -> Result<(), Undelivered> {
         if addr.node == self.context.node {

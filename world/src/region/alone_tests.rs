@@ -497,3 +497,44 @@ fn viewers_converge_on_the_regions_blocks_whatever_the_order_of_changes_and_subs
         }
     }
 }
+
+#[test]
+fn a_map_look_copies_only_the_chunks_changed_since_the_last_look() {
+    let (mut region, node, _inbox) = region();
+    let (here, there) = (ChunkPos::new(0, 0), ChunkPos::new(1, 0));
+    for chunk in [here, there] {
+        region.handle(RegionMsg::Subscribe {
+            chunk,
+            session: session(1),
+        });
+    }
+    generate_asked(&mut region, &node);
+    region.tick();
+
+    let first = region.map_look(None);
+    assert!(first.whole);
+    let mut copied: Vec<ChunkPos> = first.chunks.iter().map(|(pos, _)| *pos).collect();
+    copied.sort_by_key(|c| (c.x, c.z));
+    assert_eq!(copied, [here, there]);
+
+    let unchanged = region.map_look(Some(first.since));
+    assert!(!unchanged.whole);
+    assert!(unchanged.chunks.is_empty(), "nothing changed");
+
+    let pos = BlockPos::new(17, -60, 2);
+    region.handle(set_block(pos, BlockState::STONE, Precondition::Replaceable));
+    let changed = region.map_look(Some(unchanged.since));
+    assert_eq!(changed.chunks.len(), 1);
+    let (chunk, blocks) = &changed.chunks[0];
+    assert_eq!(*chunk, there);
+    assert_eq!(blocks.block(1, -60, 2), BlockState::STONE);
+
+    let other_run = crate::map::MapSince {
+        incarnation: changed.since.incarnation + 1,
+        stamp: changed.since.stamp,
+    };
+    assert!(
+        region.map_look(Some(other_run)).whole,
+        "another run's look sees everything"
+    );
+}

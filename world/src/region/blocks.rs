@@ -300,6 +300,7 @@ impl Region {
         let shown = if allowed {
             slot.chunk.set_block(x, change.pos.y, z, change.state);
             slot.packet = None;
+            slot.map_stamp = self.map.next();
             self.persistence.changed(chunk);
             self.journal_change(change.pos, current, change.state);
             if let Some(ItemUse { entity, slot }) = uses {

@@ -10,6 +10,7 @@ mod chunk_failure_tests;
 mod durability;
 mod handoff;
 mod host;
+mod map;
 mod movement;
 mod outbox;
 mod permit;
@@ -34,6 +35,7 @@ use valence_protocol::ChunkPos;
 use crate::chunk::Chunk;
 use crate::coords::RegionPos;
 use crate::handoff::{LeaveOutcome, RegionHandoffs};
+use crate::map::{MapSince, RegionMap};
 use crate::messages::{
     BlockChange, Dig, EntityId, FeedEvent, NodeId, PlayerInput, RegionMsg, SessionAddr, ToSession,
 };
@@ -76,6 +78,12 @@ pub enum RegionMail {
     /// Make every change durable and save the region files now, then say
     /// whether they are on disk (`save-all`).
     Save(tokio::sync::oneshot::Sender<bool>),
+    /// A look for the map: the players, and copies of the chunks changed
+    /// since the look given (see `map`).
+    Map {
+        since: Option<MapSince>,
+        reply: tokio::sync::oneshot::Sender<RegionMap>,
+    },
 }
 
 struct ChunkSlot {
@@ -83,6 +91,8 @@ struct ChunkSlot {
     /// The encoded Chunk Data packet; dropped when a block changes.
     packet: Option<Bytes>,
     viewers: HashSet<SessionAddr>,
+    /// The map stamp of the chunk's last change (see `map`).
+    map_stamp: u64,
 }
 
 enum Slot {
@@ -133,6 +143,7 @@ pub struct Region {
     ticks: u64,
     /// This region's own series on `/metrics`, gone when the actor ends.
     series: RegionEntry,
+    map: map::MapClock,
 }
 
 impl Region {
@@ -155,6 +166,7 @@ impl Region {
             reported_failing: false,
             unused: Default::default(),
             ticks: 0,
+            map: map::MapClock::start(),
         }
     }
 
@@ -246,6 +258,9 @@ impl Region {
                 self.contained("chunk", |r| r.chunk_ready(chunk, *data))
             }
             RegionMail::ChunkFailed { chunk } => self.chunk_failed(chunk),
+            RegionMail::Map { since, reply } => {
+                let _ = reply.send(self.map_look(since));
+            }
         }
         false
     }
@@ -375,6 +390,7 @@ impl Region {
             chunk: data.chunk,
             packet: Some(data.packet),
             viewers: HashSet::new(),
+            map_stamp: self.map.next(),
         };
         let waiting = match self.chunks.insert(pos, Slot::Ready(slot)) {
             Some(Slot::Loading(waiting)) => waiting,

@@ -251,6 +251,7 @@ impl Region {
             chunk: blocks,
             packet: None,
             viewers: Default::default(),
+            map_stamp: self.map.next(),
         };
         self.chunks.insert(chunk, Slot::Ready(slot));
         true
