@@ -1,4 +1,5 @@
-//! The admin HTTP interface: liveness, readiness and Prometheus metrics.
+//! The admin HTTP interface: liveness, readiness, Prometheus metrics and
+//! the cluster map (`map`).
 
 use std::fmt::Write;
 use std::sync::Arc;
@@ -45,8 +46,9 @@ pub async fn start(
         .route("/metrics", get(metrics))
         .with_state(Admin {
             tps: Arc::new(crate::vanilla_metrics::TpsSampler::new(&node.world)),
-            node,
-        });
+            node: node.clone(),
+        })
+        .merge(crate::map::router(crate::map::MapService::start(node)));
     tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, app).await {
             warn!("admin interface stopped: {e}");

@@ -10,6 +10,7 @@ mod console_terminal;
 mod handoff_metrics;
 mod level;
 mod links;
+mod map;
 mod node;
 mod persist_metrics;
 mod progress;

@@ -29,6 +29,8 @@ pub enum Topic {
     Actor,
     /// Between frontends: cluster-wide chat, tab list and player directory.
     Frontend,
+    /// The admin map: a node's players and regions, and region pictures.
+    Map,
 }
 
 /// Which of a peer's two send queues a topic's messages wait in.
@@ -47,7 +49,12 @@ impl Topic {
     pub(crate) fn lane(self) -> Lane {
         match self {
             Self::Membership | Self::Placement | Self::Register => Lane::Control,
-            Self::Auth | Self::Region | Self::Session | Self::Actor | Self::Frontend => Lane::Bulk,
+            Self::Auth
+            | Self::Region
+            | Self::Session
+            | Self::Actor
+            | Self::Frontend
+            | Self::Map => Lane::Bulk,
         }
     }
 }
