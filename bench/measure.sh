@@ -16,6 +16,9 @@
 # nothing, as the baseline of the durable disk's cost). KEEP_LOG=file keeps the server's log; PERF_OUT=file records a perf
 # profile of the server for the whole run (needs perf); SERVER_BIN=path
 # measures another server binary (e.g. a copy pinned for a series of runs).
+# MAP_VIEWERS=N keeps N map pages open for the whole run (bench/map_viewer.py:
+# the live stream, and every region picture again whenever it changes), to
+# measure what an open map costs the server.
 set -euo pipefail
 
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -32,7 +35,12 @@ world="$work/world"
 # shellcheck source=bench/server.sh
 source "$root/bench/server.sh"
 perf_pid=""
+viewers=()
 cleanup() {
+    for viewer in "${viewers[@]}"; do
+        kill -TERM "$viewer" 2>/dev/null || true
+        wait "$viewer" 2>/dev/null || true
+    done
     if [[ -n "$perf_pid" ]]; then
         kill -INT "$perf_pid" 2>/dev/null || true
         wait "$perf_pid" 2>/dev/null || true
@@ -80,6 +88,10 @@ if [[ -n "${OP_BOTS:-}" ]]; then
 fi
 metrics=()
 [[ -n "$admin" ]] && metrics=(--metrics-url "$admin/metrics")
+for ((i = 0; i < ${MAP_VIEWERS:-0}; i++)); do
+    python3 "$root/bench/map_viewer.py" "$admin" &
+    viewers+=($!)
+done
 if [[ -n "${PERF_OUT:-}" ]]; then
     perf record -F 199 --call-graph dwarf,16384 -p "$server_pid" -o "$PERF_OUT" 2> "$work/perf.log" &
     perf_pid=$!

@@ -45,6 +45,8 @@ install_node_deps() {
   command -v node >/dev/null || { echo "node is not installed"; return 1; }
   # The terminal console's test drives it through tmux.
   command -v tmux >/dev/null || { echo "installing tmux"; apt-get update -qq && apt-get install -y -qq tmux; } || return 1
+  # The map's test opens the page in Debian's Chromium (driven by playwright-core, which downloads no browser).
+  [ -x /usr/bin/chromium ] || { echo "installing chromium"; apt-get update -qq && apt-get install -y -qq chromium; } || return 1
   (cd tests && npm ci --no-audit --no-fund --loglevel=error)
 }
 
