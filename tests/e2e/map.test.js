@@ -289,3 +289,34 @@ test('node 1\'s map page draws both players and the owners; after node 2 is SIGK
   await screenshot(page, 'map-after-failover.png')
   assert.deepEqual(page.errors, [], 'the page reported errors')
 })
+
+test('at most 16 live map streams at once: past them one is refused with 503 and Retry-After, and a slot comes back when one closes', { timeout: 60000 }, async () => {
+  // The page of the test before may still hold a stream of its own.
+  const open = []
+  let refused = null
+  try {
+    while (open.length <= 16) {
+      const controller = new AbortController()
+      const res = await fetch(`${admin1}/map/events`, { signal: controller.signal })
+      if (res.status !== 200) {
+        refused = res
+        break
+      }
+      open.push(controller)
+    }
+    assert.ok(refused, 'a 17th stream was served')
+    assert.ok(open.length >= 15, `only ${open.length} streams were served before the refusal`)
+    assert.equal(refused.status, 503)
+    assert.equal(refused.headers.get('retry-after'), '5')
+    assert.match(await refused.text(), /too many map pages/)
+    open.pop().abort()
+    await h.waitFor(async () => {
+      const again = await fetch(`${admin1}/map/events`, { signal: AbortSignal.timeout(2000) }).catch(() => null)
+      if (!again || again.status !== 200) return false
+      again.body.cancel().catch(() => {})
+      return true
+    }, { timeout: 15000, interval: 500, message: () => 'a stream slot to come back after one closed' })
+  } finally {
+    for (const c of open) c.abort()
+  }
+})
