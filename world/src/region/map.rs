@@ -2,7 +2,10 @@
 //! change; a look names the last stamp it saw, and the region answers with
 //! copies of the chunks changed since. Copies, so the picture is drawn off
 //! the tick path; only changed chunks, so a map kept open costs a region
-//! little more than a clone of what changed.
+//! little more than a clone of what changed. A copy is of the chunk as its
+//! viewers may see it: a change still on its way to the journal is left
+//! out, and the look's answer stops short of that chunk's stamp, so the
+//! next look copies it again.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -40,16 +43,24 @@ impl Region {
         let from = since
             .filter(|s| s.incarnation == self.map.incarnation)
             .map(|s| s.stamp);
-        let chunks = self
-            .chunks
-            .iter()
-            .filter_map(|(pos, slot)| match slot {
-                Slot::Ready(slot) if from.is_none_or(|stamp| slot.map_stamp > stamp) => {
-                    Some((*pos, slot.chunk.clone()))
+        let mut seen_up_to = self.map.stamp;
+        let mut chunks = Vec::new();
+        for (pos, slot) in &self.chunks {
+            let Slot::Ready(slot) = slot else {
+                continue;
+            };
+            if from.is_some_and(|stamp| slot.map_stamp <= stamp) {
+                continue;
+            }
+            let copy = match self.durability.durable_view(*pos, &slot.chunk) {
+                Some(durable) => {
+                    seen_up_to = seen_up_to.min(slot.map_stamp - 1);
+                    durable
                 }
-                _ => None,
-            })
-            .collect();
+                None => slot.chunk.clone(),
+            };
+            chunks.push((*pos, copy));
+        }
         let players = self
             .players
             .values()
@@ -63,7 +74,7 @@ impl Region {
         RegionMap {
             since: MapSince {
                 incarnation: self.map.incarnation,
-                stamp: self.map.stamp,
+                stamp: seen_up_to,
             },
             whole: from.is_none(),
             chunks,
