@@ -230,7 +230,12 @@ function chatText (component) {
   return String(component)
 }
 
-function freePort () {
+// Ports handed out by this process: a port is free when picked but only
+// taken once its server binds, so the kernel may offer it again meanwhile
+// (a cluster port picked for one node came back as another node's game port).
+const portsHandedOut = new Set()
+
+function pickPort () {
   return new Promise((resolve, reject) => {
     const srv = net.createServer()
     srv.unref()
@@ -240,6 +245,16 @@ function freePort () {
       srv.close(() => resolve(port))
     })
   })
+}
+
+async function freePort () {
+  for (;;) {
+    const port = await pickPort()
+    if (!portsHandedOut.has(port)) {
+      portsHandedOut.add(port)
+      return port
+    }
+  }
 }
 
 // TOML rendering for our flat config object.
