@@ -53,23 +53,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-cat > "$work/config.toml" <<EOF
-[server]
-bind = "127.0.0.1:0"
-max_players = 5000
-view_distance = ${VIEW_DISTANCE:-10}
-
-[world]
-generator = "flat"
-data_dir = "$world"
-region_size = ${REGION_SIZE:-32}
-
-[admin]
-bind = "127.0.0.1:0"
-
-[auth]
-require_login = ${REQUIRE_LOGIN:-false}
-EOF
+write_config "$work/config.toml" "$world"
 
 console=/dev/null
 if [[ -n "${OP_BOTS:-}" ]]; then

@@ -4,6 +4,30 @@
 
 server_pid="" port="" admin=""
 
+# write_config <file> <world folder>: a measured server's config: loopback
+# ports picked by the kernel, flat world, 5000 slots, view distance
+# $VIEW_DISTANCE (10), regions of $REGION_SIZE chunks (32), login gate
+# $REQUIRE_LOGIN (false).
+write_config() {
+    cat > "$1" <<EOF
+[server]
+bind = "127.0.0.1:0"
+max_players = 5000
+view_distance = ${VIEW_DISTANCE:-10}
+
+[world]
+generator = "flat"
+data_dir = "$2"
+region_size = ${REGION_SIZE:-32}
+
+[admin]
+bind = "127.0.0.1:0"
+
+[auth]
+require_login = ${REQUIRE_LOGIN:-false}
+EOF
+}
+
 # start_server <binary> <config> <log> [console input]
 # The console's answers go to <log>.console.
 start_server() {

@@ -7,9 +7,8 @@
 #   bench/two_nodes.sh [swarm options...]      # --bots is the total
 #   bench/two_nodes.sh --scenario spread --bots 300 --duration 40
 #
-# The nodes get the same config as bench/measure.sh's single node (flat
-# world, view distance $VIEW_DISTANCE (10), regions of $REGION_SIZE chunks
-# (32), login gate off, ports picked by the kernel) plus a [cluster] section
+# The nodes get the same config as bench/measure.sh's single node
+# (`write_config` in bench/server.sh) plus a [cluster] section
 # on CLUSTER_PORTS (default "25791 25792"). Placement spreads the regions over
 # both nodes, so a bot on one node often stands in a region the other owns:
 # its inputs and its view cross the cluster transport.
@@ -53,22 +52,8 @@ trap cleanup EXIT
 
 export TESSERA_CLUSTER_SECRET="bench-two-nodes-secret-0123456789"
 for id in 1 2; do
-    cat > "$work/node$id.toml" <<EOF
-[server]
-bind = "127.0.0.1:0"
-max_players = 5000
-view_distance = ${VIEW_DISTANCE:-10}
-
-[world]
-generator = "flat"
-data_dir = "$work/world"
-region_size = ${REGION_SIZE:-32}
-
-[admin]
-bind = "127.0.0.1:0"
-
-[auth]
-require_login = false
+    write_config "$work/node$id.toml" "$work/world"
+    cat >> "$work/node$id.toml" <<EOF
 
 [cluster]
 node_id = $id
