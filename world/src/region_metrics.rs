@@ -156,6 +156,12 @@ impl RegionSeries {
         }
     }
 
+    /// The tick histogram of one region running here.
+    pub fn ticks_of(&self, pos: RegionPos) -> Option<TickHistogram> {
+        let metrics = lock(&self.entries).get(&pos)?.clone();
+        Some(metrics.ticks.snapshot())
+    }
+
     /// Every running region's series, ordered by position so scrapes list
     /// them alike.
     pub fn snapshot(&self) -> Vec<RegionSnapshot> {

@@ -104,14 +104,7 @@ impl LocalTiles {
             }
             entry.since = Some(map.since);
         }
-        let ticks = self
-            .world
-            .metrics()
-            .regions
-            .snapshot()
-            .into_iter()
-            .find(|s| s.pos == region)
-            .map(|s| s.ticks);
+        let ticks = self.world.metrics().regions.ticks_of(region);
         let ms = |q: f64| {
             ticks
                 .as_ref()
