@@ -28,7 +28,7 @@ use tokio::task::JoinSet;
 
 use crate::node::Node;
 use tiles::{LocalTiles, KEPT_REGIONS, LOOK_EVERY};
-use view::{ClusterView, NodeJson, NodeView, PlayerJson, RegionJson};
+use view::{ClusterView, NodeJson, NodeView, PlayerJson, RegionJson, RegionSummary};
 
 pub use http::router;
 
@@ -122,15 +122,10 @@ impl MapService {
                 regions: own
                     .regions
                     .iter()
-                    .map(|r| RegionJson {
-                        x: r.x,
-                        z: r.z,
+                    .map(|summary| RegionJson {
                         node: me.0,
                         epoch: 0,
-                        players: r.players,
-                        tick_p50_ms: r.tick_p50_ms,
-                        tick_p99_ms: r.tick_p99_ms,
-                        version: r.version.clone(),
+                        summary: summary.clone(),
                     })
                     .collect(),
                 players: players_of(me, &own),
@@ -157,20 +152,24 @@ impl MapService {
             .map(|(key, owner)| {
                 let summary = views
                     .get(&owner.node)
-                    .and_then(|v| v.regions.iter().find(|r| r.x == key.x && r.z == key.z));
+                    .and_then(|v| v.regions.iter().find(|r| r.x == key.x && r.z == key.z))
+                    .cloned()
+                    .unwrap_or(RegionSummary {
+                        x: key.x,
+                        z: key.z,
+                        players: 0,
+                        tick_p50_ms: None,
+                        tick_p99_ms: None,
+                        version: None,
+                    });
                 RegionJson {
-                    x: key.x,
-                    z: key.z,
                     node: owner.node.0,
                     epoch: owner.epoch,
-                    players: summary.map_or(0, |s| s.players),
-                    tick_p50_ms: summary.and_then(|s| s.tick_p50_ms),
-                    tick_p99_ms: summary.and_then(|s| s.tick_p99_ms),
-                    version: summary.and_then(|s| s.version.clone()),
+                    summary,
                 }
             })
             .collect();
-        regions.sort_by_key(|r| (r.x, r.z));
+        regions.sort_by_key(|r| (r.summary.x, r.summary.z));
         let mut players: Vec<PlayerJson> = views
             .iter()
             .flat_map(|(id, view)| players_of(*id, view))

@@ -33,16 +33,13 @@ pub struct NodeJson {
     pub regions: usize,
 }
 
+/// A region with its owner, as the page reads it.
 #[derive(Debug, Clone, Serialize)]
 pub struct RegionJson {
-    pub x: i32,
-    pub z: i32,
     pub node: u64,
     pub epoch: u64,
-    pub players: usize,
-    pub tick_p50_ms: Option<f64>,
-    pub tick_p99_ms: Option<f64>,
-    pub version: Option<String>,
+    #[serde(flatten)]
+    pub summary: RegionSummary,
 }
 
 #[derive(Debug, Clone, Serialize)]
